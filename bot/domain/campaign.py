@@ -1,0 +1,30 @@
+"""What the core needs to know about the campaign itself, taken from the configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from zoneinfo import ZoneInfo
+
+from bot.domain.members import Region
+
+
+@dataclass(frozen=True)
+class Campaign:
+    regions: tuple[Region, ...]
+    organisers: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    default_language: str = "ja"
+    timezone: tzinfo = field(default_factory=lambda: ZoneInfo("Asia/Tokyo"))
+
+    def region(self, code: str) -> Region | None:
+        return next((r for r in self.regions if r.code == code), None)
+
+    def region_names(self, codes: set[str], language: str) -> list[str]:
+        """Names in the configured order, so every list of regions reads the same way."""
+        return [
+            (r.name_en if language == "en" else r.name) for r in self.regions if r.code in codes
+        ]
+
+    def is_organiser(self, channel: str, external_id: str) -> bool:
+        return external_id in self.organisers.get(channel, frozenset())

@@ -1,0 +1,88 @@
+"""Members: the people the bot talks to, and what they agreed to."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Role(enum.StrEnum):
+    MEMBER = "member"
+    ORGANISER = "organiser"
+
+
+class Subscription(enum.StrEnum):
+    """Whether the member wants notifications.
+
+    PENDING: registered, has not answered the consent question yet.
+    SUBSCRIBED: agreed to receive notifications (consent time recorded).
+    UNSUBSCRIBED: declined, or stopped with /stop; they can still use the menu.
+    """
+
+    PENDING = "pending"
+    SUBSCRIBED = "subscribed"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+@dataclass(frozen=True)
+class Region:
+    """A ward or city council (or Tokyo as a whole) that events and members belong to."""
+
+    code: str
+    name: str
+    name_en: str
+
+
+@dataclass
+class Member:
+    """A person on one channel. The same person on Telegram and LINE is two members."""
+
+    channel: str
+    external_id: str
+    created_at: datetime
+    last_seen_at: datetime
+    display_name: str | None = None
+    language: str = "ja"
+    role: Role = Role.MEMBER
+    regions: set[str] = field(default_factory=set)
+    subscription: Subscription = Subscription.PENDING
+    consent_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+    unreachable_at: datetime | None = None
+    unreachable_reason: str | None = None
+    id: int | None = None
+
+    @property
+    def is_organiser(self) -> bool:
+        return self.role is Role.ORGANISER
+
+    @property
+    def is_subscribed(self) -> bool:
+        return self.subscription is Subscription.SUBSCRIBED
+
+    def seen(self, now: datetime) -> None:
+        """Any message proves the member can be reached again (they unblocked us)."""
+        self.last_seen_at = now
+        self.unreachable_at = None
+        self.unreachable_reason = None
+
+    def subscribe(self, now: datetime) -> None:
+        self.subscription = Subscription.SUBSCRIBED
+        self.consent_at = now
+        self.unsubscribed_at = None
+
+    def unsubscribe(self, now: datetime) -> None:
+        self.subscription = Subscription.UNSUBSCRIBED
+        self.unsubscribed_at = now
+
+    def toggle_region(self, code: str) -> None:
+        if code in self.regions:
+            self.regions.discard(code)
+        else:
+            self.regions.add(code)
+
+    def mark_unreachable(self, now: datetime, reason: str) -> None:
+        """The platform told us this person blocked the bot or no longer exists."""
+        self.unreachable_at = now
+        self.unreachable_reason = reason

@@ -1,0 +1,166 @@
+"""Platform-neutral messages: what a channel hands to the core and what the core hands back."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+ACTION_VERSION = "1"
+"""Bumped when the meaning of encoded actions changes; older buttons are then politely refused."""
+
+MAX_ACTION_BYTES = 64
+"""Telegram's callback_data limit, the tightest of all channels."""
+
+MAX_TEXT_CHARS = 2000
+"""Longer messages are cut before the core looks at them: nobody types more to a chat bot."""
+
+_ACTION_NAME = re.compile(r"[a-z][a-z0-9_]{0,23}")
+_ACTION_ARG = re.compile(r"[A-Za-z0-9_\-.]{1,48}")
+_COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]+)?(?:\s+(.*))?", re.DOTALL)
+
+
+class InvalidAction(ValueError):
+    """A button payload that this version of the bot did not create."""
+
+
+@dataclass(frozen=True)
+class Action:
+    """What a button does when pressed: a name and a few short arguments."""
+
+    name: str
+    args: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not _ACTION_NAME.fullmatch(self.name):
+            raise ValueError(f"bad action name {self.name!r}")
+        for arg in self.args:
+            if not _ACTION_ARG.fullmatch(arg):
+                raise ValueError(f"bad action argument {arg!r}")
+        if len(self.encode().encode()) > MAX_ACTION_BYTES:
+            raise ValueError(f"action {self.name} is longer than {MAX_ACTION_BYTES} bytes")
+
+    def encode(self) -> str:
+        """The compact string form carried by buttons (Telegram callback_data, LINE postback)."""
+        return ":".join((ACTION_VERSION, self.name, *self.args))
+
+    @classmethod
+    def decode(cls, data: str) -> Action:
+        """Parse a button payload; anything stale or forged raises `InvalidAction`."""
+        parts = data.split(":")
+        if len(parts) < 2 or parts[0] != ACTION_VERSION:
+            raise InvalidAction(data[:80])
+        try:
+            return cls(parts[1], tuple(parts[2:]))
+        except ValueError as exc:
+            raise InvalidAction(data[:80]) from exc
+
+
+@dataclass(frozen=True)
+class MemberRef:
+    """Who wrote: the channel and that channel's id for the person."""
+
+    channel: str
+    external_id: str
+    display_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a member did: wrote text, pressed a button, or sent a command."""
+
+    member: MemberRef
+    text: str | None = None
+    action: Action | None = None
+    raw_action: str | None = None
+    command: str | None = None
+    payload: str = ""
+    received_at: datetime | None = None
+
+    @classmethod
+    def from_text(
+        cls, member: MemberRef, text: str, received_at: datetime | None = None
+    ) -> Incoming:
+        """A typed message; `/name payload` becomes a command, anything else plain text."""
+        cleaned = clean_text(text)
+        match = _COMMAND.fullmatch(cleaned)
+        if match:
+            return cls(
+                member,
+                command=match.group(1).lower(),
+                payload=(match.group(2) or "").strip(),
+                received_at=received_at,
+            )
+        return cls(member, text=cleaned, received_at=received_at)
+
+    @classmethod
+    def from_button(
+        cls, member: MemberRef, data: str, received_at: datetime | None = None
+    ) -> Incoming:
+        """A pressed button; a payload we cannot decode is kept raw so the core can answer it."""
+        try:
+            return cls(member, action=Action.decode(data), received_at=received_at)
+        except InvalidAction:
+            return cls(member, raw_action=data[:80], received_at=received_at)
+
+    @classmethod
+    def from_command(
+        cls, member: MemberRef, command: str, payload: str = "", received_at: datetime | None = None
+    ) -> Incoming:
+        """A command already split by the channel (Telegram's CommandHandler)."""
+        return cls(
+            member,
+            command=command.lower(),
+            payload=clean_text(payload),
+            received_at=received_at,
+        )
+
+
+@dataclass(frozen=True)
+class Button:
+    """A choice shown under a message (or, for the main menu, as a big persistent button)."""
+
+    label: str
+    action: Action
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message, such as an .ics calendar entry."""
+
+    filename: str
+    media_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message the core wants shown to a member.
+
+    `buttons` are choices that belong to this message; `menu` is the main menu, which channels
+    show as a persistent keyboard. `replace` asks the channel to update the message whose button
+    was pressed instead of sending a new one, where the platform allows it.
+    """
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    menu: tuple[tuple[Button, ...], ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    replace: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.text.strip():
+            raise ValueError("an outgoing message needs text")
+
+    def all_buttons(self) -> list[Button]:
+        """Choices first, then the menu: the order the console numbers them in."""
+        return [b for row in (*self.buttons, *self.menu) for b in row]
+
+
+def clean_text(text: str) -> str:
+    """Drop control characters and surrounding space, and cut text to `MAX_TEXT_CHARS`."""
+    kept = "".join(
+        ch for ch in text[: MAX_TEXT_CHARS * 2] if ch in "\n\t" or unicodedata.category(ch) != "Cc"
+    )
+    return kept.strip()[:MAX_TEXT_CHARS]

@@ -1,0 +1,182 @@
+"""The conversation: turns one `Incoming` into the replies to show, in one transaction."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.domain.campaign import Campaign
+from bot.domain.members import Member, Role, Subscription
+from bot.domain.messages import Action, Incoming, MemberRef, Outgoing
+from bot.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from bot.services import onboarding, organiser, preferences
+from bot.services.screens import Intent, Screens
+from bot.services.turn import StaleAction, Turn, choice
+from bot.texts import Catalogues
+
+log = logging.getLogger(__name__)
+
+Flow = Callable[..., list[Outgoing]]
+
+COMMANDS: dict[str, Intent] = {
+    "start": Intent.START,
+    "stop": Intent.STOP,
+    "resume": Intent.RESUME,
+    "help": Intent.HELP,
+    "menu": Intent.MENU,
+    "settings": Intent.SETTINGS,
+    "events": Intent.EVENTS,
+    "ask": Intent.ASK,
+    "stats": Intent.STATS,
+}
+
+ORGANISER_ONLY = frozenset({Intent.STATS})
+
+
+class Conversation:
+    def __init__(
+        self,
+        units_of_work: UnitOfWorkFactory,
+        campaign: Campaign,
+        catalogues: Catalogues,
+        clock: Clock,
+    ) -> None:
+        self._units_of_work = units_of_work
+        self._campaign = campaign
+        self._clock = clock
+        self.screens = Screens(campaign, catalogues)
+        self._intents: dict[Intent, Flow] = {
+            Intent.START: onboarding.start,
+            Intent.STOP: preferences.stop,
+            Intent.RESUME: preferences.resume,
+            Intent.HELP: self._help,
+            Intent.MENU: lambda turn: [self.screens.menu_prompt(turn.member)],
+            Intent.SETTINGS: preferences.show,
+            Intent.EVENTS: lambda turn: [self._coming_soon(turn, "events")],
+            Intent.ASK: lambda turn: [self._coming_soon(turn, "ask")],
+            Intent.STATS: organiser.stats,
+        }
+        # Button actions: name -> flow taking the action's arguments.
+        self._actions: dict[str, Flow] = {
+            "consent": onboarding.consent,
+            "region": onboarding.toggle_region,
+            "regions_done": onboarding.regions_done,
+            "settings_regions": preferences.change_regions,
+            "notify": preferences.set_notifications,
+            "lang": preferences.set_language,
+            "menu": self._menu_button,
+        }
+
+    def handle(self, incoming: Incoming) -> list[Outgoing]:
+        """Everything one message changes is committed together with the decision to reply."""
+        now = incoming.received_at or self._clock.now()
+        with self._units_of_work() as uow:
+            member, is_new = self._member(uow, incoming.member, now)
+            turn = Turn(member, is_new, uow, now, self._campaign, self.screens)
+            replies = self._route(turn, incoming)
+            uow.members.save(member)
+            uow.commit()
+        return replies
+
+    def reply_to(self, incoming: Incoming) -> list[Outgoing]:
+        """`handle`, but a failure becomes a polite apology instead of an exception."""
+        try:
+            return self.handle(incoming)
+        except Exception:
+            log.exception("could not handle %s", incoming)
+            return [self.error_reply(incoming.member)]
+
+    def error_reply(self, ref: MemberRef) -> Outgoing:
+        """What to say when handling failed; never a traceback."""
+        language = self._campaign.default_language
+        try:
+            with self._units_of_work() as uow:
+                member = uow.members.get(ref.channel, ref.external_id)
+                if member is not None:
+                    language = member.language
+        except Exception:  # the database may be what failed
+            log.warning("could not look up the language of %s", ref, exc_info=True)
+        return Outgoing(self.screens.catalogues[language]("error.generic"))
+
+    def _member(self, uow: UnitOfWork, ref: MemberRef, now: datetime) -> tuple[Member, bool]:
+        member, is_new = uow.members.register(
+            Member(
+                channel=ref.channel,
+                external_id=ref.external_id,
+                display_name=ref.display_name,
+                language=self._campaign.default_language,
+                created_at=now,
+                last_seen_at=now,
+            )
+        )
+        member.seen(now)
+        if ref.display_name:
+            member.display_name = ref.display_name
+        # The configuration decides who organises; a role removed there is removed here.
+        organises = self._campaign.is_organiser(ref.channel, ref.external_id)
+        member.role = Role.ORGANISER if organises else Role.MEMBER
+        return member, is_new
+
+    def _route(self, turn: Turn, incoming: Incoming) -> list[Outgoing]:
+        if incoming.command is not None:
+            intent = COMMANDS.get(incoming.command)
+            if intent is None:
+                return self._unknown_command(turn, incoming.command)
+            return self._run_intent(turn, intent)
+        if incoming.action is not None:
+            return self._press(turn, incoming.action)
+        if incoming.raw_action is not None:
+            log.info("stale or forged button %r from %s", incoming.raw_action, incoming.member)
+            return [self.screens.with_menu(turn.member, turn.texts("fallback.stale_button"))]
+        if turn.is_new and incoming.text is not None:
+            return onboarding.welcome(turn)
+        return self._text(turn, incoming.text or "")
+
+    def _text(self, turn: Turn, text: str) -> list[Outgoing]:
+        if not text:
+            return [self.screens.with_menu(turn.member, turn.texts("fallback.empty"))]
+        name = self.screens.catalogues.intent_of(text)
+        if name is not None:
+            return self._run_intent(turn, Intent(name))
+        if turn.member.subscription is Subscription.PENDING:
+            return [onboarding.consent_question(turn)]
+        return [self.screens.with_menu(turn.member, turn.texts("fallback.not_understood"))]
+
+    def _run_intent(self, turn: Turn, intent: Intent) -> list[Outgoing]:
+        if intent in ORGANISER_ONLY and not turn.member.is_organiser:
+            return [self.screens.with_menu(turn.member, turn.texts("fallback.not_allowed"))]
+        return self._intents[intent](turn)
+
+    def _press(self, turn: Turn, action: Action) -> list[Outgoing]:
+        flow = self._actions.get(action.name)
+        try:
+            if flow is None:
+                raise StaleAction(action.name)
+            try:
+                inspect.signature(flow).bind(turn, *action.args)
+            except TypeError:
+                raise StaleAction(f"{action.name} with {len(action.args)} arguments") from None
+            return flow(turn, *action.args)
+        except StaleAction:
+            log.info("refused button %s from %s", action.encode(), turn.member.external_id)
+            return [self.screens.with_menu(turn.member, turn.texts("fallback.stale_button"))]
+
+    def _menu_button(self, turn: Turn, name: str) -> list[Outgoing]:
+        return self._run_intent(turn, choice(Intent, name))
+
+    def _help(self, turn: Turn) -> list[Outgoing]:
+        text = turn.texts("help.member")
+        if turn.member.is_organiser:
+            text = f"{text}\n\n{turn.texts('help.organiser')}"
+        return [self.screens.with_menu(turn.member, text)]
+
+    def _coming_soon(self, turn: Turn, feature: str) -> Outgoing:
+        return self.screens.with_menu(turn.member, turn.texts(f"coming_soon.{feature}"))
+
+    def _unknown_command(self, turn: Turn, command: str) -> list[Outgoing]:
+        if turn.is_new:
+            return onboarding.welcome(turn)
+        text = turn.texts("fallback.unknown_command", command=command[:32])
+        return [self.screens.with_menu(turn.member, text)]

@@ -1,0 +1,87 @@
+"""First contact: welcome, consent to notifications, regions."""
+
+from __future__ import annotations
+
+from bot.domain.members import Subscription
+from bot.domain.messages import Action, Button, Outgoing
+from bot.services.screens import RegionPickerContext
+from bot.services.turn import StaleAction, Turn, choice
+
+
+def welcome(turn: Turn) -> list[Outgoing]:
+    """Say what the bot does and what it stores, then ask for consent."""
+    texts = turn.texts
+    greeting = "\n\n".join((texts("welcome.greeting"), texts("welcome.privacy")))
+    return [Outgoing(greeting), consent_question(turn)]
+
+
+def consent_question(turn: Turn) -> Outgoing:
+    texts = turn.texts
+    return Outgoing(
+        texts("welcome.consent_question"),
+        buttons=(
+            (Button(texts("welcome.consent_yes"), Action("consent", ("yes",))),),
+            (Button(texts("welcome.consent_no"), Action("consent", ("no",))),),
+        ),
+    )
+
+
+def start(turn: Turn) -> list[Outgoing]:
+    """/start: register, welcome back, or resume notifications for someone who stopped."""
+    member = turn.member
+    if turn.is_new or member.subscription is Subscription.PENDING:
+        return welcome(turn)
+    if member.subscription is Subscription.UNSUBSCRIBED:
+        member.subscribe(turn.now)
+        return [turn.screens.with_menu(member, turn.texts("resume.done"))]
+    if not member.regions:
+        return [turn.screens.region_picker(member, RegionPickerContext.ONBOARDING)]
+    return [turn.screens.menu_prompt(member)]
+
+
+def consent(turn: Turn, answer: str) -> list[Outgoing]:
+    member = turn.member
+    texts = turn.texts
+    if answer == "yes":
+        if not member.is_subscribed:
+            member.subscribe(turn.now)
+        reply = texts("welcome.consent_thanks")
+    elif answer == "no":
+        if member.subscription is not Subscription.UNSUBSCRIBED:
+            member.unsubscribe(turn.now)
+        reply = texts("welcome.consent_declined")
+    else:
+        raise StaleAction(answer)
+    return [
+        Outgoing(reply, replace=True),
+        turn.screens.region_picker(member, RegionPickerContext.ONBOARDING),
+    ]
+
+
+def toggle_region(turn: Turn, code: str, context: str) -> list[Outgoing]:
+    member = turn.member
+    picker_context = choice(RegionPickerContext, context)
+    if turn.campaign.region(code) is None:
+        return [
+            Outgoing(turn.texts("regions.unknown")),
+            turn.screens.region_picker(member, picker_context),
+        ]
+    member.toggle_region(code)
+    return [turn.screens.region_picker(member, picker_context, replace=True)]
+
+
+def regions_done(turn: Turn, context: str) -> list[Outgoing]:
+    member = turn.member
+    texts = turn.texts
+    picker_context = choice(RegionPickerContext, context)
+    if not member.regions:
+        return [
+            Outgoing(texts("regions.need_one")),
+            turn.screens.region_picker(member, picker_context),
+        ]
+    saved = texts("regions.saved", regions=turn.screens.region_names(member))
+    if picker_context is RegionPickerContext.SETTINGS:
+        return [turn.screens.settings(member, notice=saved)]
+    if member.subscription is Subscription.PENDING:
+        return [Outgoing(saved), consent_question(turn)]
+    return [turn.screens.with_menu(member, f"{saved}\n{texts('onboarding.finished')}")]
