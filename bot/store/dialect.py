@@ -1,0 +1,80 @@
+"""Everything that differs between SQLite and PostgreSQL, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Connection, DateTime, Dialect, Integer, Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.types import TypeDecorator
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as UTC and always returns them aware (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware one")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def insert_ignoring_conflicts(
+    dialect_name: str, entity: type[DeclarativeBase], values: Mapping[str, Any], conflict: list[str]
+) -> Insert:
+    """INSERT that silently does nothing when a row with the same `conflict` columns exists."""
+    if dialect_name == "postgresql":
+        return (
+            postgresql.insert(entity)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=conflict)
+        )
+    if dialect_name == "sqlite":
+        return (
+            sqlite.insert(entity).values(**values).on_conflict_do_nothing(index_elements=conflict)
+        )
+    raise NotImplementedError(f"unsupported database {dialect_name}")
+
+
+def configure_engine(engine: Engine) -> None:
+    """Per-connection settings the application relies on."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        if not str(engine.url.database or ":memory:").startswith(":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+
+def delete_all_rows(connection: Connection, tables: list[Table]) -> None:
+    """Empty every table (tests); PostgreSQL also restarts its id sequences."""
+    if connection.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in reversed(tables):
+            connection.execute(table.delete())

@@ -1,0 +1,228 @@
+"""The database schema, as SQLAlchemy 2 typed models. Alembic migrations create it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bot.store.dialect import Id, Json, UtcDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class MemberRow(Base):
+    """A person on one channel (Telegram chat id, LINE user id, console name)."""
+
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(8))
+    role: Mapped[str] = mapped_column(String(16))
+    subscription: Mapped[str] = mapped_column(String(16))
+    consent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    unreachable_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    unreachable_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    regions: Mapped[list[MemberRegionRow]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class MemberRegionRow(Base):
+    __tablename__ = "member_regions"
+
+    member_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    region: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+
+
+class MemberTagRow(Base):
+    """Free labels organisers give members (e.g. 看護師, 年金者組合) to target broadcasts."""
+
+    __tablename__ = "member_tags"
+
+    member_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class EventRow(Base):
+    """One entry of the campaign calendar (a schedule file's event), recurring or not."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text, default="")
+    venue_name: Mapped[str | None] = mapped_column(String(200))
+    venue_address: Mapped[str | None] = mapped_column(String(300))
+    map_url: Mapped[str | None] = mapped_column(String(500))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    online_url: Mapped[str | None] = mapped_column(String(500))
+    bring: Mapped[str | None] = mapped_column(Text)
+    contact: Mapped[str | None] = mapped_column(String(300))
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    rsvp_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    rrule: Mapped[str | None] = mapped_column(String(300))
+    removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class EventRegionRow(Base):
+    __tablename__ = "event_regions"
+
+    event_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+    region: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+
+
+class OccurrenceRow(Base):
+    """One dated instance of an event; `key` is its recurrence id and never changes."""
+
+    __tablename__ = "occurrences"
+    __table_args__ = (UniqueConstraint("event_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    event_id: Mapped[int] = mapped_column(Id, ForeignKey("events.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(32))
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    venue_name: Mapped[str | None] = mapped_column(String(200))
+    venue_address: Mapped[str | None] = mapped_column(String(300))
+    note: Mapped[str | None] = mapped_column(Text)
+    rsvp_deadline: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RsvpRow(Base):
+    """A member's answer to one occurrence: going, maybe, no, or waitlisted."""
+
+    __tablename__ = "rsvps"
+    __table_args__ = (UniqueConstraint("occurrence_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    occurrence_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("occurrences.id", ondelete="CASCADE"), index=True
+    )
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    guests: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    waitlisted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class DeliveryRow(Base):
+    """The outbox: one message the bot must send on its own initiative, and what became of it.
+
+    Unique per (purpose, reference, member) so that planning the same thing twice never sends
+    it twice. States: queued -> sending -> sent | failed | skipped.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("purpose", "reference", "member_id"),
+        Index("ix_deliveries_state_due_at", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    reference: Mapped[str] = mapped_column(String(128))
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id", ondelete="CASCADE"))
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    skip_reason: Mapped[str | None] = mapped_column(String(64))
+    channel_message_id: Mapped[str | None] = mapped_column(String(64))
+    retry_key: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class BroadcastRow(Base):
+    """An organiser's announcement; its deliveries reference it as `broadcast:<id>`."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    author_member_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("members.id", ondelete="SET NULL")
+    )
+    author_label: Mapped[str] = mapped_column(String(100))
+    audience: Mapped[dict[str, Any]] = mapped_column(Json)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    send_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AuditRow(Base):
+    """Who among the organisers did what, and when."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    actor_member_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("members.id", ondelete="SET NULL")
+    )
+    actor_label: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(Json)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class FaqQuestionRow(Base):
+    """A question members asked, for the organisers' quality loop. No member id on purpose."""
+
+    __tablename__ = "faq_questions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    normalised: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(16), index=True)
+    entry_id: Mapped[str | None] = mapped_column(String(64))
+    score: Mapped[float | None] = mapped_column(Float)
+    language: Mapped[str] = mapped_column(String(8))
+    asked_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

@@ -1,0 +1,38 @@
+"""One transaction per update or job, holding the repositories that work inside it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.store.repositories import SqlAuditLog, SqlMemberRepository
+
+
+class SqlUnitOfWork:
+    session: Session
+    members: SqlMemberRepository
+    audit: SqlAuditLog
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def __enter__(self) -> Self:
+        self.session = self._sessions()
+        self.members = SqlMemberRepository(self.session)
+        self.audit = SqlAuditLog(self.session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Anything not committed explicitly is rolled back, errors included.
+        self.session.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()

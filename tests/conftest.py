@@ -1,0 +1,103 @@
+"""Shared fixtures: databases (SQLite always, PostgreSQL when configured), clock, config."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bot.config import Settings, load_settings
+from bot.store.database import Database
+from bot.store.dialect import delete_all_rows
+from bot.store.tables import Base
+from tests.fakes.clock import FakeClock
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = ROOT / "config.example.yaml"
+PG_URL_ENV = "CAMPAIGN_BOT_TEST_DATABASE_URL"
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(
+            not os.environ.get(PG_URL_ENV), reason=f"set {PG_URL_ENV} to run on PostgreSQL"
+        ),
+    ),
+]
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating every time would be slow)."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    database = Database(f"sqlite:///{path}")
+    database.upgrade()
+    database.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def _postgres_url() -> Iterator[str]:
+    """A private schema in the test database, migrated once, dropped at the end."""
+    base = os.environ[PG_URL_ENV]
+    schema = f"cbtest_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    rendered = url.render_as_string(hide_password=False)
+    database = Database(rendered)
+    database.upgrade()
+    database.dispose()
+    try:
+        yield rendered
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, _sqlite_template: Path
+) -> Iterator[str]:
+    """A migrated, empty database: SQLite always, PostgreSQL when the env variable is set."""
+    if request.param == "sqlite":
+        path = tmp_path / "bot.sqlite3"
+        shutil.copyfile(_sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    url: str = request.getfixturevalue("_postgres_url")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        delete_all_rows(connection, list(Base.metadata.sorted_tables))
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    db = Database(database_url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 11, 30, 10, 0, tzinfo=TOKYO))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """The example configuration, as shipped."""
+    return load_settings(EXAMPLE_CONFIG, env={})
