@@ -1,0 +1,256 @@
+"""Typed configuration: one YAML file, validated with unknown keys rejected; secrets from env."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from sqlalchemy.engine import make_url
+
+from bot.domain.campaign import Campaign
+from bot.domain.members import Region
+from bot.yaml_validation import Loc, YamlDocument, read_yaml, validate
+
+CONFIG_SEARCH = ("config.yaml", "config.example.yaml")
+CONFIG_ENV = "CAMPAIGN_BOT_CONFIG"
+
+
+def _hhmm(value: object) -> time:
+    # YAML 1.1 reads an unquoted 21:00 as the base-60 number 1260; accept it as the clock time.
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = f"{value // 60}:{value % 60:02d}"
+    if isinstance(value, time):
+        return value
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", str(value).strip())
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise ValueError('expected HH:MM on a 24-hour clock, such as "21:00"')
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError('unknown time zone; use a name such as "Asia/Tokyo"') from None
+    return value
+
+
+_DURATION = re.compile(r"(\d+)\s*(d|h|m|日|時間|分)")
+_UNITS = {"d": "days", "日": "days", "h": "hours", "時間": "hours", "m": "minutes", "分": "minutes"}
+
+
+def _duration(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    text = str(value).replace(" ", "")
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError('expected a length of time such as "1d", "2h" or "30m"')
+    total = timedelta()
+    for number, unit in parts:
+        total += timedelta(**{_UNITS[unit]: int(number)})
+    return total
+
+
+def _as_text(value: object) -> object:
+    # Telegram user ids are numbers in YAML; we keep every channel's ids as text.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+LocalTime = Annotated[time, BeforeValidator(_hhmm)]
+TimeZoneName = Annotated[str, AfterValidator(_zone)]
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+ExternalId = Annotated[str, BeforeValidator(_as_text), Field(min_length=1, max_length=128)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RegionConfig(_Section):
+    code: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    name: str = Field(min_length=1, max_length=40)
+    name_en: str | None = Field(default=None, max_length=60)
+
+
+class DatabaseConfig(_Section):
+    url: str = "sqlite:///data/campaign-bot.sqlite3"
+    echo: bool = False
+
+
+class ConsoleConfig(_Section):
+    member_id: ExternalId = "console-member"
+    organiser_id: ExternalId = "console-organiser"
+
+
+class TelegramWebhookConfig(_Section):
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8443, ge=1, le=65535)
+    path: str = Field(default="/telegram", pattern=r"^/[A-Za-z0-9_/\-]*$")
+    public_url: str | None = None
+
+
+class TelegramConfig(_Section):
+    enabled: bool = False
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook: TelegramWebhookConfig = TelegramWebhookConfig()
+
+
+class LineConfig(_Section):
+    enabled: bool = False
+    api_host: str = "https://api.line.me"
+
+
+class ChannelsConfig(_Section):
+    console: ConsoleConfig = ConsoleConfig()
+    telegram: TelegramConfig = TelegramConfig()
+    line: LineConfig = LineConfig()
+
+
+class OrganisersConfig(_Section):
+    console: list[ExternalId] = []
+    telegram: list[ExternalId] = []
+    line: list[ExternalId] = []
+
+
+class QuietHoursConfig(_Section):
+    start: LocalTime = time(21, 0)
+    end: LocalTime = time(8, 0)
+
+
+class RemindersConfig(_Section):
+    enabled: bool = True
+    before: list[Duration] = [timedelta(days=1), timedelta(hours=2)]
+    quiet_hours: QuietHoursConfig = QuietHoursConfig()
+
+
+class Config(_Section):
+    timezone: TimeZoneName = "Asia/Tokyo"
+    default_language: Literal["ja", "en"] = "ja"
+    database: DatabaseConfig = DatabaseConfig()
+    schedules_dir: str = "schedules"
+    regions: list[RegionConfig] = Field(min_length=1)
+    organisers: OrganisersConfig = OrganisersConfig()
+    channels: ChannelsConfig = ChannelsConfig()
+    reminders: RemindersConfig = RemindersConfig()
+
+    def problems(self) -> Iterable[tuple[Loc, str]]:
+        codes: dict[str, int] = {}
+        names: dict[str, int] = {}
+        for index, region in enumerate(self.regions):
+            if region.code in codes:
+                yield (
+                    ("regions", index, "code"),
+                    f'duplicate region "{region.code}" (also regions[{codes[region.code]}])',
+                )
+            codes.setdefault(region.code, index)
+            if region.name in names:
+                yield (
+                    ("regions", index, "name"),
+                    f'duplicate region name "{region.name}" (also regions[{names[region.name]}])',
+                )
+            names.setdefault(region.name, index)
+        for index, before in enumerate(self.reminders.before):
+            if before <= timedelta(0):
+                yield ("reminders", "before", index), "must be longer than zero"
+        try:
+            make_url(self.database.url)
+        except Exception:
+            yield ("database", "url"), "not a database URL such as sqlite:///data/bot.sqlite3"
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Everything secret, read only from the environment."""
+
+    telegram_bot_token: str | None = None
+    line_channel_secret: str | None = None
+    line_channel_access_token: str | None = None
+    database_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Secrets:
+        return cls(
+            telegram_bot_token=env.get("TELEGRAM_BOT_TOKEN") or None,
+            line_channel_secret=env.get("LINE_CHANNEL_SECRET") or None,
+            line_channel_access_token=env.get("LINE_CHANNEL_ACCESS_TOKEN") or None,
+            database_url=env.get("DATABASE_URL") or None,
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated configuration, where it came from, and the secrets."""
+
+    config: Config
+    path: Path
+    secrets: Secrets
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def database_url(self) -> str:
+        """DATABASE_URL wins; a relative SQLite path is relative to the config file."""
+        url = make_url(self.secrets.database_url or self.config.database.url)
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            database = Path(url.database)
+            if not database.is_absolute():
+                url = url.set(database=str(self.base_dir / database))
+        return url.render_as_string(hide_password=False)
+
+    @property
+    def schedules_dir(self) -> Path:
+        return self.base_dir / self.config.schedules_dir
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.config.timezone)
+
+    def campaign(self) -> Campaign:
+        organisers = self.config.organisers
+        console = self.config.channels.console
+        return Campaign(
+            regions=tuple(Region(r.code, r.name, r.name_en or r.name) for r in self.config.regions),
+            organisers={
+                # The person at the terminal who asked for --as-organiser is trusted locally.
+                "console": frozenset([*organisers.console, console.organiser_id]),
+                "telegram": frozenset(organisers.telegram),
+                "line": frozenset(organisers.line),
+            },
+            default_language=self.config.default_language,
+            timezone=self.zone,
+        )
+
+
+def find_config(explicit: Path | None, cwd: Path | None = None) -> Path:
+    """--config, then $CAMPAIGN_BOT_CONFIG, then config.yaml, then config.example.yaml."""
+    if explicit is not None:
+        return explicit
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    base = cwd or Path.cwd()
+    for name in CONFIG_SEARCH:
+        if (base / name).is_file():
+            return base / name
+    return base / CONFIG_SEARCH[0]
+
+
+def parse_config(document: YamlDocument) -> Config:
+    return validate(document, Config)
+
+
+def load_settings(path: Path, env: Mapping[str, str] = os.environ) -> Settings:
+    """Read and validate the config file; raises `InvalidDocument` listing every problem."""
+    config = parse_config(read_yaml(path, display_name=path.name))
+    return Settings(config=config, path=path.resolve(), secrets=Secrets.from_env(env))
