@@ -1,0 +1,43 @@
+"""Drive the core like a member would: type words, press buttons by their label."""
+
+from __future__ import annotations
+
+from bot.domain.messages import Button, Incoming, MemberRef, Outgoing
+from bot.services.conversation import Conversation
+
+
+class Chat:
+    def __init__(self, conversation: Conversation, member: MemberRef) -> None:
+        self.conversation = conversation
+        self.member = member
+        self.replies: list[Outgoing] = []
+
+    def say(self, text: str) -> list[Outgoing]:
+        return self._send(Incoming.from_text(self.member, text))
+
+    def press(self, label: str) -> list[Outgoing]:
+        """Press the button with this label among the last replies' choices and menu."""
+        return self._send(Incoming(self.member, action=self.button(label).action))
+
+    def press_raw(self, data: str) -> list[Outgoing]:
+        return self._send(Incoming.from_button(self.member, data))
+
+    def button(self, label: str) -> Button:
+        for reply in self.replies:
+            for button in reply.all_buttons():
+                if button.label == label:
+                    return button
+        raise AssertionError(f"no button {label!r}; buttons: {self.labels()}")
+
+    def labels(self) -> list[str]:
+        return [b.label for reply in self.replies for b in reply.all_buttons()]
+
+    @property
+    def text(self) -> str:
+        """Everything the bot said in its last turn."""
+        return "\n".join(reply.text for reply in self.replies)
+
+    def _send(self, incoming: Incoming) -> list[Outgoing]:
+        self.replies = self.conversation.reply_to(incoming)
+        assert self.replies, "the bot must always answer"
+        return self.replies
