@@ -301,9 +301,7 @@ def _cross_field_problems(document: YamlDocument, result: BaseModel) -> list[Pro
     ]
 
 
-def validate(
-    document: YamlDocument, model: type[M], *, context: dict[str, Any] | None = None
-) -> M:
+def validate(document: YamlDocument, model: type[M], *, context: dict[str, Any] | None = None) -> M:
     """Validate a parsed document; raise `InvalidDocument` listing every problem."""
     data = {} if document.data is None else document.data
     try:

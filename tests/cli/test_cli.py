@@ -122,7 +122,9 @@ def test_run_remembers_members_between_runs(workdir: Path) -> None:
 
 
 def test_run_as_organiser(workdir: Path) -> None:
-    result = campaign_bot("run", "--as-organiser", cwd=workdir, stdin="/start\n1\n1\n17\n登録状況\n")
+    result = campaign_bot(
+        "run", "--as-organiser", cwd=workdir, stdin="/start\n1\n1\n17\n登録状況\n"
+    )
     assert result.returncode == 0, result.stderr
     assert "世話人として話しています" in result.stdout
     assert "【登録状況】" in result.stdout

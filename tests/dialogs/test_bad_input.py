@@ -33,9 +33,7 @@ MENU = ["予定", "質問", "通知設定", "ヘルプ"]
     ],
     ids=["empty", "spaces", "10000-chars", "emoji", "control", "zero-width", "html", "sql"],
 )
-def test_odd_text_gets_a_polite_reply_with_the_menu(
-    chat: Chat, stored: Stored, text: str
-) -> None:
+def test_odd_text_gets_a_polite_reply_with_the_menu(chat: Chat, stored: Stored, text: str) -> None:
     register(chat, "板橋区")
     chat.say(text)
 

@@ -106,12 +106,16 @@ def test_duplicate_region(tmp_path: Path) -> None:
           - {code: itabashi, name: 板橋}
         """,
     )
-    assert found == ['config.yaml:4: regions[2].code: duplicate region "itabashi" (also regions[1])']
+    assert found == [
+        'config.yaml:4: regions[2].code: duplicate region "itabashi" (also regions[1])'
+    ]
 
 
 def test_duplicate_key(tmp_path: Path) -> None:
     found = problems(tmp_path, MINIMAL + "timezone: Asia/Tokyo\ntimezone: UTC\n")
-    assert found == ["config.yaml:4: timezone: duplicate key (first written on line 3); keep only one"]
+    assert found == [
+        "config.yaml:4: timezone: duplicate key (first written on line 3); keep only one"
+    ]
 
 
 def test_missing_regions(tmp_path: Path) -> None:
