@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from bot.domain.members import Member, Role, Subscription
@@ -14,91 +14,124 @@ from bot.domain.ports import MemberStats
 from bot.store.dialect import insert_ignoring_conflicts
 from bot.store.tables import AuditRow, MemberRegionRow, MemberRow
 
+members = cast(Table, MemberRow.__table__)
+member_regions = cast(Table, MemberRegionRow.__table__)
 
-def _to_member(row: MemberRow) -> Member:
-    return Member(
-        id=row.id,
-        channel=row.channel,
-        external_id=row.external_id,
-        display_name=row.display_name,
-        language=row.language,
-        role=Role(row.role),
-        regions={r.region for r in row.regions},
-        subscription=Subscription(row.subscription),
-        consent_at=row.consent_at,
-        unsubscribed_at=row.unsubscribed_at,
-        unreachable_at=row.unreachable_at,
-        unreachable_reason=row.unreachable_reason,
-        created_at=row.created_at,
-        last_seen_at=row.last_seen_at,
-    )
+# Columns written back by save(); the rest never change after registration.
+_MUTABLE = (
+    "display_name",
+    "language",
+    "role",
+    "subscription",
+    "consent_at",
+    "unsubscribed_at",
+    "unreachable_at",
+    "unreachable_reason",
+    "last_seen_at",
+)
 
 
-def _copy_to_row(member: Member, row: MemberRow) -> None:
-    row.display_name = member.display_name
-    row.language = member.language
-    row.role = member.role.value
-    row.subscription = member.subscription.value
-    row.consent_at = member.consent_at
-    row.unsubscribed_at = member.unsubscribed_at
-    row.unreachable_at = member.unreachable_at
-    row.unreachable_reason = member.unreachable_reason
-    row.last_seen_at = member.last_seen_at
-    stored = {r.region for r in row.regions}
-    if stored != member.regions:
-        row.regions[:] = [r for r in row.regions if r.region in member.regions]
-        row.regions.extend(MemberRegionRow(region=code) for code in member.regions - stored)
+# Built once: constructing a statement costs more than running it on SQLite.
+_BY_REF = select(members).where(
+    members.c.channel == bindparam("channel"), members.c.external_id == bindparam("external_id")
+)
+_BY_ID = select(members).where(members.c.id == bindparam("member_id"))
+_REGIONS = select(member_regions.c.region).where(member_regions.c.member_id == bindparam("id"))
+
+
+def _columns(member: Member) -> dict[str, Any]:
+    values = {name: getattr(member, name) for name in _MUTABLE}
+    values["role"] = member.role.value
+    values["subscription"] = member.subscription.value
+    return values
 
 
 class SqlMemberRepository:
+    """Members on SQLAlchemy Core: every message loads and saves one, so this path stays lean."""
+
     def __init__(self, session: Session) -> None:
         self._session = session
+        # What each member looked like when loaded, so save() writes only what changed.
+        self._loaded: dict[int, tuple[dict[str, Any], frozenset[str]]] = {}
 
-    def _row(self, channel: str, external_id: str) -> MemberRow | None:
-        return self._session.scalars(
-            select(MemberRow).where(
-                MemberRow.channel == channel, MemberRow.external_id == external_id
-            )
-        ).one_or_none()
+    def _load(self, statement: Any, params: dict[str, Any]) -> Member | None:
+        row = self._session.execute(statement, params).mappings().one_or_none()
+        if row is None:
+            return None
+        regions = set(self._session.scalars(_REGIONS, {"id": row["id"]}))
+        member = Member(
+            id=row["id"],
+            channel=row["channel"],
+            external_id=row["external_id"],
+            display_name=row["display_name"],
+            language=row["language"],
+            role=Role(row["role"]),
+            regions=regions,
+            subscription=Subscription(row["subscription"]),
+            consent_at=row["consent_at"],
+            unsubscribed_at=row["unsubscribed_at"],
+            unreachable_at=row["unreachable_at"],
+            unreachable_reason=row["unreachable_reason"],
+            created_at=row["created_at"],
+            last_seen_at=row["last_seen_at"],
+        )
+        self._loaded[row["id"]] = (_columns(member), frozenset(regions))
+        return member
 
     def get(self, channel: str, external_id: str) -> Member | None:
-        row = self._row(channel, external_id)
-        return _to_member(row) if row else None
+        return self._load(_BY_REF, {"channel": channel, "external_id": external_id})
 
     def get_by_id(self, member_id: int) -> Member | None:
-        row = self._session.get(MemberRow, member_id)
-        return _to_member(row) if row else None
+        return self._load(_BY_ID, {"member_id": member_id})
 
     def register(self, member: Member) -> tuple[Member, bool]:
         """Insert unless the (channel, external id) exists; safe when two updates race."""
+        existing = self.get(member.channel, member.external_id)
+        if existing is not None:
+            return existing, False
         values = {
             "channel": member.channel,
             "external_id": member.external_id,
-            "display_name": member.display_name,
-            "language": member.language,
-            "role": member.role.value,
-            "subscription": member.subscription.value,
             "created_at": member.created_at,
-            "last_seen_at": member.last_seen_at,
+            **_columns(member),
         }
         dialect = self._session.get_bind().dialect.name
         statement = insert_ignoring_conflicts(
             dialect, MemberRow, values, ["channel", "external_id"]
         ).returning(MemberRow.id)
         inserted = self._session.execute(statement).scalar_one_or_none()
-        row = self._row(member.channel, member.external_id)
-        if row is None:  # pragma: no cover - the insert or the other writer made it exist
+        stored = self.get(member.channel, member.external_id)
+        if stored is None:  # pragma: no cover - the insert or the other writer made it exist
             raise RuntimeError("member vanished during registration")
-        return _to_member(row), inserted is not None
+        return stored, inserted is not None
 
     def save(self, member: Member) -> None:
         if member.id is None:
             raise ValueError("save() needs a member that was registered first")
-        row = self._session.get(MemberRow, member.id)
-        if row is None:
-            raise LookupError(f"member {member.id} does not exist")
-        _copy_to_row(member, row)
-        self._session.flush()
+        if member.id not in self._loaded:
+            raise LookupError(f"member {member.id} was not loaded in this unit of work")
+        before, regions_before = self._loaded[member.id]
+        after = _columns(member)
+        changed = {name: value for name, value in after.items() if before[name] != value}
+        if changed:
+            self._session.execute(
+                members.update().where(members.c.id == member.id).values(**changed)
+            )
+        removed = regions_before - member.regions
+        added = member.regions - regions_before
+        if removed:
+            self._session.execute(
+                member_regions.delete().where(
+                    member_regions.c.member_id == member.id,
+                    member_regions.c.region.in_(removed),
+                )
+            )
+        if added:
+            self._session.execute(
+                member_regions.insert(),
+                [{"member_id": member.id, "region": code} for code in sorted(added)],
+            )
+        self._loaded[member.id] = (after, frozenset(member.regions))
 
     def stats(self) -> MemberStats:
         by_state: dict[str, int] = dict(
