@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import sys
 from dataclasses import dataclass
 from typing import TextIO
 
 from bot.channels.console import CHANNEL as CONSOLE
 from bot.channels.console import ConsoleChannel
+from bot.channels.core_worker import CoreWorker
+from bot.channels.telegram.channel import TelegramChannel
 from bot.config import Settings
 from bot.domain.clock import SystemClock
 from bot.domain.messages import MemberRef
 from bot.domain.ports import Clock
 from bot.services.conversation import Conversation
+from bot.services.reachability import Reachability
 from bot.store.database import Database
 from bot.texts import Catalogues
 
@@ -29,9 +34,12 @@ class App:
     settings: Settings
     database: Database
     conversation: Conversation
+    reachability: Reachability
     catalogues: Catalogues
+    core: CoreWorker
 
     def close(self) -> None:
+        self.core.stop()
         self.database.dispose()
 
 
@@ -41,10 +49,12 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     if migrate:
         database.upgrade()
     catalogues = Catalogues.load()
-    conversation = Conversation(
-        database.unit_of_work, settings.campaign(), catalogues, clock or SystemClock()
-    )
-    return App(settings, database, conversation, catalogues)
+    clock = clock or SystemClock()
+    conversation = Conversation(database.unit_of_work, settings.campaign(), catalogues, clock)
+    reachability = Reachability(database.unit_of_work, clock)
+    core = CoreWorker(threads=settings.config.database.threads)
+    core.start()
+    return App(settings, database, conversation, reachability, catalogues, core)
 
 
 def choose_channel(settings: Settings, requested: str) -> str:
@@ -75,3 +85,32 @@ def run_console(
         as_organiser=as_organiser,
     )
     channel.run()
+
+
+def telegram_channel(app: App) -> TelegramChannel:
+    token = app.settings.secrets.telegram_bot_token
+    if not token:
+        raise StartupError("TELEGRAM_BOT_TOKEN is not set")
+    return TelegramChannel(
+        app.settings.config.channels.telegram,
+        token,
+        app.conversation,
+        app.reachability,
+        app.catalogues,
+        app.core,
+    )
+
+
+async def serve(app: App, stop: asyncio.Event | None = None) -> None:
+    """Run the network channels until `stop` is set or the process gets SIGINT/SIGTERM."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    channel = telegram_channel(app)
+    await channel.start()
+    log.info("serving Telegram (%s)", app.settings.config.channels.telegram.mode)
+    try:
+        await stop.wait()
+    finally:
+        await channel.stop()

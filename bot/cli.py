@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--channel",
-        choices=["auto", "console"],
+        choices=["auto", "console", "telegram"],
         default="auto",
         help="which channel to serve (auto: Telegram if enabled and a token is set, "
         "otherwise the console)",
@@ -115,6 +117,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         if channel == "console":
             application.run_console(bot, as_organiser=args.as_organiser)
+        else:
+            if not args.verbose:
+                # A server's log is its only voice; the console keeps quiet to keep the chat clear.
+                logging.getLogger().setLevel(logging.INFO)
+            # httpx logs every request URL at INFO, and Telegram's URLs contain the bot token.
+            logging.getLogger("httpx").setLevel(logging.WARNING)
+            asyncio.run(application.serve(bot))
     finally:
         bot.close()
     return EXIT_OK
@@ -135,6 +144,9 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # python-telegram-bot 22 reports durations (RetryAfter) as timedelta only with this set,
+    # and warns on every flood-control answer otherwise.
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

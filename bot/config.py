@@ -83,6 +83,7 @@ class RegionConfig(_Section):
 class DatabaseConfig(_Section):
     url: str = "sqlite:///data/campaign-bot.sqlite3"
     echo: bool = False
+    threads: int = Field(default=1, ge=1, le=32)
 
 
 class ConsoleConfig(_Section):
@@ -92,7 +93,7 @@ class ConsoleConfig(_Section):
 
 class TelegramWebhookConfig(_Section):
     listen: str = "127.0.0.1"
-    port: int = Field(default=8443, ge=1, le=65535)
+    port: int = Field(default=8443, ge=0, le=65535)
     path: str = Field(default="/telegram", pattern=r"^/[A-Za-z0-9_/\-]*$")
     public_url: str | None = None
 

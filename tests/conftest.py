@@ -20,6 +20,10 @@ from bot.store.dialect import delete_all_rows
 from bot.store.tables import Base
 from tests.fakes.clock import FakeClock
 
+# python-telegram-bot 22 warns when it builds a RetryAfter unless this opts in to timedelta
+# durations; with warnings as errors the warning would replace the exception under test.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "config.example.yaml"
 PG_URL_ENV = "CAMPAIGN_BOT_TEST_DATABASE_URL"

@@ -68,7 +68,7 @@ class MemberRef:
 
 @dataclass(frozen=True)
 class Incoming:
-    """One thing a member did: wrote text, pressed a button, or sent a command."""
+    """One thing a member did: wrote text, pressed a button, sent a command or a picture."""
 
     member: MemberRef
     text: str | None = None
@@ -76,6 +76,7 @@ class Incoming:
     raw_action: str | None = None
     command: str | None = None
     payload: str = ""
+    media: str | None = None
     received_at: datetime | None = None
 
     @classmethod
@@ -103,6 +104,13 @@ class Incoming:
             return cls(member, action=Action.decode(data), received_at=received_at)
         except InvalidAction:
             return cls(member, raw_action=data[:80], received_at=received_at)
+
+    @classmethod
+    def from_media(
+        cls, member: MemberRef, kind: str, received_at: datetime | None = None
+    ) -> Incoming:
+        """Something that is not text (a sticker, photo, voice message): the bot reads only text."""
+        return cls(member, media=kind, received_at=received_at)
 
     @classmethod
     def from_command(

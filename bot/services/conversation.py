@@ -130,8 +130,10 @@ class Conversation:
         if incoming.raw_action is not None:
             log.info("stale or forged button %r from %s", incoming.raw_action, incoming.member)
             return [self.screens.with_menu(turn.member, turn.texts("fallback.stale_button"))]
-        if turn.is_new and incoming.text is not None:
+        if turn.is_new:
             return onboarding.welcome(turn)
+        if incoming.media is not None:
+            return [self.screens.with_menu(turn.member, turn.texts("fallback.media"))]
         return self._text(turn, incoming.text or "")
 
     def _text(self, turn: Turn, text: str) -> list[Outgoing]:

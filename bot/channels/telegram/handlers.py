@@ -1,0 +1,127 @@
+"""Telegram callbacks: translate the update, ask the core once, render what it returns."""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+from telegram import ChatMember, Update
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.channels.core_worker import CoreWorker
+from bot.channels.telegram import render, translate
+from bot.domain.messages import Incoming, Outgoing
+from bot.services.conversation import Conversation
+from bot.services.reachability import Reachability
+
+log = logging.getLogger(__name__)
+
+Context = ContextTypes.DEFAULT_TYPE
+PTBApplication = Application[Any, Any, Any, Any, Any, Any]
+
+# Only what the handlers below use; Telegram does not send the rest.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
+
+
+class TelegramHandlers:
+    def __init__(
+        self, conversation: Conversation, reachability: Reachability, core: CoreWorker
+    ) -> None:
+        self._conversation = conversation
+        self._reachability = reachability
+        # The core blocks on the database: every call into it goes through the worker.
+        self._core = core
+        self._menus = render.ShownMenus()
+
+    async def on_message(self, update: Update, context: Context) -> None:
+        """A private message: text, a command (known or not) or a picture."""
+        incoming = translate.from_message(update)
+        if incoming is None or update.effective_chat is None:
+            return
+        replies = await self._ask_core(incoming)
+        await render.deliver(context.bot, update.effective_chat.id, replies, self._menus)
+
+    async def on_button(self, update: Update, context: Context) -> None:
+        """An inline button: answer the query at once (stops the spinner), then reply."""
+        query = update.callback_query
+        incoming = translate.from_button(update)
+        if query is None:
+            return
+        try:
+            await query.answer()
+        except BadRequest:
+            log.info("callback query %s expired before we answered it", query.id)
+        if incoming is None or update.effective_chat is None:
+            return
+        replies = await self._ask_core(incoming)
+        pressed = query.message.message_id if query.message else None
+        await render.deliver(
+            context.bot, update.effective_chat.id, replies, self._menus, pressed_message_id=pressed
+        )
+
+    async def on_membership(self, update: Update, context: Context) -> None:
+        """The member blocked the bot (kicked) or unblocked it (member again)."""
+        change = update.my_chat_member
+        ref = translate.member_ref(update)
+        if change is None or ref is None:
+            return
+        status = change.new_chat_member.status
+        if status in (ChatMember.BANNED, ChatMember.LEFT):
+            await self._core.run(
+                self._reachability.unreachable, ref, "Forbidden: bot was blocked by the user"
+            )
+        elif status == ChatMember.MEMBER:
+            await self._core.run(self._reachability.reachable, ref)
+
+    async def on_error(self, update: object, context: Context) -> None:
+        """Log the failure with its context; tell the member politely, without a traceback."""
+        error = context.error
+        ref = translate.member_ref(update) if isinstance(update, Update) else None
+        if isinstance(error, Forbidden) and ref is not None:
+            await self._core.run(self._reachability.unreachable, ref, error.message)
+            return
+        log.error(
+            "failed to handle update %s from %s",
+            update.update_id if isinstance(update, Update) else update,
+            ref,
+            exc_info=error,
+        )
+        if ref is None or not isinstance(update, Update) or update.effective_chat is None:
+            return
+        try:
+            apology = await self._core.run(self._conversation.error_reply, ref)
+            await context.bot.send_message(
+                update.effective_chat.id, html.escape(apology.text, quote=False), parse_mode="HTML"
+            )
+        except Exception:
+            log.warning("could not send the apology to %s", ref, exc_info=True)
+
+    async def _ask_core(self, incoming: Incoming) -> list[Outgoing]:
+        return await self._core.run(self._conversation.reply_to, incoming)
+
+
+def register(application: PTBApplication, handlers: TelegramHandlers) -> None:
+    """Every handler, in the order python-telegram-bot tries them (first match wins)."""
+    private = filters.ChatType.PRIVATE
+    new_message = filters.UpdateType.MESSAGE
+    # 1. Blocking and unblocking the bot, so nothing more is sent to someone who blocked it.
+    application.add_handler(
+        ChatMemberHandler(handlers.on_membership, ChatMemberHandler.MY_CHAT_MEMBER)
+    )
+    # 2. Inline buttons under our messages (choices, region toggles, settings).
+    application.add_handler(CallbackQueryHandler(handlers.on_button))
+    # 3. New private messages of any kind: text and commands go to the core, which parses
+    #    commands itself so every channel understands the same ones; pictures get a polite note.
+    #    Edited messages, channel posts and group chatter match nothing and are ignored.
+    application.add_handler(MessageHandler(private & new_message, handlers.on_message))
+    # Errors anywhere above: logged with context, the member gets an apology.
+    application.add_error_handler(handlers.on_error)

@@ -1,0 +1,161 @@
+"""The core's `Outgoing` -> Telegram messages: HTML-escaped text, inline and reply keyboards."""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
+from telegram.constants import MessageLimit, ParseMode
+from telegram.error import BadRequest
+
+from bot.domain.messages import Button, Outgoing
+
+log = logging.getLogger(__name__)
+
+Rows = tuple[tuple[Button, ...], ...]
+
+
+def inline_keyboard(rows: Rows) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b.label, callback_data=b.action.encode()) for b in row]
+            for row in rows
+        ]
+    )
+
+
+def menu_keyboard(rows: Rows) -> ReplyKeyboardMarkup:
+    """The main menu as big buttons under the input field; pressing one sends its label."""
+    return ReplyKeyboardMarkup(
+        [[KeyboardButton(b.label) for b in row] for row in rows],
+        resize_keyboard=True,
+        is_persistent=True,
+    )
+
+
+class ShownMenus:
+    """Which main menu each chat already shows, so replies need not send it again.
+
+    Telegram keeps a reply keyboard until another one replaces it; sending it with every
+    reply costs bandwidth and time. Memory is bounded, and entries expire so that a keyboard
+    lost on the member's side (history cleared) comes back within `ttl` seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl: float = 1800.0,
+        capacity: int = 50_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl = ttl
+        self._capacity = capacity
+        self._clock = clock
+        self._shown: OrderedDict[int | str, tuple[tuple[str, ...], float]] = OrderedDict()
+
+    @staticmethod
+    def _signature(rows: Rows) -> tuple[str, ...]:
+        return tuple(b.label for row in rows for b in row)
+
+    def shows(self, chat_id: int | str, rows: Rows) -> bool:
+        entry = self._shown.get(chat_id)
+        if entry is None:
+            return False
+        signature, at = entry
+        return signature == self._signature(rows) and self._clock() - at < self._ttl
+
+    def remember(self, chat_id: int | str, rows: Rows) -> None:
+        self._shown[chat_id] = (self._signature(rows), self._clock())
+        self._shown.move_to_end(chat_id)
+        while len(self._shown) > self._capacity:
+            self._shown.popitem(last=False)
+
+
+def chunks(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Split text that Telegram would refuse as too long, at line breaks where possible."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        cut = cut if cut > limit // 2 else limit
+        parts.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    parts.append(text)
+    return parts
+
+
+async def deliver(
+    bot: Bot,
+    chat_id: int | str,
+    replies: list[Outgoing],
+    menus: ShownMenus,
+    *,
+    pressed_message_id: int | None = None,
+) -> list[int]:
+    """Send the replies in order; a `replace` reply edits the message whose button was pressed.
+
+    Returns the ids of the messages sent or edited.
+    """
+    ids: list[int] = []
+    editable = pressed_message_id
+    for reply in replies:
+        if reply.replace and editable is not None and not (reply.menu and not reply.buttons):
+            ids.append(await _edit(bot, chat_id, editable, reply))
+            editable = None
+            continue
+        ids.extend(await _send(bot, chat_id, reply, menus))
+    return ids
+
+
+async def _edit(bot: Bot, chat_id: int | str, message_id: int, reply: Outgoing) -> int:
+    try:
+        await bot.edit_message_text(
+            html.escape(chunks(reply.text)[0], quote=False),
+            chat_id=chat_id,
+            message_id=message_id,
+            parse_mode=ParseMode.HTML,
+            reply_markup=inline_keyboard(reply.buttons) if reply.buttons else None,
+        )
+    except BadRequest as exc:
+        # Pressing the same toggle twice quickly gives an identical message: nothing to do.
+        if "not modified" not in exc.message:
+            raise
+    return message_id
+
+
+async def _send(bot: Bot, chat_id: int | str, reply: Outgoing, menus: ShownMenus) -> list[int]:
+    ids = []
+    parts = chunks(reply.text)
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None
+        if last and reply.buttons:
+            markup = inline_keyboard(reply.buttons)
+        elif last and reply.menu and not menus.shows(chat_id, reply.menu):
+            markup = menu_keyboard(reply.menu)
+        sent = await bot.send_message(
+            chat_id,
+            html.escape(part, quote=False),
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            link_preview_options=None,
+        )
+        ids.append(sent.message_id)
+        if isinstance(markup, ReplyKeyboardMarkup):
+            menus.remember(chat_id, reply.menu)
+    for attachment in reply.attachments:
+        document = await bot.send_document(
+            chat_id, InputFile(attachment.content, filename=attachment.filename)
+        )
+        ids.append(document.message_id)
+    return ids

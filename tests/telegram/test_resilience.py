@@ -1,0 +1,50 @@
+"""The bot keeps working when Telegram has a bad moment: 5xx answers, dropped connections."""
+
+from __future__ import annotations
+
+from tests.fakes.telegram_api import FakeTelegram
+from tests.telegram.conftest import RunningBot
+from tests.telegram.test_journey import HANAKO, register, reply_to
+
+
+async def test_polling_recovers_after_server_errors(
+    running: RunningBot, fake: FakeTelegram
+) -> None:
+    await register(fake, HANAKO)
+    fake.fail_during(1.5, status=502, methods="getUpdates")
+    failures_before = sum(1 for r in fake.requests("getUpdates") if r.status == 502)
+
+    fake.send_text(HANAKO, "ヘルプ")
+    await fake.until(
+        lambda: sum(1 for r in fake.requests("getUpdates") if r.status == 502) > failures_before,
+        description="the bot met the outage",
+    )
+    (reply,) = (await fake.messages_eventually(HANAKO, len(fake.messages(HANAKO)) + 1, 15))[-1:]
+    assert "使い方" in reply.text
+
+
+async def test_polling_recovers_after_dropped_connections(
+    running: RunningBot, fake: FakeTelegram
+) -> None:
+    await register(fake, HANAKO)
+    fake.drop_during(1.5, methods="getUpdates")
+    # The poll already waiting returns this update; the polls after it lose their connection.
+    await reply_to(fake, HANAKO, lambda: fake.send_text(HANAKO, "ヘルプ"))
+    await fake.until(
+        lambda: any(r.status == 0 for r in fake.requests("getUpdates")),
+        description="a getUpdates call lost its connection",
+    )
+    (reply,) = await reply_to(fake, HANAKO, lambda: fake.send_text(HANAKO, "通知設定"), timeout=15)
+    assert "いまの設定" in reply.text
+    assert sum(1 for m in fake.messages(HANAKO) if "使い方" in m.text) == 1, "no update twice"
+
+
+async def test_a_reply_lost_to_a_server_error_is_replaced_by_an_apology(
+    running: RunningBot, fake: FakeTelegram
+) -> None:
+    await register(fake, HANAKO)
+    fake.fail_next(1, status=502, methods="sendMessage", html=True)
+    (reply,) = await reply_to(fake, HANAKO, lambda: fake.send_text(HANAKO, "ヘルプ"))
+    assert "申し訳ありません" in reply.text
+    (again,) = await reply_to(fake, HANAKO, lambda: fake.send_text(HANAKO, "ヘルプ"))
+    assert "使い方" in again.text

@@ -1,0 +1,94 @@
+"""Webhook mode: Telegram posts updates to our one web server, which checks the secret."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from bot.app import App, build, telegram_channel
+from bot.channels.telegram.channel import TelegramChannel, webhook_secret
+from bot.channels.telegram.webhook import SECRET_HEADER
+from bot.config import Settings, TelegramWebhookConfig
+from tests.fakes.telegram_api import FakeTelegram
+from tests.telegram.conftest import TOKEN, telegram_settings
+from tests.telegram.test_journey import HANAKO
+
+
+@pytest.fixture
+async def webhook_bot(
+    settings: Settings, fake: FakeTelegram, database_url: str
+) -> AsyncIterator[tuple[TelegramChannel, str, App]]:
+    app = build(
+        telegram_settings(
+            settings,
+            fake,
+            database_url,
+            mode="webhook",
+            webhook=TelegramWebhookConfig(listen="127.0.0.1", port=0, path="/telegram"),
+        )
+    )
+    channel = telegram_channel(app)
+    await channel.start()
+    assert channel.webhook is not None
+    base = f"http://127.0.0.1:{channel.webhook.port}"
+    try:
+        yield channel, base, app
+    finally:
+        await channel.stop()
+        app.close()
+
+
+async def test_updates_arrive_by_webhook_with_the_secret(
+    webhook_bot: tuple[TelegramChannel, str, App], fake: FakeTelegram
+) -> None:
+    channel, base, _ = webhook_bot
+    # What public_url would do in production: tell Telegram where to post.
+    await channel.application.bot.set_webhook(
+        f"{base}/telegram", secret_token=webhook_secret(TOKEN)
+    )
+    fake.add_user(HANAKO, "花子")
+    fake.send_text(HANAKO, "/start")
+    welcome, _ = await fake.messages_eventually(HANAKO, 2)
+    assert "東京社保協" in welcome.text
+    assert fake.webhook_deliveries[-1].status == 200
+
+
+async def test_a_post_without_the_secret_is_refused(
+    webhook_bot: tuple[TelegramChannel, str, App], fake: FakeTelegram
+) -> None:
+    _, base, app = webhook_bot
+    update = {
+        "update_id": 1,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "chat": {"id": HANAKO, "type": "private"},
+            "from": {"id": HANAKO, "is_bot": False, "first_name": "x"},
+            "text": "/start",
+        },
+    }
+    async with httpx.AsyncClient() as client:
+        refused = await client.post(f"{base}/telegram", json=update)
+        wrong = await client.post(f"{base}/telegram", json=update, headers={SECRET_HEADER: "guess"})
+        garbage = await client.post(
+            f"{base}/telegram", content=b"{", headers={SECRET_HEADER: webhook_secret(TOKEN)}
+        )
+    assert (refused.status_code, wrong.status_code, garbage.status_code) == (403, 403, 400)
+    with app.database.unit_of_work() as uow:
+        assert uow.members.stats().total == 0, "nothing reached the core"
+
+
+async def test_health_check(webhook_bot: tuple[TelegramChannel, str, App]) -> None:
+    _, base, _ = webhook_bot
+    async with httpx.AsyncClient() as client:
+        health = await client.get(f"{base}/healthz")
+    assert (health.status_code, health.text) == (200, "ok")
+
+
+def test_the_secret_fits_telegrams_rules() -> None:
+    secret = webhook_secret(TOKEN)
+    assert 1 <= len(secret) <= 256
+    assert secret.isalnum()
+    assert webhook_secret(TOKEN) == secret != webhook_secret("other:token")
