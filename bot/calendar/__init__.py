@@ -1,0 +1,1 @@
+"""The campaign calendar: schedule files, recurrence, and the events they describe."""
