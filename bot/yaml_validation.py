@@ -108,7 +108,7 @@ def _child(node: yaml.Node | None, part: str | int) -> tuple[yaml.Node, yaml.Nod
     return None
 
 
-def _duplicate_keys(file: str, node: yaml.Node | None, path: Loc = ()) -> list[Problem]:
+def duplicate_keys(file: str, node: yaml.Node | None, path: Loc = ()) -> list[Problem]:
     problems: list[Problem] = []
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
@@ -126,18 +126,37 @@ def _duplicate_keys(file: str, node: yaml.Node | None, path: Loc = ()) -> list[P
                 )
             else:
                 seen[key] = line
-            problems.extend(_duplicate_keys(file, value_node, (*path, key)))
+            problems.extend(duplicate_keys(file, value_node, (*path, key)))
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            problems.extend(_duplicate_keys(file, item, (*path, index)))
+            problems.extend(duplicate_keys(file, item, (*path, index)))
     return problems
+
+
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+class _TextDatesLoader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as the text written.
+
+    PyYAML turns an unquoted 2024-10-14 into a date itself, and an impossible one such as
+    2024-02-30 into a bare ValueError with no line; as text, the validators can name the
+    mistake on its line like every other one.
+    """
+
+
+_TextDatesLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def parse_yaml(text: str, file: str) -> YamlDocument:
     """Parse YAML text; syntax errors and duplicate keys raise `InvalidDocument`."""
+    loader = _TextDatesLoader(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -147,7 +166,9 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
         ) from exc
     except yaml.YAMLError as exc:
         raise InvalidDocument([Problem(file, None, "", f"not valid YAML: {exc}")]) from exc
-    duplicates = _duplicate_keys(file, root)
+    finally:
+        loader.dispose()
+    duplicates = duplicate_keys(file, root)
     if duplicates:
         raise InvalidDocument(duplicates)
     return YamlDocument(file, data, root)

@@ -87,7 +87,7 @@ def test_bad_time(tmp_path: Path, written: str) -> None:
     shown = written.strip('"')
     assert found == [
         "config.yaml:5: reminders.quiet_hours.start: expected HH:MM on a 24-hour clock, "
-        f'such as "21:00", got "{shown}"'
+        f'such as "13:00", got "{shown}"'
     ]
 
 
@@ -136,7 +136,7 @@ def test_bad_region_code_and_bad_duration(tmp_path: Path) -> None:
     )
     assert found == [
         'config.yaml:2: regions[0].code: has characters that are not allowed, got "板橋"',
-        'config.yaml:4: reminders.before[1]: expected a length of time such as "1d", "2h" '
+        'config.yaml:4: reminders.before[1]: expected a length of time such as "1d", "12h" '
         'or "30m", got "soon"',
     ]
 
