@@ -48,6 +48,8 @@ class EventSpec:
     `starts_at`/`ends_at` are the first (or only) occurrence; a recurring event repeats that
     time of day on every date of the rule. `rsvp_deadline_before` is how long before each
     occurrence answers close (None: until it starts); `rsvp_deadline` is a fixed moment.
+    `cancelled` and `note` apply to every occurrence (a one-off event called off for rain);
+    `changes` to single dates of a recurring one.
     """
 
     slug: str
@@ -67,6 +69,8 @@ class EventSpec:
     rsvp_deadline_before: timedelta | None = None
     contact: str | None = None
     organiser: str | None = None
+    cancelled: bool = False
+    note: str | None = None
     rrule: str | None = None
     until: datetime | None = None
     exdates: frozenset[date] = frozenset()
