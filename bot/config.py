@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import time, timedelta
@@ -16,22 +15,11 @@ from sqlalchemy.engine import make_url
 
 from bot.domain.campaign import Campaign
 from bot.domain.members import Region
+from bot.time_values import parse_clock, parse_duration
 from bot.yaml_validation import Loc, YamlDocument, read_yaml, validate
 
 CONFIG_SEARCH = ("config.yaml", "config.example.yaml")
 CONFIG_ENV = "CAMPAIGN_BOT_CONFIG"
-
-
-def _hhmm(value: object) -> time:
-    # YAML 1.1 reads an unquoted 21:00 as the base-60 number 1260; accept it as the clock time.
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = f"{value // 60}:{value % 60:02d}"
-    if isinstance(value, time):
-        return value
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})", str(value).strip())
-    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
-        raise ValueError('expected HH:MM on a 24-hour clock, such as "21:00"')
-    return time(int(match.group(1)), int(match.group(2)))
 
 
 def _zone(value: str) -> str:
@@ -42,31 +30,14 @@ def _zone(value: str) -> str:
     return value
 
 
-_DURATION = re.compile(r"(\d+)\s*(d|h|m|日|時間|分)")
-_UNITS = {"d": "days", "日": "days", "h": "hours", "時間": "hours", "m": "minutes", "分": "minutes"}
-
-
-def _duration(value: object) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    text = str(value).replace(" ", "")
-    parts = _DURATION.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise ValueError('expected a length of time such as "1d", "2h" or "30m"')
-    total = timedelta()
-    for number, unit in parts:
-        total += timedelta(**{_UNITS[unit]: int(number)})
-    return total
-
-
 def _as_text(value: object) -> object:
     # Telegram user ids are numbers in YAML; we keep every channel's ids as text.
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-LocalTime = Annotated[time, BeforeValidator(_hhmm)]
+LocalTime = Annotated[time, BeforeValidator(parse_clock)]
 TimeZoneName = Annotated[str, AfterValidator(_zone)]
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 ExternalId = Annotated[str, BeforeValidator(_as_text), Field(min_length=1, max_length=128)]
 
 
@@ -78,6 +49,7 @@ class RegionConfig(_Section):
     code: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
     name: str = Field(min_length=1, max_length=40)
     name_en: str | None = Field(default=None, max_length=60)
+    everyone: bool = False
 
 
 class DatabaseConfig(_Section):
@@ -100,6 +72,7 @@ class TelegramWebhookConfig(_Section):
 
 class TelegramConfig(_Section):
     enabled: bool = False
+    username: str | None = Field(default=None, pattern=r"^@?[A-Za-z][A-Za-z0-9_]{3,31}$")
     base_url: str = "https://api.telegram.org/bot"
     base_file_url: str = "https://api.telegram.org/file/bot"
     mode: Literal["polling", "webhook"] = "polling"
@@ -222,7 +195,9 @@ class Settings:
         organisers = self.config.organisers
         console = self.config.channels.console
         return Campaign(
-            regions=tuple(Region(r.code, r.name, r.name_en or r.name) for r in self.config.regions),
+            regions=tuple(
+                Region(r.code, r.name, r.name_en or r.name, r.everyone) for r in self.config.regions
+            ),
             organisers={
                 # The person at the terminal who asked for --as-organiser is trusted locally.
                 "console": frozenset([*organisers.console, console.organiser_id]),

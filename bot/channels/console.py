@@ -62,6 +62,8 @@ class ConsoleChannel:
         for reply in replies:
             self._write("")
             self._write(reply.text)
+            for attachment in reply.attachments:
+                self._write(self._texts("console.attachment", name=attachment.filename))
             for row in reply.buttons:
                 for button in row:
                     self._buttons.append(button)

@@ -26,5 +26,11 @@ class Campaign:
             (r.name_en if language == "en" else r.name) for r in self.regions if r.code in codes
         ]
 
+    def regions_shown_to(self, member_regions: set[str]) -> set[str] | None:
+        """Whose events a member sees: their regions and the Tokyo-wide ones (None: all)."""
+        if not member_regions:
+            return None
+        return set(member_regions) | {r.code for r in self.regions if r.for_everyone}
+
     def is_organiser(self, channel: str, external_id: str) -> bool:
         return external_id in self.organisers.get(channel, frozenset())

@@ -27,11 +27,15 @@ class Subscription(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Region:
-    """A ward or city council (or Tokyo as a whole) that events and members belong to."""
+    """A ward or city council (or Tokyo as a whole) that events and members belong to.
+
+    Events of a region `for_everyone` (Tokyo-wide) are shown to every member.
+    """
 
     code: str
     name: str
     name_en: str
+    for_everyone: bool = False
 
 
 @dataclass

@@ -161,6 +161,28 @@ class Outgoing:
         if not self.text.strip():
             raise ValueError("an outgoing message needs text")
 
+    def to_payload(self) -> dict[str, object]:
+        """A JSON-ready form for the outbox (attachments are not queued)."""
+
+        def rows(keyboard: tuple[tuple[Button, ...], ...]) -> list[list[list[str]]]:
+            return [[[b.label, b.action.encode()] for b in row] for row in keyboard]
+
+        return {"text": self.text, "buttons": rows(self.buttons), "menu": rows(self.menu)}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, object]) -> Outgoing:
+        def rows(value: object) -> tuple[tuple[Button, ...], ...]:
+            assert isinstance(value, list)
+            return tuple(
+                tuple(Button(label, Action.decode(data)) for label, data in row) for row in value
+            )
+
+        return cls(
+            str(payload["text"]),
+            buttons=rows(payload.get("buttons", [])),
+            menu=rows(payload.get("menu", [])),
+        )
+
     def all_buttons(self) -> list[Button]:
         """Choices first, then the menu: the order the console numbers them in."""
         return [b for row in (*self.buttons, *self.menu) for b in row]

@@ -8,7 +8,10 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from bot.calendar.model import EventSpec, OccurrenceSpec
+from bot.domain.events import Attendee, Occurrence, Rsvp, RsvpCounts
 from bot.domain.members import Member
+from bot.domain.messages import Outgoing
 
 
 class Clock(Protocol):
@@ -51,6 +54,88 @@ class AuditLog(Protocol):
     ) -> None: ...
 
 
+class CalendarRepository(Protocol):
+    """Events and their occurrences as stored."""
+
+    def save_event(self, spec: EventSpec, now: datetime) -> tuple[int, str]:
+        """Insert or update by slug; returns the id and "added", "updated" or "unchanged"."""
+        ...
+
+    def remove_events_except(self, slugs: set[str], now: datetime) -> list[str]:
+        """Mark every stored event not in `slugs` as removed; returns the newly removed."""
+        ...
+
+    def event_id(self, slug: str) -> int | None: ...
+
+    def occurrences_of(self, event_id: int) -> list[Occurrence]:
+        """Every stored occurrence of the event, past ones included."""
+        ...
+
+    def add_occurrence(
+        self, event_id: int, event: EventSpec, spec: OccurrenceSpec, now: datetime
+    ) -> int: ...
+
+    def update_occurrence(
+        self, occurrence_id: int, event: EventSpec, spec: OccurrenceSpec, now: datetime
+    ) -> None:
+        """Write the occurrence's time, venue (its own, else the event's), note and status."""
+        ...
+
+    def cancel_occurrence(self, occurrence_id: int, now: datetime) -> None: ...
+
+    def occurrence(self, occurrence_id: int, *, lock: bool = False) -> Occurrence | None:
+        """One occurrence; `lock` holds it against concurrent answers until commit."""
+        ...
+
+    def upcoming(
+        self, regions: set[str] | None, since: datetime, limit: int, offset: int = 0
+    ) -> list[Occurrence]:
+        """Occurrences starting from `since` in any of `regions` (None: all), soonest first."""
+        ...
+
+    def next_of(self, slug: str, since: datetime) -> Occurrence | None: ...
+
+    def events(self) -> list[tuple[str, str, str, bool]]:
+        """(slug, title, source, removed) of every stored event."""
+        ...
+
+
+class RsvpRepository(Protocol):
+    def get(self, occurrence_id: int, member_id: int) -> Rsvp | None: ...
+
+    def save(self, rsvp: Rsvp) -> None:
+        """Insert or update the member's answer to the occurrence."""
+        ...
+
+    def counts(self, occurrence_id: int) -> RsvpCounts: ...
+
+    def of_member(self, member_id: int, occurrence_ids: list[int]) -> dict[int, Rsvp]: ...
+
+    def waitlist(self, occurrence_id: int) -> list[Rsvp]:
+        """Waiting answers, first come first."""
+        ...
+
+    def attendees(self, occurrence_id: int) -> list[Attendee]: ...
+
+    def answers_to_come(self, slug: str, since: datetime) -> int:
+        """Going, maybe and waiting answers to the event's occurrences from `since` on."""
+        ...
+
+    def to_notify(self, occurrence_id: int) -> list[Member]:
+        """Members who said they would (or might) come, or are waiting for a seat."""
+        ...
+
+
+class Outbox(Protocol):
+    """Messages the bot sends on its own initiative, written in the same transaction."""
+
+    def enqueue(
+        self, purpose: str, reference: str, member: Member, message: Outgoing, due_at: datetime
+    ) -> bool:
+        """Queue once per (purpose, reference, member); False if it was already queued."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: everything done inside is committed together or not at all."""
 
@@ -59,6 +144,15 @@ class UnitOfWork(Protocol):
 
     @property
     def audit(self) -> AuditLog: ...
+
+    @property
+    def calendar(self) -> CalendarRepository: ...
+
+    @property
+    def rsvps(self) -> RsvpRepository: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
 
     def __enter__(self) -> Self: ...
 

@@ -11,7 +11,7 @@ from bot.domain.campaign import Campaign
 from bot.domain.members import Member, Role, Subscription
 from bot.domain.messages import Action, Incoming, MemberRef, Outgoing
 from bot.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from bot.services import onboarding, organiser, preferences
+from bot.services import events, onboarding, organiser, preferences, rsvp
 from bot.services.screens import Intent, Screens
 from bot.services.turn import StaleAction, Turn, choice
 from bot.texts import Catalogues
@@ -30,9 +30,11 @@ COMMANDS: dict[str, Intent] = {
     "events": Intent.EVENTS,
     "ask": Intent.ASK,
     "stats": Intent.STATS,
+    "attendance": Intent.ATTENDANCE,
 }
 
-ORGANISER_ONLY = frozenset({Intent.STATS})
+ORGANISER_ONLY = frozenset({Intent.STATS, Intent.ATTENDANCE})
+ORGANISER_ACTIONS = frozenset({"attendance", "attendees"})
 
 
 class Conversation:
@@ -54,9 +56,10 @@ class Conversation:
             Intent.HELP: self._help,
             Intent.MENU: lambda turn: [self.screens.menu_prompt(turn.member)],
             Intent.SETTINGS: preferences.show,
-            Intent.EVENTS: lambda turn: [self._coming_soon(turn, "events")],
+            Intent.EVENTS: events.upcoming,
             Intent.ASK: lambda turn: [self._coming_soon(turn, "ask")],
             Intent.STATS: organiser.stats,
+            Intent.ATTENDANCE: organiser.attendance_list,
         }
         # Button actions: name -> flow taking the action's arguments.
         self._actions: dict[str, Flow] = {
@@ -67,6 +70,11 @@ class Conversation:
             "notify": preferences.set_notifications,
             "lang": preferences.set_language,
             "menu": self._menu_button,
+            "events": events.upcoming,
+            "rsvp": rsvp.answer,
+            "guests": rsvp.guests,
+            "attendance": organiser.attendance,
+            "attendees": organiser.attendees,
         }
 
     def handle(self, incoming: Incoming) -> list[Outgoing]:
@@ -124,7 +132,11 @@ class Conversation:
             intent = COMMANDS.get(incoming.command)
             if intent is None:
                 return self._unknown_command(turn, incoming.command)
-            return self._run_intent(turn, intent)
+            replies = self._run_intent(turn, intent)
+            if intent is Intent.START and incoming.payload.startswith("ev_"):
+                # A flyer's QR code: after the welcome, the event it was printed for.
+                replies += events.open_link(turn, incoming.payload)
+            return replies
         if incoming.action is not None:
             return self._press(turn, incoming.action)
         if incoming.raw_action is not None:
@@ -153,6 +165,8 @@ class Conversation:
 
     def _press(self, turn: Turn, action: Action) -> list[Outgoing]:
         flow = self._actions.get(action.name)
+        if action.name in ORGANISER_ACTIONS and not turn.member.is_organiser:
+            return [self.screens.with_menu(turn.member, turn.texts("fallback.not_allowed"))]
         try:
             if flow is None:
                 raise StaleAction(action.name)

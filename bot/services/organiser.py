@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from bot.domain.messages import Outgoing
+from bot.domain.events import Occurrence, RsvpStatus
+from bot.domain.messages import Action, Button, Outgoing
+from bot.services import event_cards
+from bot.services.events import number
 from bot.services.turn import Turn
 
 
@@ -28,3 +31,83 @@ def stats(turn: Turn) -> list[Outgoing]:
     if by_region:
         lines.append("\n".join([texts("stats.by_region_heading"), *by_region]))
     return [turn.screens.with_menu(turn.member, "\n\n".join(lines))]
+
+
+def attendance_list(turn: Turn) -> list[Outgoing]:
+    """参加状況: the next events with their counts, and a button for each one's details."""
+    texts, zone = turn.texts, turn.campaign.timezone
+    upcoming = turn.uow.calendar.upcoming(None, turn.now, limit=10)
+    if not upcoming:
+        return [turn.screens.with_menu(turn.member, texts("attendance.list_empty"))]
+    lines = [texts("attendance.list_heading")]
+    buttons = []
+    for occurrence in upcoming:
+        counts = turn.uow.rsvps.counts(occurrence.id)
+        day = texts.format_datetime(occurrence.starts_at, zone)
+        lines.append(
+            texts(
+                "attendance.list_line",
+                when=day,
+                title=occurrence.title,
+                people=counts.people,
+                maybe=counts.maybe,
+            )
+        )
+        buttons.append(
+            (Button(f"{day} {occurrence.title}"[:60], Action("attendance", (str(occurrence.id),))),)
+        )
+    return [Outgoing("\n".join(lines), buttons=tuple(buttons))]
+
+
+def _heading(turn: Turn, key: str, occurrence: Occurrence) -> str:
+    when = event_cards.when(turn.texts, occurrence, turn.campaign.timezone)
+    return turn.texts(key, title=occurrence.title, when=when)
+
+
+def attendance(turn: Turn, occurrence_id: str) -> list[Outgoing]:
+    """Counts for one occurrence: going (with guests), maybe, no, waiting."""
+    occurrence = turn.uow.calendar.occurrence(number(occurrence_id))
+    if occurrence is None:
+        return [turn.screens.with_menu(turn.member, turn.texts("events.not_found"))]
+    texts = turn.texts
+    counts = turn.uow.rsvps.counts(occurrence.id)
+    text = "\n".join(
+        (
+            _heading(turn, "attendance.heading", occurrence),
+            texts(
+                "attendance.counts",
+                going=counts.going,
+                guests=counts.guests,
+                people=counts.people,
+                maybe=counts.maybe,
+                no=counts.no,
+                waitlist=counts.waitlist,
+            ),
+        )
+    )
+    names = Button(texts("attendance.names_button"), Action("attendees", (str(occurrence.id),)))
+    return [Outgoing(text, buttons=((names,),))]
+
+
+def attendees(turn: Turn, occurrence_id: str) -> list[Outgoing]:
+    """Who answered what. Only organisers reach this; members never see others' names."""
+    occurrence = turn.uow.calendar.occurrence(number(occurrence_id))
+    if occurrence is None:
+        return [turn.screens.with_menu(turn.member, turn.texts("events.not_found"))]
+    texts = turn.texts
+    heading = _heading(turn, "attendance.names_heading", occurrence)
+    people = turn.uow.rsvps.attendees(occurrence.id)
+    lines = [
+        texts(
+            "attendance.name_line",
+            name=person.display_name or texts("attendance.no_name"),
+            answer=(
+                texts("events.answer.going_with_guests", guests=person.guests)
+                if person.status is RsvpStatus.GOING and person.guests
+                else texts(f"events.answer.{person.status}")
+            ),
+        )
+        for person in people
+    ]
+    body = "\n".join(lines) if lines else texts("attendance.nobody")
+    return [turn.screens.with_menu(turn.member, f"{heading}\n{body}")]

@@ -22,10 +22,11 @@ class Intent(StrEnum):
     EVENTS = "events"
     ASK = "ask"
     STATS = "stats"
+    ATTENDANCE = "attendance"
 
 
 MEMBER_MENU = ((Intent.EVENTS, Intent.ASK), (Intent.SETTINGS, Intent.HELP))
-ORGANISER_MENU = ((Intent.STATS,),)
+ORGANISER_MENU = ((Intent.STATS, Intent.ATTENDANCE),)
 
 
 class RegionPickerContext(StrEnum):

@@ -7,13 +7,19 @@ from typing import Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.store.calendar import SqlCalendarRepository
+from bot.store.outbox import SqlOutbox
 from bot.store.repositories import SqlAuditLog, SqlMemberRepository
+from bot.store.rsvps import SqlRsvpRepository
 
 
 class SqlUnitOfWork:
     session: Session
     members: SqlMemberRepository
     audit: SqlAuditLog
+    calendar: SqlCalendarRepository
+    rsvps: SqlRsvpRepository
+    outbox: SqlOutbox
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -22,6 +28,9 @@ class SqlUnitOfWork:
         self.session = self._sessions()
         self.members = SqlMemberRepository(self.session)
         self.audit = SqlAuditLog(self.session)
+        self.calendar = SqlCalendarRepository(self.session)
+        self.rsvps = SqlRsvpRepository(self.session, self.members)
+        self.outbox = SqlOutbox(self.session)
         return self
 
     def __exit__(

@@ -15,15 +15,21 @@ class Chat:
     def say(self, text: str) -> list[Outgoing]:
         return self._send(Incoming.from_text(self.member, text))
 
-    def press(self, label: str) -> list[Outgoing]:
-        """Press the button with this label among the last replies' choices and menu."""
-        return self._send(Incoming(self.member, action=self.button(label).action))
+    def press(self, label: str, *, on: str | None = None) -> list[Outgoing]:
+        """Press the button with this label among the last replies' choices and menu.
+
+        `on` picks the reply whose text contains it, when several carry the same buttons
+        (the 参加する of one event card among five).
+        """
+        return self._send(Incoming(self.member, action=self.button(label, on=on).action))
 
     def press_raw(self, data: str) -> list[Outgoing]:
         return self._send(Incoming.from_button(self.member, data))
 
-    def button(self, label: str) -> Button:
+    def button(self, label: str, *, on: str | None = None) -> Button:
         for reply in self.replies:
+            if on is not None and on not in reply.text:
+                continue
             for button in reply.all_buttons():
                 if button.label == label:
                     return button
@@ -31,6 +37,13 @@ class Chat:
 
     def labels(self) -> list[str]:
         return [b.label for reply in self.replies for b in reply.all_buttons()]
+
+    def reply_with(self, fragment: str) -> Outgoing:
+        """The last turn's reply whose text contains `fragment`."""
+        for reply in self.replies:
+            if fragment in reply.text:
+                return reply
+        raise AssertionError(f"no reply contains {fragment!r}; replies:\n{self.text}")
 
     @property
     def text(self) -> str:

@@ -43,10 +43,11 @@ def test_menu_buttons_lead_where_their_labels_say(chat: Chat) -> None:
     assert "使い方" in chat.text
 
 
-def test_events_and_questions_say_they_are_being_prepared(chat: Chat) -> None:
+def test_events_with_an_empty_calendar_and_questions_being_prepared(chat: Chat) -> None:
     register(chat, "板橋区")
     chat.press("予定")
-    assert "準備中" in chat.text
+    assert "いまお知らせできる予定はありません" in chat.text
+    assert chat.labels() == MENU
     chat.press("質問")
     assert "準備中" in chat.text
 

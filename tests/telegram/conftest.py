@@ -11,6 +11,7 @@ from bot.app import App, build, telegram_channel
 from bot.channels.telegram.channel import TelegramChannel
 from bot.config import ChannelsConfig, Secrets, Settings, TelegramConfig
 from bot.store.database import Database
+from tests.fakes.clock import FakeClock
 from tests.fakes.telegram_api import FakeTelegram
 
 TOKEN = "123456:TEST-TOKEN"
@@ -59,10 +60,10 @@ class RunningBot:
 
 @pytest.fixture
 async def running(
-    settings: Settings, fake: FakeTelegram, database_url: str
+    settings: Settings, fake: FakeTelegram, database_url: str, clock: FakeClock
 ) -> AsyncIterator[RunningBot]:
-    """The whole bot, polling the fake server, with the test database."""
-    app = build(telegram_settings(settings, fake, database_url))
+    """The whole bot, polling the fake server, with the test database and a fixed clock."""
+    app = build(telegram_settings(settings, fake, database_url), clock=clock)
     channel = telegram_channel(app)
     await channel.start()
     try:

@@ -144,14 +144,14 @@ async def test_a_members_quick_messages_are_answered_in_order(
     replies = (await fake.messages_eventually(HANAKO, before + 4))[before:]
     assert ["使い方" in replies[0].text, "いまの設定" in replies[1].text] == [True, True]
     assert "ボタンから選んでください" in replies[2].text
-    assert "準備中" in replies[3].text
+    assert "予定はありません" in replies[3].text
 
 
 async def test_an_organiser_sees_sign_ups(running: RunningBot, fake: FakeTelegram) -> None:
     await register(fake, 3001)
     await register(fake, ORGANISER_ID, region="都全体")
     assert stored(running, ORGANISER_ID).role is Role.ORGANISER
-    assert fake.last_message(ORGANISER_ID).reply_keyboard == [*MENU, ["登録状況"]]
+    assert fake.last_message(ORGANISER_ID).reply_keyboard == [*MENU, ["登録状況", "参加状況"]]
 
     (stats,) = await reply_to(fake, ORGANISER_ID, lambda: fake.send_text(ORGANISER_ID, "登録状況"))
     assert "登録: 2人" in stats.text

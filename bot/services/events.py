@@ -1,0 +1,61 @@
+"""予定: the next events for the member's regions, as cards; deep links to one event."""
+
+from __future__ import annotations
+
+from bot.domain.events import Occurrence
+from bot.domain.messages import Action, Button, Outgoing
+from bot.services import event_cards
+from bot.services.turn import StaleAction, Turn
+
+PAGE = 5
+
+
+def number(value: str) -> int:
+    """A numeric button argument; anything else is a stale or forged button."""
+    if not value.isdigit() or len(value) > 12:
+        raise StaleAction(value)
+    return int(value)
+
+
+def card_for(turn: Turn, occurrence: Occurrence) -> Outgoing:
+    member = turn.member
+    assert member.id is not None
+    rsvp = turn.uow.rsvps.get(occurrence.id, member.id)
+    return event_cards.card(
+        turn.texts,
+        occurrence,
+        turn.campaign.timezone,
+        rsvp=rsvp,
+        counts=turn.uow.rsvps.counts(occurrence.id),
+        now=turn.now,
+        organiser=member.is_organiser,
+    )
+
+
+def upcoming(turn: Turn, offset: str = "0") -> list[Outgoing]:
+    """Five events at a time, soonest first, each a card; 「もっと見る」 for the next five."""
+    start = number(offset)
+    regions = turn.campaign.regions_shown_to(turn.member.regions)
+    found = turn.uow.calendar.upcoming(regions, turn.now, limit=PAGE + 1, offset=start)
+    texts = turn.texts
+    if not found:
+        key = "events.none" if start == 0 else "events.end_of_list"
+        return [turn.screens.with_menu(turn.member, texts(key))]
+    shown = found[:PAGE]
+    replies = [Outgoing(texts("events.heading"))] if start == 0 else []
+    replies += [card_for(turn, occurrence) for occurrence in shown]
+    if len(found) > PAGE:
+        more = Button(texts("events.more"), Action("events", (str(start + PAGE),)))
+        replies.append(Outgoing(texts("events.more") + " ↓", buttons=((more,),)))
+    else:
+        replies.append(turn.screens.with_menu(turn.member, texts("events.end_of_list")))
+    return replies
+
+
+def open_link(turn: Turn, payload: str) -> list[Outgoing]:
+    """`/start ev_<id>` from a flyer's QR code: the event's next date, as a card."""
+    slug = payload.removeprefix("ev_")
+    occurrence = turn.uow.calendar.next_of(slug, turn.now)
+    if occurrence is None:
+        return [turn.screens.with_menu(turn.member, turn.texts("events.not_found"))]
+    return [card_for(turn, occurrence)]

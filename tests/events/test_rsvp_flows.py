@@ -1,0 +1,291 @@
+"""Events as members see them, and their answers: 参加 / 未定 / 不参加, guests, waitlist."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from icalendar import Calendar as ICalendar
+from sqlalchemy import select
+
+from bot.domain.events import RsvpStatus
+from bot.services.calendar_sync import CalendarSync
+from bot.store.database import Database
+from bot.store.tables import DeliveryRow, RsvpRow
+from tests.dialogs.chat import Chat
+from tests.events.conftest import CALENDAR, RALLY, STUDY, at, called_off, with_changes
+from tests.fakes.clock import FakeClock
+
+Member = Callable[..., Chat]
+
+
+def answers(database: Database) -> list[tuple[str, int]]:
+    with database.session() as session:
+        rows = session.scalars(select(RsvpRow).order_by(RsvpRow.member_id)).all()
+        return [(row.status, row.guests) for row in rows]
+
+
+def deliveries(database: Database, purpose: str) -> list[tuple[int, str]]:
+    with database.session() as session:
+        rows = session.scalars(
+            select(DeliveryRow).where(DeliveryRow.purpose == purpose).order_by(DeliveryRow.id)
+        ).all()
+        return [(row.member_id, str(row.payload["text"])) for row in rows]
+
+
+def test_events_show_the_members_regions_and_tokyo_wide_ones(member: Member) -> None:
+    chat = member("alice", "板橋区")
+    chat.say("予定")
+
+    assert "これからの予定です" in chat.text
+    assert "保険証を残せ 12.7大集会" in chat.text, "Tokyo-wide events are for everyone"
+    assert "マイナ保険証 学習会" in chat.text
+    assert "巣鴨駅宣伝" not in chat.text, "another ward's street action is not shown"
+    rally = chat.reply_with("12.7大集会")
+    assert "12月7日(月) 13:00〜15:00" in rally.text
+    assert "場所: 日比谷野外音楽堂（東京都千代田区日比谷公園1-5）" in rally.text
+    assert "地図: https://www.google.com/maps/search/" in rally.text
+    assert [b.label for b in rally.all_buttons()] == ["参加する", "未定", "行けない"]
+
+
+def test_more_events_page_by_page(member: Member) -> None:
+    chat = member("toshima-member", "豊島区")
+    chat.say("予定")
+    first_page = chat.text
+    assert first_page.count("【街頭宣伝】") + first_page.count("【集会】") == 5
+    assert "12月4日(金) 12:00〜13:00" in first_page
+    chat.press("もっと見る")
+    assert "12月4日(金)" not in chat.text
+    assert "【街頭宣伝】4の日 巣鴨駅宣伝" in chat.text
+
+
+def test_going_sends_a_calendar_file_then_asks_for_guests(
+    member: Member, database: Database
+) -> None:
+    chat = member("alice", "板橋区")
+    chat.say("予定")
+    chat.press("参加する", on="12.7大集会")
+
+    confirmation = chat.reply_with("参加で受け付けました")
+    (ics,) = confirmation.attachments
+    assert ics.filename == "rally-1207-once.ics"
+    event = ICalendar.from_ical(ics.content).walk("VEVENT")[0]
+    assert str(event["SUMMARY"]) == "保険証を残せ 12.7大集会"
+    assert event.decoded("DTSTART") == at("2026-12-07", "13:00")
+    assert "日比谷野外音楽堂" in str(event["LOCATION"])
+    assert "何人ですか" in chat.text
+    assert answers(database) == [("going", 0)]
+
+    chat.press("2人")
+    assert "同行の方2人で受け付けました" in chat.text
+    assert "あなたの返事: 参加（同行2人）" in chat.text
+    assert answers(database) == [("going", 2)]
+
+
+def test_an_answer_can_change_and_is_stored_once(member: Member, database: Database) -> None:
+    chat = member("alice", "板橋区")
+    chat.say("予定")
+    chat.press("参加する", on="12.7大集会")
+    chat.press("1人")
+    chat.press("未定")
+    assert "未定で受け付けました" in chat.text
+    assert answers(database) == [("maybe", 0)]
+    chat.say("予定")
+    chat.press("行けない", on="12.7大集会")
+    assert "不参加で受け付けました" in chat.text
+    assert answers(database) == [("no", 0)]
+    chat.say("予定")
+    assert "あなたの返事: 不参加" in chat.reply_with("12.7大集会").text
+
+
+def test_a_full_event_takes_the_next_ones_on_a_waiting_list(
+    member: Member, database: Database
+) -> None:
+    alice, bob, chie = (member(n, "板橋区", name=n) for n in ("alice", "bob", "chie"))
+    for chat in (alice, bob, chie):
+        chat.say("予定")
+        chat.press("参加する", on="12.7大集会")
+        if chat is alice:
+            chat.press("1人")  # alice + 1 guest + bob = 3 = capacity
+
+    assert "キャンセル待ちで受け付けました" in chie.text
+    assert [s for s, _ in answers(database)] == ["going", "going", "waitlist"]
+    chie.say("予定")
+    assert "満席です" in chie.reply_with("12.7大集会").text
+    assert "あなたの返事: キャンセル待ち" in chie.reply_with("12.7大集会").text
+
+    bob.say("予定")
+    bob.press("行けない", on="12.7大集会")
+
+    assert [s for s, _ in answers(database)] == ["going", "no", "going"]
+    promoted = deliveries(database, "waitlist_promoted")
+    assert len(promoted) == 1
+    assert "空きが出ました" in promoted[0][1]
+
+
+def test_guests_beyond_capacity_are_refused(member: Member, database: Database) -> None:
+    alice, bob = member("alice", "板橋区"), member("bob", "板橋区")
+    alice.say("予定")
+    alice.press("参加する", on="12.7大集会")
+    bob.say("予定")
+    bob.press("参加する", on="12.7大集会")
+    bob.press("3人")
+    assert "同行の方は1人までしか" in bob.text
+    assert answers(database) == [("going", 0), ("going", 0)]
+
+
+def test_answers_close_at_the_deadline(
+    member: Member, clock: FakeClock, database: Database
+) -> None:
+    chat = member("alice", "板橋区")
+    chat.say("予定")
+    assert "返事の締め切り: 12月9日(水) 18:30" in chat.reply_with("学習会").text
+    clock.set(at("2026-12-09", "19:00"))
+    chat.press("参加する", on="学習会")
+    assert "受付は終わりました" in chat.text
+    assert answers(database) == []
+    assert "参加する" not in [b.label for b in chat.reply_with("【学習会】").all_buttons()]
+
+
+def test_answers_close_when_the_event_starts(
+    member: Member, clock: FakeClock, database: Database
+) -> None:
+    chat = member("alice", "板橋区")
+    chat.say("予定")
+    clock.set(RALLY.starts_at + timedelta(minutes=1))
+    chat.press("参加する", on="12.7大集会")
+    assert "受付は終わりました" in chat.text
+    assert answers(database) == []
+
+
+def test_a_cancelled_event_refuses_answers_and_tells_those_who_answered(
+    member: Member, calendar_sync: CalendarSync, database: Database
+) -> None:
+    alice, bob, chie = member("alice", "板橋区"), member("bob", "板橋区"), member("chie", "板橋区")
+    for chat, button in ((alice, "参加する"), (bob, "未定"), (chie, "行けない")):
+        chat.say("予定")
+        chat.press(button, on="12.7大集会")
+    alice.say("予定")
+    old_button = alice.button("未定", on="12.7大集会")
+    rain = called_off(RALLY, "雨天のため中止")
+    calendar = CALENDAR.__class__(events=(rain, *CALENDAR.events[1:]))
+
+    report = calendar_sync.sync(calendar)
+    again = calendar_sync.sync(calendar)
+
+    assert report.occurrences_cancelled == 1
+    assert report.notices_queued == 2
+    assert again.notices_queued == 0, "syncing twice never tells anyone twice"
+    notices = deliveries(database, "event_change")
+    assert len(notices) == 2
+    assert all("中止になりました" in text and "雨天のため中止" in text for _, text in notices)
+    alice.press_raw(old_button.action.encode())  # a card sent before the cancellation
+    assert "中止になりました" in alice.text
+    alice.say("予定")
+    assert "【中止】【集会】保険証を残せ 12.7大集会" in alice.text
+    assert [s for s, _ in answers(database)] == ["going", "maybe", "no"], "answers are kept"
+
+
+def test_a_new_time_keeps_answers_and_tells_each_member_once(
+    member: Member, calendar_sync: CalendarSync, database: Database
+) -> None:
+    alice = member("alice", "板橋区")
+    alice.say("予定")
+    alice.press("参加する", on="学習会")
+    alice.press("1人")
+    later = with_changes(
+        STUDY, starts_at=at("2026-12-10", "19:00"), ends_at=at("2026-12-10", "21:00")
+    )
+    calendar = CALENDAR.__class__(events=(RALLY, CALENDAR.events[1], later))
+
+    calendar_sync.sync(calendar)
+    calendar_sync.sync(calendar)
+
+    (notice,) = deliveries(database, "event_change")
+    assert "【予定の変更】" in notice[1]
+    assert "12月10日(木) 18:30〜20:30 → 12月10日(木) 19:00〜21:00" in notice[1]
+    assert answers(database) == [("going", 1)]
+    alice.say("予定")
+    assert "12月10日(木) 19:00〜21:00" in alice.reply_with("学習会").text
+
+
+def test_a_removed_event_disappears_and_the_report_warns(
+    member: Member, calendar_sync: CalendarSync, database: Database
+) -> None:
+    alice = member("alice", "板橋区")
+    alice.say("予定")
+    alice.press("参加する", on="学習会")
+
+    report = calendar_sync.sync(CALENDAR.__class__(events=(RALLY, CALENDAR.events[1])))
+
+    assert report.events_removed == ("itabashi-study-1210",)
+    assert report.removed_with_answers == ("itabashi-study-1210",)
+    assert deliveries(database, "event_change") == []
+    alice.say("予定")
+    assert "学習会" not in alice.text
+
+
+def test_a_flyer_link_opens_the_event(member: Member) -> None:
+    chat = member("alice", "板橋区")
+    chat.say("/start ev_rally-1207")
+    assert "保険証を残せ 12.7大集会" in chat.text
+    chat.say("/start ev_no-such-event")
+    assert "見つかりませんでした" in chat.text
+
+
+def test_a_new_member_from_a_flyer_gets_the_welcome_and_the_event(
+    conversation: object, calendar_sync: CalendarSync
+) -> None:
+    from bot.domain.messages import MemberRef
+    from bot.services.conversation import Conversation
+
+    assert isinstance(conversation, Conversation)
+    chat = Chat(conversation, MemberRef("console", "newcomer"))
+    chat.say("/start ev_sugamo-4nohi")
+    assert "東京社保協" in chat.text
+    assert "受け取りますか" in chat.text
+    assert "4の日 巣鴨駅宣伝" in chat.text
+
+
+def test_organisers_see_counts_and_names_members_do_not(
+    member: Member, settings: object, database: Database
+) -> None:
+    alice = member("alice", "板橋区", name="山田花子")
+    alice.say("予定")
+    alice.press("参加する", on="12.7大集会")
+    alice.press("2人")
+    bob = member("bob", "板橋区", name="佐藤")
+    bob.say("予定")
+    bob.press("未定", on="12.7大集会")
+    assert "参加状況" not in bob.labels()
+    bob.press_raw(f"1:attendees:{_rally_id(database)}")
+    assert "世話人だけ" in bob.text
+    assert "山田花子" not in bob.text
+
+    organiser = member("console-organiser", "都全体")
+    organiser.say("参加状況")
+    assert "保険証を残せ 12.7大集会: 参加3人・未定1人" in organiser.text
+    organiser.press(next(label for label in organiser.labels() if "12.7大集会" in label))
+    assert "参加: 1人（同行2人、合計3人）" in organiser.text
+    assert "未定: 1人" in organiser.text
+    organiser.press("名前を見る")
+    assert "・山田花子（参加（同行2人））" in organiser.text
+    assert "・佐藤（未定）" in organiser.text
+
+
+def test_forged_answers_are_refused(member: Member, database: Database) -> None:
+    chat = member("alice", "板橋区")
+    for payload in ("1:rsvp:999999:going", "1:rsvp:abc:going", "1:rsvp:1:waitlist", "1:guests:1:9"):
+        chat.press_raw(payload)
+        assert "申し訳ありません" not in chat.text
+    assert answers(database) == []
+    assert RsvpStatus.WAITLIST.value == "waitlist"
+
+
+def _rally_id(database: Database) -> int:
+    from bot.store.tables import EventRow, OccurrenceRow
+
+    with database.session() as session:
+        return session.scalars(
+            select(OccurrenceRow.id).join(EventRow).where(EventRow.slug == "rally-1207")
+        ).one()

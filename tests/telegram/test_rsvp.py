@@ -1,0 +1,84 @@
+"""Answering events through the real python-telegram-bot stack and the fake Bot API."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.store.tables import DeliveryRow, RsvpRow
+from tests.events.conftest import CALENDAR, RALLY, called_off
+from tests.fakes.telegram_api import FakeTelegram
+from tests.telegram.conftest import RunningBot
+from tests.telegram.test_journey import register, reply_to
+
+ALICE, BOB = 1101, 1102
+
+
+def card_of(fake: FakeTelegram, chat_id: int, title: str) -> int:
+    """The message id of the newest event card with this title."""
+    cards = [m for m in fake.messages(chat_id) if title in m.text and "参加する" in m.button_labels]
+    assert cards, f"no card for {title!r}"
+    return cards[-1].message_id
+
+
+async def test_answer_guests_and_calendar_file(running: RunningBot, fake: FakeTelegram) -> None:
+    running.app.calendar_sync.sync(CALENDAR)
+    await register(fake, ALICE)
+    before = len(fake.messages(ALICE))
+    fake.send_text(ALICE, "予定")
+    await fake.until(lambda: any("学習会" in m.text for m in fake.messages(ALICE)[before:]))
+    await fake.until(lambda: "ここまで" in fake.last_message(ALICE).text)
+
+    rally = card_of(fake, ALICE, "12.7大集会")
+    confirmation, ics, question = await reply_to(
+        fake, ALICE, lambda: fake.press_button(ALICE, rally, label="参加する"), 3
+    )
+    assert "参加で受け付けました" in confirmation.text
+    assert ics.document is not None
+    assert ics.document.filename == "rally-1207-once.ics"
+    assert b"SUMMARY:" in ics.document.content
+    assert "何人ですか" in question.text
+
+    (card,) = await reply_to(
+        fake, ALICE, lambda: fake.press_button(ALICE, question.message_id, label="2人")
+    )
+    assert fake.message(ALICE, question.message_id).text == "同行の方2人で受け付けました。"
+    assert "あなたの返事: 参加（同行2人）" in card.text
+    with running.database.session() as session:
+        rows = session.scalars(select(RsvpRow)).all()
+        assert [(r.status, r.guests) for r in rows] == [("going", 2)]
+
+
+async def test_waitlist_promotion_and_cancellation_notice_are_queued(
+    running: RunningBot, fake: FakeTelegram
+) -> None:
+    sync = running.app.calendar_sync
+    sync.sync(CALENDAR)
+    for chat_id in (ALICE, BOB):
+        await register(fake, chat_id)
+        await reply_to(fake, chat_id, lambda chat_id=chat_id: fake.send_text(chat_id, "予定"), 4)
+    alice_card = card_of(fake, ALICE, "12.7大集会")
+    await reply_to(fake, ALICE, lambda: fake.press_button(ALICE, alice_card, label="参加する"), 3)
+    question = fake.last_message(ALICE).message_id
+    await reply_to(fake, ALICE, lambda: fake.press_button(ALICE, question, label="2人"))
+    bob_card = card_of(fake, BOB, "12.7大集会")
+    (waiting,) = await reply_to(
+        fake, BOB, lambda: fake.press_button(BOB, bob_card, label="参加する")
+    )
+    assert "キャンセル待ち" in waiting.text
+
+    newest = card_of(fake, ALICE, "12.7大集会")
+    await reply_to(fake, ALICE, lambda: fake.press_button(ALICE, newest, label="行けない"))
+    sync.sync(CALENDAR.__class__(events=(called_off(RALLY, "雨天"),)))
+
+    with running.database.session() as session:
+        queued = [
+            (row.purpose, row.member_id)
+            for row in session.scalars(select(DeliveryRow).order_by(DeliveryRow.id))
+        ]
+    assert [purpose for purpose, _ in queued] == ["waitlist_promoted", "event_change"]
+    assert queued[0][1] == queued[1][1], "bob was promoted, then told of the cancellation"
+    refused, card = await reply_to(
+        fake, BOB, lambda: fake.press_button(BOB, bob_card, label="未定"), 2
+    )
+    assert "中止になりました" in refused.text
+    assert card.text.startswith("【中止】")
