@@ -9,6 +9,13 @@ import sys
 from dataclasses import dataclass
 from typing import TextIO
 
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot import jobs
+from bot.calendar.model import Calendar
+from bot.calendar.recurrence import expand as expand_occurrences
+from bot.calendar.schedule_file import load_calendar as read_calendar
+from bot.calendar.watch import ScheduleWatcher
 from bot.channels.console import CHANNEL as CONSOLE
 from bot.channels.console import ConsoleChannel
 from bot.channels.core_worker import CoreWorker
@@ -17,6 +24,7 @@ from bot.config import Settings
 from bot.domain.clock import SystemClock
 from bot.domain.messages import MemberRef
 from bot.domain.ports import Clock
+from bot.services.calendar_sync import CalendarSync
 from bot.services.conversation import Conversation
 from bot.services.reachability import Reachability
 from bot.store.database import Database
@@ -37,10 +45,27 @@ class App:
     reachability: Reachability
     catalogues: Catalogues
     core: CoreWorker
+    calendar_sync: CalendarSync
+    schedules: ScheduleWatcher
+    scheduler: BackgroundScheduler
+    clock: Clock
+
+    def start_jobs(self) -> None:
+        """Background work that runs whatever the channel: watching the schedules."""
+        if not self.scheduler.running:
+            self.scheduler.start()
 
     def close(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
         self.core.stop()
         self.database.dispose()
+
+
+def load_calendar(settings: Settings) -> Calendar:
+    """Read and validate every schedule file; raises `InvalidDocument` listing every problem."""
+    regions = [r.code for r in settings.config.regions]
+    return read_calendar(settings.schedules_dir, regions, settings.zone)
 
 
 def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> App:
@@ -50,11 +75,29 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         database.upgrade()
     catalogues = Catalogues.load()
     clock = clock or SystemClock()
-    conversation = Conversation(database.unit_of_work, settings.campaign(), catalogues, clock)
+    campaign = settings.campaign()
+    conversation = Conversation(database.unit_of_work, campaign, catalogues, clock)
     reachability = Reachability(database.unit_of_work, clock)
+    calendar_sync = CalendarSync(
+        database.unit_of_work, conversation.screens, clock, expand_occurrences
+    )
+    schedules = ScheduleWatcher(
+        settings.schedules_dir, lambda: load_calendar(settings), calendar_sync.sync
+    )
     core = CoreWorker(threads=settings.config.database.threads)
     core.start()
-    return App(settings, database, conversation, reachability, catalogues, core)
+    return App(
+        settings,
+        database,
+        conversation,
+        reachability,
+        catalogues,
+        core,
+        calendar_sync,
+        schedules,
+        jobs.scheduler(settings.zone, schedules),
+        clock,
+    )
 
 
 def choose_channel(settings: Settings, requested: str) -> str:

@@ -7,11 +7,17 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 from bot import __version__
+from bot import app as application
+from bot.app import App, StartupError, build, load_calendar
+from bot.commands import calendar as calendar_commands
 from bot.config import Settings, find_config, load_settings
+from bot.store.database import Database
 from bot.yaml_validation import InvalidDocument, Problem
 
 EXIT_OK = 0
@@ -69,6 +75,48 @@ def build_parser() -> argparse.ArgumentParser:
         "Exits with 1 if anything is wrong.",
     )
 
+    commands.add_parser(
+        "reload",
+        parents=[config],
+        help="read the schedules again and update the calendar now",
+        description="Validate every schedule file and sync the calendar into the database "
+        "(a running bot also does this by itself when a file changes). Exits with 1 if a "
+        "file has mistakes; the stored calendar is then left as it was.",
+    )
+
+    events = commands.add_parser(
+        "events", parents=[config], help="the calendar", description="The campaign calendar."
+    )
+    events_commands = events.add_subparsers(dest="events_command", metavar="ACTION", required=True)
+    listing = events_commands.add_parser(
+        "list",
+        parents=[config],
+        help="upcoming events with their answers",
+        description="Read the schedules, then list the coming events with their answers.",
+    )
+    listing.add_argument("--days", type=int, default=90, help="how far ahead (default 90)")
+
+    rsvps = commands.add_parser(
+        "rsvps",
+        parents=[config],
+        help="who answered an event",
+        description="Counts and names of the answers to an event's next date (or --date), "
+        "optionally written as a CSV file that Excel opens (UTF-8 with BOM).",
+    )
+    rsvps.add_argument("event_id", help="the event's id in the schedule file")
+    rsvps.add_argument("--date", type=date.fromisoformat, help="YYYY-MM-DD of the occurrence")
+    rsvps.add_argument("--csv", type=Path, metavar="FILE", help="also write the list to FILE")
+
+    qr = commands.add_parser(
+        "qr",
+        parents=[config],
+        help="a QR code of an event's link for paper flyers",
+        description="Write a PNG QR code of the t.me link that opens the event in the bot "
+        "(needs channels.telegram.username in the config).",
+    )
+    qr.add_argument("event_id", help="the event's id in the schedule file")
+    qr.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help="PNG file")
+
     db = commands.add_parser("db", help="manage the database", description="Database schema.")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_commands.add_parser(
@@ -98,23 +146,30 @@ def cmd_check(args: argparse.Namespace) -> int:
     path = find_config(args.config)
     problems: list[Problem] = []
     try:
-        load_settings(path)
+        settings = load_settings(path)
+    except InvalidDocument as exc:
+        _print_problems(exc.problems)
+        return EXIT_PROBLEMS
+    print(f"{path.name}: OK")
+    try:
+        calendar = load_calendar(settings)
     except InvalidDocument as exc:
         problems.extend(exc.problems)
+    else:
+        print(f"{settings.config.schedules_dir}/: OK ({len(calendar.events)} events)")
     if problems:
         _print_problems(problems)
         return EXIT_PROBLEMS
-    print(f"{path.name}: OK")
     return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot import app as application
-
     settings = _settings(args.config)
     channel = application.choose_channel(settings, args.channel)
     bot = application.build(settings)
     try:
+        bot.schedules.reload()
+        bot.start_jobs()
         if channel == "console":
             application.run_console(bot, as_organiser=args.as_organiser)
         else:
@@ -129,9 +184,65 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_db(args: argparse.Namespace) -> int:
-    from bot.store.database import Database
+@contextmanager
+def _built(args: argparse.Namespace, *, reload: bool = True) -> Iterator[App]:
+    """The bot's services for a one-off command; the calendar read afresh first."""
+    bot = build(_settings(args.config))
+    try:
+        if reload and bot.schedules.reload() is None:
+            print("warning: the schedules have mistakes; using what was stored before")
+        yield bot
+    finally:
+        bot.close()
 
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    calendar = load_calendar(_settings(args.config))
+    with _built(args, reload=False) as bot:
+        print(calendar_commands.describe_report(bot.calendar_sync.sync(calendar)))
+    return EXIT_OK
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    with _built(args) as bot:
+        calendar_commands.list_events(bot, days=args.days)
+    return EXIT_OK
+
+
+def cmd_rsvps(args: argparse.Namespace) -> int:
+    with _built(args) as bot:
+        occurrence = calendar_commands.find_occurrence(bot, args.event_id, args.date)
+        if occurrence is None:
+            when = f" on {args.date}" if args.date else " still to come"
+            print(f"campaign-bot: no event {args.event_id!r}{when}", file=sys.stderr)
+            return EXIT_PROBLEMS
+        attendees = calendar_commands.attendees_of(bot, occurrence)
+        calendar_commands.print_rsvps(bot, occurrence, attendees)
+        if args.csv:
+            calendar_commands.write_rsvps_csv(args.csv, bot, occurrence, attendees)
+            print(f"wrote {args.csv} ({len(attendees)} answers)")
+    return EXIT_OK
+
+
+def cmd_qr(args: argparse.Namespace) -> int:
+    settings = _settings(args.config)
+    username = settings.config.channels.telegram.username
+    if not username:
+        print(
+            "campaign-bot: set channels.telegram.username (the bot's @name) in the config",
+            file=sys.stderr,
+        )
+        return EXIT_PROBLEMS
+    if load_calendar(settings).event(args.event_id) is None:
+        print(f"campaign-bot: no event {args.event_id!r} in the schedules", file=sys.stderr)
+        return EXIT_PROBLEMS
+    link = calendar_commands.deep_link(username, args.event_id)
+    calendar_commands.write_qr(link, args.output)
+    print(f"wrote {args.output}: {link}")
+    return EXIT_OK
+
+
+def cmd_db(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
     database = Database(settings.database_url)
     try:
@@ -154,7 +265,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    handlers = {"run": cmd_run, "check": cmd_check, "db": cmd_db}
+    handlers = {
+        "run": cmd_run,
+        "check": cmd_check,
+        "reload": cmd_reload,
+        "events": cmd_events,
+        "rsvps": cmd_rsvps,
+        "qr": cmd_qr,
+        "db": cmd_db,
+    }
     try:
         return handlers[args.command](args)
     except InvalidDocument as exc:
@@ -162,10 +281,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_PROBLEMS
     except KeyboardInterrupt:
         return EXIT_OK
-    except Exception as exc:
-        from bot.app import StartupError
-
-        if isinstance(exc, StartupError):
-            print(f"campaign-bot: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        raise
+    except StartupError as exc:
+        print(f"campaign-bot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
