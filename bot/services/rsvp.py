@@ -45,7 +45,8 @@ def answer(turn: Turn, occurrence_id: str, status: str) -> list[Outgoing]:
     elif rsvp.status is wanted or (
         rsvp.status is RsvpStatus.WAITLIST and wanted is RsvpStatus.GOING
     ):
-        return [_confirmation(turn, occurrence, rsvp)]
+        # The same answer again: confirm it, and let someone going change their guests.
+        return _replies_after_answer(turn, occurrence, rsvp)
     rsvp.updated_at = turn.now
     if wanted is RsvpStatus.GOING:
         counts = uow.rsvps.counts(occurrence.id)

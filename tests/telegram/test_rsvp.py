@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.store.tables import DeliveryRow, RsvpRow
-from tests.events.conftest import CALENDAR, RALLY, called_off
+from tests.events.conftest import CALENDAR, RALLY, at, called_off
+from tests.fakes.clock import FakeClock
 from tests.fakes.telegram_api import FakeTelegram
 from tests.telegram.conftest import RunningBot
 from tests.telegram.test_journey import register, reply_to
@@ -82,3 +83,25 @@ async def test_waitlist_promotion_and_cancellation_notice_are_queued(
     )
     assert "中止になりました" in refused.text
     assert card.text.startswith("【中止】")
+
+
+async def test_changing_an_answer_and_a_passed_deadline(
+    running: RunningBot, fake: FakeTelegram, clock: FakeClock
+) -> None:
+    running.app.calendar_sync.sync(CALENDAR)
+    await register(fake, ALICE)
+    await reply_to(fake, ALICE, lambda: fake.send_text(ALICE, "予定"), 4)
+    study = card_of(fake, ALICE, "学習会")
+    await reply_to(fake, ALICE, lambda: fake.press_button(ALICE, study, label="参加する"), 3)
+    (changed,) = await reply_to(fake, ALICE, lambda: fake.press_button(ALICE, study, label="未定"))
+    assert "未定で受け付けました" in changed.text
+
+    clock.set(at("2026-12-09", "19:00"))
+    closed, card = await reply_to(
+        fake, ALICE, lambda: fake.press_button(ALICE, study, label="行けない"), 2
+    )
+    assert "受付は終わりました" in closed.text
+    assert "あなたの返事: 未定" in card.text
+    assert card.button_labels == []
+    with running.database.session() as session:
+        assert [r.status for r in session.scalars(select(RsvpRow))] == ["maybe"]

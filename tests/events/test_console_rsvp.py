@@ -1,0 +1,116 @@
+"""RSVP flows end to end on the console channel: waiting list, deadline, cancellation."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import App, build
+from bot.channels.console import ConsoleChannel
+from bot.config import Secrets, Settings
+from bot.domain.messages import MemberRef
+from bot.store.tables import DeliveryRow, RsvpRow
+from tests.events.conftest import at
+from tests.fakes.clock import FakeClock
+
+SCHEDULE = """\
+organiser: テスト社保協
+regions: [tokyo]
+events:
+  - id: small-study
+    title: 少人数学習会
+    kind: study
+    date: 2026-12-08
+    start: "18:00"
+    end: "20:00"
+    venue: 区民会館
+    capacity: 2
+    rsvp_deadline: 1d
+"""
+
+REGISTER = ["/start", "1", "1", "17"]  # consent, 都全体, 決定
+
+
+@pytest.fixture
+def app(settings: Settings, database_url: str, clock: FakeClock, tmp_path: Path) -> Iterator[App]:
+    (tmp_path / "schedules").mkdir()
+    (tmp_path / "schedules" / "small.yaml").write_text(SCHEDULE, encoding="utf-8")
+    local = Settings(
+        config=settings.config.model_copy(update={"schedules_dir": str(tmp_path / "schedules")}),
+        path=settings.path,
+        secrets=Secrets(database_url=database_url),
+    )
+    built = build(local, clock=clock)
+    assert built.schedules.reload() is not None
+    yield built
+    built.close()
+
+
+def console(app: App, member: str, *lines: str) -> str:
+    """A console session of one member, input piped, transcript returned."""
+    out = io.StringIO()
+    ConsoleChannel(
+        app.conversation.reply_to,
+        MemberRef("console", member, display_name=member),
+        app.catalogues["ja"],
+        io.StringIO("\n".join(lines) + "\n"),
+        out,
+    ).run()
+    return out.getvalue()
+
+
+def statuses(app: App) -> list[tuple[str, str]]:
+    with app.database.session() as session:
+        rows = session.execute(
+            select(RsvpRow.member_id, RsvpRow.status).order_by(RsvpRow.member_id)
+        ).all()
+    return [(str(member), status) for member, status in rows]
+
+
+def test_waiting_list_and_promotion(app: App) -> None:
+    console(app, "ayako", *REGISTER, "予定", "1", "2")  # 参加する, 1人 -> 2 of 2 seats
+    waiting = console(app, "bunta", *REGISTER, "予定", "1")
+    assert "キャンセル待ちで受け付けました" in waiting
+    assert "満席です" in console(app, "bunta", "予定")
+
+    changed = console(
+        app, "ayako", "予定", "1", "1"
+    )  # 参加する again, ひとりで行く -> a seat frees
+    assert "おひとりで受け付けました" in changed
+    assert [s for _, s in statuses(app)] == ["going", "going"]
+    with app.database.session() as session:
+        (notice,) = session.scalars(select(DeliveryRow)).all()
+    assert notice.purpose == "waitlist_promoted"
+    assert "空きが出ました" in notice.payload["text"]
+    assert "あなたの返事: 参加" in console(app, "bunta", "予定")
+
+
+def test_deadline_passed(app: App, clock: FakeClock) -> None:
+    before = console(app, "ayako", *REGISTER, "予定")
+    assert "返事の締め切り: 12月7日(月) 18:00" in before
+    clock.set(at("2026-12-07", "18:30"))
+    after = console(app, "ayako", "予定", "1")
+    assert "  [1] 参加する" not in after.split("> 予定")[1]
+    assert statuses(app) == []
+
+
+def test_cancelled_event(app: App) -> None:
+    console(app, "ayako", *REGISTER, "予定", "1", "1")
+    path = app.settings.schedules_dir / "small.yaml"
+    path.write_text(SCHEDULE + "    cancelled: true\n    note: 会場の都合で中止します。\n", "utf-8")
+    report = app.schedules.check()
+    assert report is not None
+    assert report.occurrences_cancelled == 1
+
+    shown = console(app, "ayako", "予定")
+    assert "【中止】【学習会】少人数学習会" in shown
+    assert "※ 会場の都合で中止します。" in shown
+    assert "参加する" not in shown.split("> 予定")[1]
+    with app.database.session() as session:
+        (notice,) = session.scalars(select(DeliveryRow)).all()
+    assert notice.purpose == "event_change"
+    assert "中止になりました" in notice.payload["text"]
