@@ -58,7 +58,7 @@ class CoreWorker:
             thread.join()
         self._started = False
 
-    async def run(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    async def run(self, function: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """`function(*args, **kwargs)` on a worker thread; its result or exception comes back."""
         if not self._started:
             raise RuntimeError("CoreWorker.start() was not called")

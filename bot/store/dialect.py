@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, BigInteger, Connection, DateTime, Dialect, Integer, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.selectable import GenerativeSelect
 from sqlalchemy.types import TypeDecorator
 
 # SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
@@ -81,3 +82,19 @@ def delete_all_rows(connection: Connection, tables: list[Table]) -> None:
     else:
         for table in reversed(tables):
             connection.execute(table.delete())
+
+
+Lockable = TypeVar("Lockable", bound=GenerativeSelect)
+
+
+def for_update_skip_locked(statement: Lockable, dialect_name: str, *, of: Any) -> Lockable:
+    """Lock the selected rows of `of`, passing over rows another transaction has locked.
+
+    PostgreSQL: `FOR UPDATE OF ... SKIP LOCKED`, so several dispatchers share the outbox
+    without waiting for each other. SQLite has one writer and no row locks: unchanged.
+    """
+    if dialect_name == "postgresql":
+        return statement.with_for_update(skip_locked=True, of=of)
+    if dialect_name == "sqlite":
+        return statement
+    raise NotImplementedError(f"unsupported database {dialect_name}")

@@ -1,0 +1,1 @@
+"""The outbox dispatcher: claim due deliveries, send them paced, record what became of each."""

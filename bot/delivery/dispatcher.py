@@ -1,0 +1,374 @@
+"""The dispatcher: send due outbox rows through their channel, paced, and record each outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import ParamSpec, Protocol, TypeVar
+
+from bot.delivery.model import (
+    ClaimedDelivery,
+    DeliveryQueue,
+    Messenger,
+    PermanentFailure,
+    RateLimited,
+    TemporaryFailure,
+    Unreachable,
+)
+from bot.delivery.pacing import Pacer
+from bot.delivery.policy import SKIP_UNREACHABLE, exponential_backoff
+from bot.domain.messages import Outgoing
+from bot.domain.ports import Clock
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# A row rate-limited this many times in a row goes back to the queue instead of waiting again.
+_RATE_LIMITED_TRIES = 3
+
+
+class RunBlocking(Protocol):
+    """Runs a blocking call off the event loop (`CoreWorker.run`, `asyncio.to_thread`)."""
+
+    def __call__(
+        self, function: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> Awaitable[R]: ...
+
+
+@dataclass
+class DispatchReport:
+    """What one `run_once` did with the rows it claimed."""
+
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    """Failed for now; queued again with a backoff."""
+    failed: int = 0
+    skipped: int = 0
+    deferred: int = 0
+    """Put back untried: their chat is rate-limited for a while, or the dispatcher is stopping."""
+
+
+@dataclass(frozen=True)
+class _Rest:
+    """What becomes of a member's remaining rows in the batch after one could not be sent.
+
+    `skip`: skip them for this reason. Otherwise put them back, untried, due at `due_at`
+    (None: when they were due before).
+    """
+
+    skip: str | None = None
+    due_at: datetime | None = None
+
+
+class Dispatcher:
+    """Sends what the outbox holds, channel by channel, within each channel's flood limits.
+
+    A member's rows go out one after another, in the order they were due; different members
+    are served concurrently (at most `concurrency` at a time). Rows of channels without a
+    messenger stay queued.
+    """
+
+    def __init__(
+        self,
+        queue: DeliveryQueue,
+        messengers: Mapping[str, Messenger],
+        clock: Clock,
+        *,
+        run_blocking: RunBlocking,
+        pacers: Mapping[str, Pacer] | None = None,
+        batch: int = 50,
+        lease: timedelta = timedelta(minutes=5),
+        max_attempts: int = 8,
+        backoff: Callable[[int], timedelta] = exponential_backoff,
+        concurrency: int = 16,
+        longest_wait: timedelta = timedelta(minutes=1),
+    ) -> None:
+        """`longest_wait`: a chat the platform asks us to leave alone for longer than this has
+        its rows put back in the queue rather than held in memory (and under lease)."""
+        if batch < 1 or max_attempts < 1 or concurrency < 1:
+            raise ValueError("batch, max_attempts and concurrency must be at least 1")
+        self._queue = queue
+        self._messengers = dict(messengers)
+        self._clock = clock
+        self._run_blocking = run_blocking
+        self._pacers = dict(pacers or {})
+        for channel in self._messengers:
+            self._pacers.setdefault(channel, Pacer())
+        self._batch = batch
+        self._lease = lease
+        self._max_attempts = max_attempts
+        self._backoff = backoff
+        self._concurrency = concurrency
+        self._longest_wait = longest_wait.total_seconds()
+        self._wakeup = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+
+    def attach(self, channel: str, messenger: Messenger, pacer: Pacer | None = None) -> None:
+        """Start serving `channel` (e.g. once its connection is up); its queued rows go out
+        from the next round on."""
+        self._messengers[channel] = messenger
+        self._pacers[channel] = pacer or self._pacers.get(channel) or Pacer()
+
+    def detach(self, channel: str) -> None:
+        """Stop serving `channel`; its rows claimed but not yet sent go back to the queue."""
+        self._messengers.pop(channel, None)
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event, *, idle: float = 2.0) -> None:
+        """Dispatch until `stop` is set, pausing `idle` seconds whenever nothing was due.
+
+        Once `stop` is set, messages already on their way finish and every row not yet sent
+        goes back to the queue untried.
+        """
+        self._loop = asyncio.get_running_loop()
+        self._stop = stop
+        try:
+            while not stop.is_set():
+                # Cleared before claiming: a wake() during the batch means another round.
+                self._wakeup.clear()
+                try:
+                    report = await self.run_once()
+                except Exception:
+                    log.exception("dispatching failed; trying again in %g s", idle)
+                    report = DispatchReport()
+                if report.claimed >= self._batch:
+                    continue  # a full batch: more may be due already
+                await self._pause(stop, idle)
+        finally:
+            self._stop = None
+            self._loop = None
+
+    def wake(self) -> None:
+        """Run the loop now instead of after its pause (something was just queued).
+
+        Safe to call from any thread, such as the core's worker threads; does nothing while
+        `run` is not running (it looks at the queue as soon as it starts).
+        """
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop has just closed
+            loop.call_soon_threadsafe(self._wakeup.set)
+
+    async def _pause(self, stop: asyncio.Event, idle: float) -> None:
+        if self._wakeup.is_set():
+            return
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wakeup.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    @property
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    # --- one round ----------------------------------------------------------------------------
+
+    async def run_once(self) -> DispatchReport:
+        """Claim what is due, send it, record every outcome; returns what happened."""
+        if not self._messengers:
+            return DispatchReport()
+        now = self._clock.now()
+        reach = {
+            channel: getattr(messenger, "audience", None)
+            for channel, messenger in self._messengers.items()
+        }
+        claimed = await self._run_blocking(
+            self._queue.claim, now, self._batch, self._lease, channels=reach
+        )
+        # Rows not sent by then go back to the queue, before another dispatcher may take them
+        # for abandoned and send them a second time.
+        give_back_at = now + self._lease * 0.8
+        report = DispatchReport(claimed=len(claimed))
+        by_member: dict[int, list[ClaimedDelivery]] = {}
+        for delivery in claimed:
+            by_member.setdefault(delivery.member_id, []).append(delivery)
+        slots = asyncio.Semaphore(self._concurrency)
+
+        async def serve(rows: list[ClaimedDelivery]) -> None:
+            async with slots:
+                await self._deliver_all(rows, give_back_at, report)
+
+        results = await asyncio.gather(
+            *(serve(rows) for rows in by_member.values()), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):  # a bug: the rows wait for their lease
+                log.error("delivering to a member failed", exc_info=result)
+        return report
+
+    async def _deliver_all(
+        self, rows: list[ClaimedDelivery], give_back_at: datetime, report: DispatchReport
+    ) -> None:
+        """One member's rows, in order; stop early when the rest cannot go now."""
+        for index, row in enumerate(rows):
+            if self._stopping or self._clock.now() >= give_back_at:
+                await self._defer(rows[index:], None, report)
+                return
+            rest = await self._deliver(row, report)
+            if rest is None:
+                continue
+            remaining = rows[index + 1 :]
+            if rest.skip is not None:
+                for other in remaining:
+                    await self._record(self._queue.mark_skipped, other.id, rest.skip)
+                report.skipped += len(remaining)
+            else:
+                await self._defer(remaining, rest.due_at, report)
+            return
+
+    async def _deliver(self, row: ClaimedDelivery, report: DispatchReport) -> _Rest | None:
+        """Send one row and record the outcome; returns what to do with the member's rest."""
+        messenger = self._messengers.get(row.channel)
+        if messenger is None:  # detached while this batch was under way
+            await self._defer([row], None, report)
+            return _Rest()
+        try:
+            message = Outgoing.from_payload(row.payload)
+            parts = messenger.parts(message)
+        except Exception as exc:  # whatever is wrong with it, it will not get better
+            log.warning("delivery %s has an undecodable payload: %r", row.id, exc)
+            await self._record(self._queue.mark_failed, row.id, f"undecodable payload: {exc!r}")
+            report.failed += 1
+            return None
+        pacer = self._pacers[row.channel]
+        chat = row.external_id
+        error = ""
+        for _ in range(_RATE_LIMITED_TRIES):
+            held = pacer.held_for(chat)
+            if held > self._longest_wait:
+                return await self._put_back(row, error or "rate limited", held, report)
+            if not await self._paced(pacer, chat, parts):
+                await self._defer([row], None, report)
+                return _Rest()
+            try:
+                message_id = await messenger.send(chat, message, retry_key=row.retry_key)
+            except RateLimited as exc:
+                log.info("%s chat %s: %s", row.channel, chat, exc)
+                pacer.hold(exc.retry_after, None if exc.everything else chat)
+                error = str(exc)
+                continue
+            except Unreachable as exc:
+                return await self._unreachable(row, exc.reason, report)
+            except PermanentFailure as exc:
+                log.warning("delivery %s failed for good: %s", row.id, exc)
+                await self._record(self._queue.mark_failed, row.id, str(exc) or repr(exc))
+                report.failed += 1
+                return None
+            except Exception as exc:
+                if not isinstance(exc, TemporaryFailure):
+                    log.exception("delivery %s: unexpected error from the messenger", row.id)
+                await self._attempt_failed(row, str(exc) or repr(exc), report)
+                return None
+            await self._record(self._queue.mark_sent, row.id, message_id, self._clock.now())
+            report.sent += 1
+            return None
+        return await self._put_back(row, error, pacer.held_for(chat), report)
+
+    async def _paced(self, pacer: Pacer, chat: str, count: int) -> bool:
+        """Wait for the pacer; False if the dispatcher was told to stop meanwhile."""
+        stop = self._stop
+        if stop is None:
+            await pacer.acquire(chat, count)
+            return True
+        if stop.is_set():
+            return False
+        acquiring = asyncio.ensure_future(pacer.acquire(chat, count))
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({acquiring, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not acquiring.done():
+                acquiring.cancel()
+        if acquiring.cancelled() or not acquiring.done():
+            return False
+        acquiring.result()
+        return True
+
+    # --- outcomes -----------------------------------------------------------------------------
+
+    async def _unreachable(
+        self, row: ClaimedDelivery, reason: str, report: DispatchReport
+    ) -> _Rest:
+        log.info(
+            "member %s (%s %s) is unreachable: %s",
+            row.member_id,
+            row.channel,
+            row.external_id,
+            reason,
+        )
+        await self._record(self._queue.mark_skipped, row.id, SKIP_UNREACHABLE)
+        await self._record(
+            self._queue.mark_member_unreachable, row.member_id, reason, self._clock.now()
+        )
+        report.skipped += 1
+        return _Rest(skip=SKIP_UNREACHABLE)
+
+    async def _attempt_failed(
+        self, row: ClaimedDelivery, error: str, report: DispatchReport
+    ) -> None:
+        if row.attempts >= self._max_attempts:
+            log.warning("delivery %s failed %d times; giving up: %s", row.id, row.attempts, error)
+            await self._record(
+                self._queue.mark_failed,
+                row.id,
+                f"gave up after {row.attempts} attempts: {error}",
+            )
+            report.failed += 1
+            return
+        due_at = self._clock.now() + self._backoff(row.attempts)
+        log.info(
+            "delivery %s failed (attempt %d), retrying at %s: %s",
+            row.id,
+            row.attempts,
+            due_at,
+            error,
+        )
+        await self._record(self._queue.mark_retry, row.id, error, due_at)
+        report.retried += 1
+
+    async def _put_back(
+        self, row: ClaimedDelivery, error: str, wait: float, report: DispatchReport
+    ) -> _Rest:
+        """The chat is held for long: requeue without counting it as an attempt (it was not
+        the message's fault), and the member's other rows with it."""
+        due_at = self._clock.now() + timedelta(seconds=max(wait, 1.0))
+        await self._record(self._queue.mark_retry, row.id, error, due_at, count_attempt=False)
+        report.deferred += 1
+        return _Rest(due_at=due_at)
+
+    async def _defer(
+        self, rows: list[ClaimedDelivery], due_at: datetime | None, report: DispatchReport
+    ) -> None:
+        for row in rows:
+            await self._record(
+                self._queue.mark_retry,
+                row.id,
+                None,
+                due_at or row.due_at,
+                count_attempt=False,
+            )
+        report.deferred += len(rows)
+
+    async def _record(
+        self, function: Callable[P, object], *args: P.args, **kwargs: P.kwargs
+    ) -> None:
+        """Write an outcome; if the database fails, the row is retried when its lease ends."""
+        try:
+            await self._run_blocking(function, *args, **kwargs)
+        except Exception:
+            log.exception(
+                "could not record a delivery outcome (%s)", getattr(function, "__name__", function)
+            )

@@ -1,0 +1,131 @@
+"""What the dispatcher works with: claimed deliveries, the queue and messenger ports, outcomes.
+
+Pure Python, so the dispatcher (and anything else in the core) can use them without SQLAlchemy
+or a platform SDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from bot.domain.messages import Outgoing
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """One outbox row the dispatcher now owns until `lease` runs out, with its recipient.
+
+    `attempts` already counts the attempt this claim is for. `retry_key` is the same on every
+    attempt at this row, so a platform that deduplicates (LINE's X-Line-Retry-Key) can drop a
+    second copy sent after a crash.
+    """
+
+    id: int
+    purpose: str
+    reference: str
+    member_id: int
+    channel: str
+    external_id: str
+    payload: dict[str, Any]
+    attempts: int
+    retry_key: str
+    due_at: datetime
+
+
+class DeliveryQueue(Protocol):
+    """The outbox as the dispatcher sees it; every call is its own committed transaction."""
+
+    def claim(
+        self,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        *,
+        channels: Channels = None,
+    ) -> list[ClaimedDelivery]:
+        """Take up to `limit` due rows (of `channels`, None: all) and mark them sending.
+
+        Rows left sending by a crash count as due once their lease has run out. Rows whose
+        member cannot or should not get them are marked skipped instead of being returned.
+        """
+        ...
+
+    def mark_sent(self, delivery_id: int, channel_message_id: str, now: datetime) -> None: ...
+
+    def mark_retry(
+        self,
+        delivery_id: int,
+        error: str | None,
+        due_at: datetime,
+        *,
+        count_attempt: bool = True,
+    ) -> None:
+        """Back to queued, due at `due_at`; `count_attempt=False` gives back the claim's attempt
+        (the row was not tried, or the platform only asked us to wait)."""
+        ...
+
+    def mark_failed(self, delivery_id: int, error: str) -> None: ...
+
+    def mark_skipped(self, delivery_id: int, reason: str) -> None: ...
+
+    def mark_member_unreachable(self, member_id: int, reason: str, now: datetime) -> int:
+        """Record that the member cannot be reached and skip their queued rows (how many)."""
+        ...
+
+
+Channels = Collection[str] | Mapping[str, Collection[str] | None] | None
+"""Which rows a claim may take: channels, or channels mapped to the ids they can reach."""
+
+
+class Messenger(Protocol):
+    """Sends one message to one member on one channel (Telegram, LINE, console).
+
+    A messenger may have an `audience` attribute: the external ids it can reach (the console
+    reaches only the person at the terminal). Without one it reaches everyone on its channel.
+    """
+
+    def parts(self, message: Outgoing) -> int:
+        """How many platform messages `send` uses for `message` (long texts are split)."""
+        ...
+
+    async def send(self, external_id: str, message: Outgoing, *, retry_key: str) -> str:
+        """Send and return the platform's message id.
+
+        Raises `Unreachable`, `RateLimited`, `TemporaryFailure` or `PermanentFailure`.
+        """
+        ...
+
+
+class DeliveryError(Exception):
+    """Why a messenger could not send a message."""
+
+
+class Unreachable(DeliveryError):
+    """The member will never get it: they blocked the bot, left, or the chat does not exist."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RateLimited(DeliveryError):
+    """The platform asked us to wait `retry_after` seconds (HTTP 429).
+
+    `everything` says the wait applies to every chat of the channel, not just this one.
+    """
+
+    def __init__(self, retry_after: float, *, everything: bool = False) -> None:
+        super().__init__(f"rate limited: retry after {retry_after:g} s")
+        self.retry_after = retry_after
+        self.everything = everything
+
+
+class TemporaryFailure(DeliveryError):
+    """Worth trying again later: network trouble, timeouts, 5xx answers."""
+
+
+class PermanentFailure(DeliveryError):
+    """Trying again would fail the same way (e.g. the platform refused the message itself)."""

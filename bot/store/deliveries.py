@@ -1,0 +1,251 @@
+"""The outbox as the dispatcher uses it: claim due rows, then record what became of each.
+
+Unlike the repositories, every call here is its own transaction and commits: a claim must be
+durable before anything is sent, and an outcome as soon as it is known.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, CursorResult, Table, and_, bindparam, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.delivery.model import Channels, ClaimedDelivery
+from bot.delivery.policy import SKIP_UNREACHABLE, skip_reason
+from bot.store.dialect import for_update_skip_locked
+from bot.store.repositories import members
+from bot.store.tables import DeliveryRow
+
+deliveries = cast(Table, DeliveryRow.__table__)
+
+_MAX_ERROR_CHARS = 2000
+_MAX_REASON_CHARS = 64  # deliveries.skip_reason
+_MAX_MEMBER_REASON_CHARS = 200  # members.unreachable_reason
+_MAX_MESSAGE_ID_CHARS = 64  # deliveries.channel_message_id
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Due rows, and rows whose sender vanished (crashed) without recording an outcome."""
+    d = deliveries.c
+    return or_(
+        and_(d.state == "queued", d.due_at <= now),
+        and_(d.state == "sending", d.lease_until < now),
+    )
+
+
+def _candidates(session: Session, now: datetime, limit: int, channels: Channels) -> list[Any]:
+    """Due rows with their member's channel, ids and standing, locked where the database can."""
+    d, m = deliveries.c, members.c
+    statement = (
+        select(
+            d.id,
+            d.purpose,
+            d.reference,
+            d.member_id,
+            d.payload,
+            d.retry_key,
+            d.due_at,
+            m.channel,
+            m.external_id,
+            m.subscription,
+            m.unreachable_at,
+        )
+        .join_from(deliveries, members, m.id == d.member_id)
+        .where(_claimable(now))
+        .order_by(d.due_at, d.id)
+        .limit(limit)
+    )
+    if channels is not None:
+        # A channel maps to the ids it can reach (the console reaches only the person at the
+        # terminal), or to None for everyone on it.
+        reach = channels if isinstance(channels, Mapping) else dict.fromkeys(channels)
+        statement = statement.where(
+            or_(
+                *(
+                    m.channel == channel
+                    if ids is None
+                    else and_(m.channel == channel, m.external_id.in_(sorted(ids)))
+                    for channel, ids in sorted(reach.items())
+                )
+            )
+        )
+    dialect = session.get_bind().dialect.name
+    locked = for_update_skip_locked(statement, dialect, of=deliveries)
+    return list(session.execute(locked).all())
+
+
+def claim_in(
+    session: Session,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    *,
+    channels: Channels = None,
+) -> list[ClaimedDelivery]:
+    """`SqlDeliveryQueue.claim` inside a transaction the caller commits."""
+    claimed: list[ClaimedDelivery] = []
+    while len(claimed) < limit:
+        rows = _candidates(session, now, limit - len(claimed), channels)
+        if not rows:
+            break
+        sendable = []
+        skipped: dict[str, list[int]] = {}
+        for row in rows:
+            reason = skip_reason(
+                row.purpose, row.subscription, unreachable=row.unreachable_at is not None
+            )
+            if reason is None:
+                sendable.append(row)
+            else:
+                skipped.setdefault(reason, []).append(row.id)
+        for reason, ids in skipped.items():
+            session.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(ids), _claimable(now))
+                .values(state="skipped", skip_reason=reason, lease_until=None)
+            )
+        claimed += _take(session, sendable, now, lease)
+    return claimed
+
+
+def _take(
+    session: Session, rows: list[Any], now: datetime, lease: timedelta
+) -> list[ClaimedDelivery]:
+    if not rows:
+        return []
+    d = deliveries.c
+    # Still claimable is checked again: on SQLite the select above ran outside the write lock,
+    # so another process may have claimed a row since. Only rows updated here are ours.
+    taken = {
+        row.id: row
+        for row in session.execute(
+            update(deliveries)
+            .where(d.id.in_([row.id for row in rows]), _claimable(now))
+            .values(state="sending", lease_until=now + lease, attempts=d.attempts + 1)
+            .returning(d.id, d.attempts, d.retry_key)
+        )
+    }
+    keys = {id_: row.retry_key or str(uuid.uuid4()) for id_, row in taken.items()}
+    new_keys = [
+        {"b_id": id_, "b_key": keys[id_]} for id_, row in taken.items() if not row.retry_key
+    ]
+    if new_keys:
+        session.execute(
+            update(deliveries)
+            .where(d.id == bindparam("b_id"))
+            .values(retry_key=bindparam("b_key")),
+            new_keys,
+        )
+    return [
+        ClaimedDelivery(
+            id=row.id,
+            purpose=row.purpose,
+            reference=row.reference,
+            member_id=row.member_id,
+            channel=row.channel,
+            external_id=row.external_id,
+            payload=row.payload,
+            attempts=taken[row.id].attempts,
+            retry_key=keys[row.id],
+            due_at=row.due_at,
+        )
+        for row in rows
+        if row.id in taken
+    ]
+
+
+class SqlDeliveryQueue:
+    """The `DeliveryQueue` port on SQLAlchemy; each method commits its own transaction."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def claim(
+        self,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        *,
+        channels: Channels = None,
+    ) -> list[ClaimedDelivery]:
+        """Take up to `limit` due rows and mark them sending until `now + lease`.
+
+        Due: queued with `due_at <= now`, or sending with an expired lease (the process that
+        claimed them stopped before recording an outcome: at most one duplicate, never a loss).
+        Rows for unreachable members, or for members without a subscription when the purpose
+        needs one, are marked skipped in the same transaction instead. On PostgreSQL rows that
+        another dispatcher is claiming are passed over (`SKIP LOCKED`).
+        """
+        with self._sessions.begin() as session:
+            return claim_in(session, now, limit, lease, channels=channels)
+
+    def _update(self, delivery_id: int, **values: Any) -> None:
+        with self._sessions.begin() as session:
+            session.execute(
+                update(deliveries).where(deliveries.c.id == delivery_id).values(**values)
+            )
+
+    def mark_sent(self, delivery_id: int, channel_message_id: str, now: datetime) -> None:
+        """It reached the platform; `channel_message_id` is the platform's id for it."""
+        self._update(
+            delivery_id,
+            state="sent",
+            channel_message_id=channel_message_id[:_MAX_MESSAGE_ID_CHARS],
+            sent_at=now,
+            lease_until=None,
+        )
+
+    def mark_retry(
+        self,
+        delivery_id: int,
+        error: str | None,
+        due_at: datetime,
+        *,
+        count_attempt: bool = True,
+    ) -> None:
+        """Queue it again for `due_at`, keeping `error` (None: the previous one) as last error.
+
+        `count_attempt=False` gives back the attempt counted by the claim, for rows that were
+        not really tried or that the platform only asked us to send later.
+        """
+        values: dict[str, Any] = {"state": "queued", "due_at": due_at, "lease_until": None}
+        if error is not None:
+            values["last_error"] = error[:_MAX_ERROR_CHARS]
+        if not count_attempt:
+            values["attempts"] = deliveries.c.attempts - 1
+        self._update(delivery_id, **values)
+
+    def mark_failed(self, delivery_id: int, error: str) -> None:
+        """Give up on it: it failed for good, or too many times."""
+        self._update(
+            delivery_id, state="failed", last_error=error[:_MAX_ERROR_CHARS], lease_until=None
+        )
+
+    def mark_skipped(self, delivery_id: int, reason: str) -> None:
+        """It will not be sent, for `reason` (e.g. the member is unreachable)."""
+        self._update(
+            delivery_id, state="skipped", skip_reason=reason[:_MAX_REASON_CHARS], lease_until=None
+        )
+
+    def mark_member_unreachable(self, member_id: int, reason: str, now: datetime) -> int:
+        """The platform says the member cannot get messages: record it (the first time) and
+        skip their queued deliveries. Returns how many deliveries were skipped."""
+        with self._sessions.begin() as session:
+            session.execute(
+                update(members)
+                .where(members.c.id == member_id, members.c.unreachable_at.is_(None))
+                .values(
+                    unreachable_at=now,
+                    unreachable_reason=reason[:_MAX_MEMBER_REASON_CHARS],
+                )
+            )
+            result = session.execute(
+                update(deliveries)
+                .where(deliveries.c.member_id == member_id, deliveries.c.state == "queued")
+                .values(state="skipped", skip_reason=SKIP_UNREACHABLE)
+            )
+            return cast(CursorResult[Any], result).rowcount
