@@ -1,0 +1,1 @@
+"""Answering members' questions about the insurance card, from a curated knowledge base."""

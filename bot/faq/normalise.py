@@ -1,0 +1,54 @@
+"""The form questions and phrasings are compared in: width, case, dashes and known variants."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+
+# Dashes and tildes people type for the long vowel mark after kana (ｰ becomes ー under NFKC).
+_LONG_VOWEL = re.compile(r"(?<=[ぁ-んァ-ヶ])[-‐‑‒–—―−~〜]")
+_SPACE = re.compile(r"\s+")
+# Polite endings and punctuation carry no meaning for matching but dilute it (ございます).
+_ENDINGS = re.compile(
+    r"(?:でございます|ございます|ございました|でしょうか|でしょう|ください|下さい|"
+    r"ますか|ですか|ません|ました|ます|です|だよね|だよ|かな|よね|ね|よ|な|か|の|"
+    r"[?!。、.,…・〜~]+)+$"
+)
+
+
+def fold(text: str) -> str:
+    """NFKC, lower case, one long-vowel mark, no spaces or invisible characters."""
+    folded = unicodedata.normalize("NFKC", text).lower()
+    folded = "".join(ch for ch in folded if unicodedata.category(ch) not in ("Cf", "Cc"))
+    folded = _LONG_VOWEL.sub("ー", folded)
+    return _SPACE.sub("", folded)
+
+
+class Normaliser:
+    """Folds text and replaces the variants members write with one canonical term.
+
+    `synonyms` maps a canonical term to its variants (保険証: [保健証, ほけんしょう]).
+    Longer variants are replaced first, so マイナほけんしょう becomes マイナ保険証, not
+    マイナ + 保険証.
+    """
+
+    def __init__(self, synonyms: Mapping[str, list[str]]) -> None:
+        # Canonical terms map to themselves, so a variant inside one (後期高齢 in 後期高齢者)
+        # is not replaced: the longer match wins.
+        pairs = {fold(canonical): fold(canonical) for canonical in synonyms}
+        pairs.update(
+            (fold(variant), fold(canonical))
+            for canonical, variants in synonyms.items()
+            for variant in variants
+        )
+        self._pairs = pairs
+        ordered = sorted(pairs, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    def __call__(self, text: str) -> str:
+        folded = fold(text)
+        trimmed = _ENDINGS.sub("", folded) or folded
+        if self._pattern is None:
+            return trimmed
+        return self._pattern.sub(lambda m: self._pairs[m.group(0)], trimmed)

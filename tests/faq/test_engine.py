@@ -1,0 +1,113 @@
+"""Normalisation, matching and the answer / suggest / decline thresholds."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.faq.matcher import FaqEngine, Outcome
+from bot.faq.normalise import Normaliser, fold
+from tests.faq.conftest import SYNONYMS
+
+
+@pytest.mark.parametrize(
+    ("written", "normalised"),
+    [
+        ("ＡＢＣ　ｄｅｆ", "abcdef"),
+        ("ﾏｲﾅ保険証", "マイナ保険証"),
+        ("メニュ〜", "メニュー"),
+        ("カード-", "カードー"),
+        ("  保険証  は？ ", "保険証は?"),
+    ],
+)
+def test_fold(written: str, normalised: str) -> None:
+    assert fold(written) == normalised
+
+
+@pytest.mark.parametrize(
+    ("written", "normalised"),
+    [
+        ("資格確認証ってなに", "資格確認書ってなに"),
+        ("しかくかくにんしょ", "資格確認書"),
+        ("保健証はいつまで", "保険証はいつまで"),
+        ("ほけんしょうをなくした", "保険証をなくした"),
+        ("ﾏｲﾅｶｰﾄﾞ", "マイナンバーカード"),
+        ("まいなんばーかーどを落とした", "マイナンバーカードを落とした"),
+    ],
+)
+def test_variants_become_one_term(written: str, normalised: str) -> None:
+    assert Normaliser(SYNONYMS)(written) == normalised
+
+
+@pytest.mark.parametrize(
+    ("question", "entry_id"),
+    [
+        ("資格確認書ってなんですか", "kakuninsho-what"),
+        ("資格確認書とは", "kakuninsho-what"),
+        ("しかくかくにんしょってなに？", "kakuninsho-what"),
+        ("資格確認証はどうやってもらうの", "kakuninsho-apply"),
+        ("保健証はいつまで使えるんですか", "old-card-until"),
+        ("マイナカードを落としてしまいました", "lost-card"),
+        ("マイナンバーカードをなくしたら病院に行けないの？", "lost-card"),
+    ],
+)
+def test_questions_find_their_entry(engine: FaqEngine, question: str, entry_id: str) -> None:
+    decision = engine.decide(question)
+    assert decision.outcome is Outcome.ANSWER, decision
+    assert decision.entry is not None
+    assert decision.entry.id == entry_id
+
+
+@pytest.mark.parametrize(
+    ("question", "outcome"),
+    [
+        ("次の宣伝はいつですか", Outcome.EVENTS),
+        ("集会はどこ？", Outcome.EVENTS),
+        ("こんにちは", Outcome.GREETING),
+        ("ありがとうございます", Outcome.THANKS),
+        ("明日の天気は？", Outcome.DECLINE),
+        ("年金はいつ振り込まれますか", Outcome.DECLINE),
+    ],
+)
+def test_other_questions_are_routed(engine: FaqEngine, question: str, outcome: Outcome) -> None:
+    assert engine.decide(question).outcome is outcome
+
+
+def test_a_loose_paraphrase_offers_the_right_entry_first(engine: FaqEngine) -> None:
+    decision = engine.decide("資格確認書って申請しないといけないの")
+    assert decision.outcome is Outcome.SUGGEST
+    assert decision.suggestions[0].id == "kakuninsho-apply"
+
+
+def test_a_vague_question_gets_suggestions_not_a_guess(engine: FaqEngine) -> None:
+    decision = engine.decide("資格確認書")
+    assert decision.outcome is Outcome.SUGGEST
+    assert {e.id for e in decision.suggestions} == {"kakuninsho-what", "kakuninsho-apply"}
+    assert 2 <= len(decision.suggestions) <= 3
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["おいしいラーメン屋はどこ", "宇宙の果てには何がある", "株価の見通しは", "犬の散歩の仕方"],
+)
+def test_unknown_subjects_are_not_answered(engine: FaqEngine, question: str) -> None:
+    assert engine.decide(question).outcome in {Outcome.DECLINE, Outcome.UNKNOWN}
+
+
+@pytest.mark.parametrize("question", ["", "🙂", "あ", "？？？", "\u200b"])
+def test_nothing_to_go_on(engine: FaqEngine, question: str) -> None:
+    assert engine.decide(question).outcome is Outcome.EMPTY
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["保険証" * 2000, "What is the shikaku kakuninsho card?", "ｱｲｳｴｵ" * 100, "1" * 5000],
+)
+def test_odd_input_gets_a_decision(engine: FaqEngine, question: str) -> None:
+    assert engine.decide(question).outcome in set(Outcome)
+
+
+def test_confidence_is_a_share(engine: FaqEngine) -> None:
+    exact = engine.decide("資格確認書ってなんですか")
+    partial = engine.decide("資格確認書って保険証とちがう書類なの、手数料は？")
+    assert exact.coverage == pytest.approx(1.0)
+    assert 0 < partial.coverage < exact.coverage
