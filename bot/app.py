@@ -6,6 +6,8 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -15,19 +17,27 @@ from bot import jobs
 from bot.calendar.model import Calendar
 from bot.calendar.recurrence import expand as expand_occurrences
 from bot.calendar.schedule_file import load_calendar as read_calendar
-from bot.calendar.watch import ScheduleWatcher
 from bot.channels.console import CHANNEL as CONSOLE
-from bot.channels.console import ConsoleChannel
+from bot.channels.console import ConsoleChannel, ConsoleMessenger
 from bot.channels.core_worker import CoreWorker
 from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.messenger import TelegramMessenger
 from bot.config import Settings
+from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.pacing import Pacer
 from bot.domain.clock import SystemClock
+from bot.domain.events import SyncReport
 from bot.domain.messages import MemberRef
 from bot.domain.ports import Clock
+from bot.faq.library import Library
+from bot.faq.matcher import FaqEngine
+from bot.folder_watch import FolderWatch
 from bot.services.calendar_sync import CalendarSync
 from bot.services.conversation import Conversation
+from bot.services.faq import Answers
 from bot.services.reachability import Reachability
 from bot.store.database import Database
+from bot.store.deliveries import SqlDeliveryQueue
 from bot.texts import Catalogues
 
 log = logging.getLogger(__name__)
@@ -46,9 +56,12 @@ class App:
     catalogues: Catalogues
     core: CoreWorker
     calendar_sync: CalendarSync
-    schedules: ScheduleWatcher
+    schedules: FolderWatch[SyncReport]
+    library: Library
+    knowledge: FolderWatch[FaqEngine]
     scheduler: BackgroundScheduler
     clock: Clock
+    dispatcher: Dispatcher
 
     def start_jobs(self) -> None:
         """Background work that runs whatever the channel: watching the schedules."""
@@ -76,16 +89,25 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     catalogues = Catalogues.load()
     clock = clock or SystemClock()
     campaign = settings.campaign()
-    conversation = Conversation(database.unit_of_work, campaign, catalogues, clock)
+    zone = settings.zone
+    library = Library(settings.knowledge_dir, lambda: clock.now().astimezone(zone).date())
+    knowledge = FolderWatch(settings.knowledge_dir, library.load, name="knowledge base")
+    conversation = Conversation(
+        database.unit_of_work, campaign, catalogues, clock, Answers(library.current)
+    )
     reachability = Reachability(database.unit_of_work, clock)
     calendar_sync = CalendarSync(
         database.unit_of_work, conversation.screens, clock, expand_occurrences
     )
-    schedules = ScheduleWatcher(
-        settings.schedules_dir, lambda: load_calendar(settings), calendar_sync.sync
+    schedules = FolderWatch(
+        settings.schedules_dir,
+        lambda: calendar_sync.sync(load_calendar(settings)),
+        name="schedules",
     )
     core = CoreWorker(threads=settings.config.database.threads)
     core.start()
+    dispatcher = Dispatcher(SqlDeliveryQueue(database.sessions), {}, clock, run_blocking=core.run)
+    database.when_enqueued(dispatcher.wake)
     return App(
         settings,
         database,
@@ -95,8 +117,11 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         core,
         calendar_sync,
         schedules,
-        jobs.scheduler(settings.zone, schedules),
+        library,
+        knowledge,
+        jobs.scheduler(settings.zone, [schedules, knowledge]),
         clock,
+        dispatcher,
     )
 
 
@@ -119,6 +144,11 @@ def run_console(
 ) -> None:
     console = app.settings.config.channels.console
     member_id = console.organiser_id if as_organiser else console.member_id
+
+    def deliver_pending() -> None:
+        # Between turns, the outbox's messages for the person at the terminal are shown.
+        asyncio.run(app.dispatcher.run_once())
+
     channel = ConsoleChannel(
         app.conversation.reply_to,
         MemberRef(CONSOLE, member_id, display_name=member_id),
@@ -126,8 +156,16 @@ def run_console(
         stdin,
         stdout,
         as_organiser=as_organiser,
+        deliver_pending=deliver_pending,
     )
-    channel.run()
+    # No pacing on a terminal: nobody floods themselves.
+    app.dispatcher.attach(
+        CONSOLE, ConsoleMessenger(channel), Pacer(per_second=1e6, per_chat_per_second=1e6)
+    )
+    try:
+        channel.run()
+    finally:
+        app.dispatcher.detach(CONSOLE)
 
 
 def telegram_channel(app: App) -> TelegramChannel:
@@ -144,16 +182,32 @@ def telegram_channel(app: App) -> TelegramChannel:
     )
 
 
+@asynccontextmanager
+async def telegram_service(app: App) -> AsyncIterator[TelegramChannel]:
+    """Telegram with the outbox: replies to members, and the dispatcher sending what is due."""
+    channel = telegram_channel(app)
+    await channel.start()
+    messenger = TelegramMessenger.from_config(app.settings.config.channels.telegram, channel.token)
+    await messenger.initialize()
+    app.dispatcher.attach("telegram", messenger)
+    stop = asyncio.Event()
+    sending = asyncio.create_task(app.dispatcher.run(stop))
+    try:
+        yield channel
+    finally:
+        stop.set()
+        await sending
+        app.dispatcher.detach("telegram")
+        await messenger.shutdown()
+        await channel.stop()
+
+
 async def serve(app: App, stop: asyncio.Event | None = None) -> None:
     """Run the network channels until `stop` is set or the process gets SIGINT/SIGTERM."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    channel = telegram_channel(app)
-    await channel.start()
-    log.info("serving Telegram (%s)", app.settings.config.channels.telegram.mode)
-    try:
+    async with telegram_service(app):
+        log.info("serving Telegram (%s)", app.settings.config.channels.telegram.mode)
         await stop.wait()
-    finally:
-        await channel.stop()

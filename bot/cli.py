@@ -9,14 +9,17 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from bot import __version__
 from bot import app as application
 from bot.app import App, StartupError, build, load_calendar
 from bot.commands import calendar as calendar_commands
+from bot.commands import faq as faq_commands
 from bot.config import Settings, find_config, load_settings
+from bot.faq.evaluation import evaluate, load_questions
+from bot.faq.knowledge import load_knowledge
 from bot.store.database import Database
 from bot.yaml_validation import InvalidDocument, Problem
 
@@ -107,6 +110,39 @@ def build_parser() -> argparse.ArgumentParser:
     rsvps.add_argument("--date", type=date.fromisoformat, help="YYYY-MM-DD of the occurrence")
     rsvps.add_argument("--csv", type=Path, metavar="FILE", help="also write the list to FILE")
 
+    faq = commands.add_parser(
+        "faq",
+        parents=[config],
+        help="the insurance-card questions: try, measure, review",
+        description="Tools for the knowledge base in knowledge/.",
+    )
+    faq_commands = faq.add_subparsers(dest="faq_command", metavar="ACTION", required=True)
+    ask = faq_commands.add_parser(
+        "ask",
+        parents=[config],
+        help="show what the bot would answer, with its score and the runner-up",
+        description="Show the decision for one question: the answer, the confidence and the "
+        "runner-up.",
+    )
+    ask.add_argument("question", help='the question, in quotes: "資格確認書って何？"')
+    evaluation = faq_commands.add_parser(
+        "eval",
+        parents=[config],
+        help="measure accuracy, declines and speed on a file of questions",
+        description="Run every question of FILE (a YAML list of q, must_contain, out_of_scope) "
+        "and print in-scope accuracy, out-of-scope decline rate and p50/p99 latency.",
+    )
+    evaluation.add_argument("file", type=Path, help="questions file")
+    evaluation.add_argument("-v", "--verbose", action="store_true", help="list every miss")
+    unanswered = faq_commands.add_parser(
+        "unanswered",
+        parents=[config],
+        help="questions the bot could not answer, grouped, most asked first",
+        description="Declined, unsure and もしかして questions of the last days, grouped by "
+        "their normalised text (no member is identified).",
+    )
+    unanswered.add_argument("--days", type=int, default=30, help="how far back (default 30)")
+
     qr = commands.add_parser(
         "qr",
         parents=[config],
@@ -157,6 +193,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         problems.extend(exc.problems)
     else:
         print(f"{settings.config.schedules_dir}/: OK ({len(calendar.events)} events)")
+    try:
+        knowledge = load_knowledge(settings.knowledge_dir, datetime.now(settings.zone).date())
+    except InvalidDocument as exc:
+        problems.extend(exc.problems)
+    else:
+        print(f"{settings.config.knowledge_dir}/: OK ({len(knowledge.entries)} entries)")
+        for warning in knowledge.warnings:
+            print(f"warning: {warning}")
     if problems:
         _print_problems(problems)
         return EXIT_PROBLEMS
@@ -169,6 +213,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     bot = application.build(settings)
     try:
         bot.schedules.reload()
+        bot.knowledge.reload()
         bot.start_jobs()
         if channel == "console":
             application.run_console(bot, as_organiser=args.as_organiser)
@@ -242,6 +287,27 @@ def cmd_qr(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_faq(args: argparse.Namespace) -> int:
+    settings = _settings(args.config)
+    if args.faq_command == "unanswered":
+        with _built(args, reload=False) as bot:
+            print(faq_commands.unanswered(bot, days=args.days))
+        return EXIT_OK
+    engine, seconds = faq_commands.build_engine(settings)
+    if args.faq_command == "ask":
+        print(faq_commands.explain(engine, args.question, settings))
+        return EXIT_OK
+    report = evaluate(engine, load_questions(args.file))
+    print(
+        f"knowledge base: {len(engine.knowledge.entries)} entries, index built in {seconds:.2f} s"
+    )
+    print(report.summary())
+    if args.verbose:
+        for miss in report.failures:
+            print(faq_commands.describe_miss(miss))
+    return EXIT_OK
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
     database = Database(settings.database_url)
@@ -272,6 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "events": cmd_events,
         "rsvps": cmd_rsvps,
         "qr": cmd_qr,
+        "faq": cmd_faq,
         "db": cmd_db,
     }
     try:

@@ -112,6 +112,7 @@ class Config(_Section):
     default_language: Literal["ja", "en"] = "ja"
     database: DatabaseConfig = DatabaseConfig()
     schedules_dir: str = "schedules"
+    knowledge_dir: str = "knowledge"
     regions: list[RegionConfig] = Field(min_length=1)
     organisers: OrganisersConfig = OrganisersConfig()
     channels: ChannelsConfig = ChannelsConfig()
@@ -186,6 +187,10 @@ class Settings:
     @property
     def schedules_dir(self) -> Path:
         return self.base_dir / self.config.schedules_dir
+
+    @property
+    def knowledge_dir(self) -> Path:
+        return self.base_dir / self.config.knowledge_dir
 
     @property
     def zone(self) -> ZoneInfo:

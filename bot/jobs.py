@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.calendar.watch import ScheduleWatcher
+from bot.folder_watch import FolderWatch
 
-SCHEDULES_CHECK_SECONDS = 10
+FOLDER_CHECK_SECONDS = 10
 
 JOB_DEFAULTS = {
     # A job that ran late (a busy machine, a laptop waking up) still runs, once.
@@ -18,14 +20,15 @@ JOB_DEFAULTS = {
 }
 
 
-def scheduler(zone: ZoneInfo, schedules: ScheduleWatcher) -> BackgroundScheduler:
+def scheduler(zone: ZoneInfo, folders: Sequence[FolderWatch[Any]]) -> BackgroundScheduler:
     """The process's scheduler with its jobs registered; the caller starts and stops it."""
     background = BackgroundScheduler(timezone=zone, job_defaults=JOB_DEFAULTS)
-    background.add_job(
-        schedules.check,
-        "interval",
-        seconds=SCHEDULES_CHECK_SECONDS,
-        id="schedules.check",
-        name="reload the schedules when a file changed",
-    )
+    for folder in folders:
+        background.add_job(
+            folder.check,
+            "interval",
+            seconds=FOLDER_CHECK_SECONDS,
+            id=f"{folder.directory.name}.check",
+            name=f"reload {folder.directory.name}/ when a file changed",
+        )
     return background

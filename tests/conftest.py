@@ -6,7 +6,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.config import Settings, load_settings
+from bot.faq.knowledge import load_knowledge
+from bot.faq.matcher import FaqEngine
 from bot.store.database import Database
 from bot.store.dialect import delete_all_rows
 from bot.store.tables import Base
@@ -105,3 +107,9 @@ def clock() -> FakeClock:
 def settings(tmp_path: Path) -> Settings:
     """The example configuration, as shipped."""
     return load_settings(EXAMPLE_CONFIG, env={})
+
+
+@pytest.fixture(scope="session")
+def shipped_engine() -> FaqEngine:
+    """The FAQ engine on the knowledge base as shipped in knowledge/ (built once)."""
+    return FaqEngine(load_knowledge(ROOT / "knowledge", date(2026, 11, 30)))

@@ -1,11 +1,13 @@
 """The console channel: chat with the bot in a terminal, or feed it a file of lines.
 
 Buttons are numbered; typing a number presses the button. Everything goes through the same
-core and database as the other channels.
+core and database as the other channels; messages the bot sends on its own initiative (an
+organiser's answer, a changed event) are shown when they are due, between turns.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import TextIO
 
@@ -25,13 +27,15 @@ class ConsoleChannel:
         stdout: TextIO,
         *,
         as_organiser: bool = False,
+        deliver_pending: Callable[[], object] | None = None,
     ) -> None:
         self._reply_to = reply_to
-        self._member = member
+        self.member = member
         self._texts = texts
         self._in = stdin
         self._out = stdout
         self._as_organiser = as_organiser
+        self._deliver_pending = deliver_pending or (lambda: None)
         self._buttons: list[Button] = []
 
     def run(self) -> None:
@@ -40,6 +44,8 @@ class ConsoleChannel:
         self._write(self._texts("console.hint"))
         if self._as_organiser:
             self._write(self._texts("console.as_organiser"))
+        self._buttons = []
+        self._deliver_pending()
         while True:
             if interactive:
                 self._out.write("> ")
@@ -49,16 +55,13 @@ class ConsoleChannel:
                 break
             if not interactive:
                 self._write(f"> {line.rstrip()}")
-            self._render(self._reply_to(self._incoming(line.rstrip("\r\n"))))
+            replies = self._reply_to(self._incoming(line.rstrip("\r\n")))
+            self._buttons = []
+            self.show(replies)
+            self._deliver_pending()
 
-    def _incoming(self, line: str) -> Incoming:
-        number = line.strip()
-        if number.isascii() and number.isdigit() and 1 <= int(number) <= len(self._buttons):
-            return Incoming(self._member, action=self._buttons[int(number) - 1].action)
-        return Incoming.from_text(self._member, line)
-
-    def _render(self, replies: list[Outgoing]) -> None:
-        self._buttons = []
+    def show(self, replies: list[Outgoing]) -> None:
+        """Print messages; their buttons are numbered after those already on screen."""
         for reply in replies:
             self._write("")
             self._write(reply.text)
@@ -77,6 +80,29 @@ class ConsoleChannel:
                 self._write(f"  {self._texts('console.menu_label')}: " + "  ".join(items))
         self._write("")
 
+    def _incoming(self, line: str) -> Incoming:
+        number = line.strip()
+        if number.isascii() and number.isdigit() and 1 <= int(number) <= len(self._buttons):
+            return Incoming(self.member, action=self._buttons[int(number) - 1].action)
+        return Incoming.from_text(self.member, line)
+
     def _write(self, text: str) -> None:
         self._out.write(text + "\n")
         self._out.flush()
+
+
+class ConsoleMessenger:
+    """Shows the outbox's messages for the person at the terminal, in the conversation."""
+
+    def __init__(self, console: ConsoleChannel) -> None:
+        self._console = console
+        self._ids = itertools.count(1)
+        # Other console identities (the organiser, when a member is at the terminal) wait.
+        self.audience = frozenset({console.member.external_id})
+
+    def parts(self, message: Outgoing) -> int:
+        return 1
+
+    async def send(self, external_id: str, message: Outgoing, *, retry_key: str) -> str:
+        self._console.show([message])
+        return str(next(self._ids))

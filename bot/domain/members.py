@@ -55,6 +55,9 @@ class Member:
     unsubscribed_at: datetime | None = None
     unreachable_at: datetime | None = None
     unreachable_reason: str | None = None
+    dialog: str | None = None
+    last_question: str | None = None
+    last_question_at: datetime | None = None
     id: int | None = None
 
     @property
@@ -85,6 +88,11 @@ class Member:
             self.regions.discard(code)
         else:
             self.regions.add(code)
+
+    def asked(self, question: str, now: datetime) -> None:
+        """Remember the last question, for 世話人に聞く."""
+        self.last_question = question
+        self.last_question_at = now
 
     def mark_unreachable(self, now: datetime, reason: str) -> None:
         """The platform told us this person blocked the bot or no longer exists."""

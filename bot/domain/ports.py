@@ -47,6 +47,10 @@ class MemberRepository(Protocol):
 
     def stats(self) -> MemberStats: ...
 
+    def organisers(self) -> list[Member]:
+        """Organisers who can be reached, on every channel."""
+        ...
+
 
 class AuditLog(Protocol):
     def record(
@@ -130,10 +134,58 @@ class Outbox(Protocol):
     """Messages the bot sends on its own initiative, written in the same transaction."""
 
     def enqueue(
-        self, purpose: str, reference: str, member: Member, message: Outgoing, due_at: datetime
+        self,
+        purpose: str,
+        reference: str,
+        member: Member,
+        message: Outgoing,
+        due_at: datetime,
+        *,
+        now: datetime | None = None,
     ) -> bool:
-        """Queue once per (purpose, reference, member); False if it was already queued."""
+        """Queue once per (purpose, reference, member); False if it was already queued.
+
+        `now` is when it was decided (defaults to `due_at`, for messages sent at once).
+        """
         ...
+
+
+@dataclass(frozen=True)
+class LoggedQuestion:
+    """A question as the quality loop sees it: no member id, on purpose."""
+
+    text: str
+    normalised: str
+    outcome: str
+    entry_id: str | None
+    score: float | None
+    language: str
+    asked_at: datetime
+
+
+@dataclass(frozen=True)
+class Relay:
+    id: int
+    member_id: int
+    question: str
+    asked_at: datetime
+    answer: str | None = None
+    answered_at: datetime | None = None
+    answered_by: int | None = None
+
+
+class QuestionLog(Protocol):
+    def record(self, question: LoggedQuestion) -> None: ...
+
+    def since(self, moment: datetime, outcomes: set[str]) -> list[LoggedQuestion]: ...
+
+
+class RelayRepository(Protocol):
+    def open(self, member: Member, question: str, at: datetime) -> Relay: ...
+
+    def get(self, relay_id: int) -> Relay | None: ...
+
+    def answer(self, relay_id: int, organiser: Member, text: str, at: datetime) -> None: ...
 
 
 class UnitOfWork(Protocol):
@@ -153,6 +205,12 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def questions(self) -> QuestionLog: ...
+
+    @property
+    def relays(self) -> RelayRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -11,7 +11,9 @@ from bot.domain.campaign import Campaign
 from bot.domain.members import Member, Role, Subscription
 from bot.domain.messages import Action, Incoming, MemberRef, Outgoing
 from bot.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from bot.services import events, onboarding, organiser, preferences, rsvp
+from bot.faq.matcher import Outcome
+from bot.services import events, onboarding, organiser, preferences, relay, rsvp
+from bot.services.faq import Answers
 from bot.services.screens import Intent, Screens
 from bot.services.turn import StaleAction, Turn, choice
 from bot.texts import Catalogues
@@ -34,7 +36,9 @@ COMMANDS: dict[str, Intent] = {
 }
 
 ORGANISER_ONLY = frozenset({Intent.STATS, Intent.ATTENDANCE})
-ORGANISER_ACTIONS = frozenset({"attendance", "attendees"})
+ORGANISER_ACTIONS = frozenset({"attendance", "attendees", "relay_reply"})
+# What the member still has to decide during registration; a question does not skip it.
+ANSWERED = frozenset({Outcome.ANSWER, Outcome.SUGGEST, Outcome.EVENTS})
 
 
 class Conversation:
@@ -44,8 +48,10 @@ class Conversation:
         campaign: Campaign,
         catalogues: Catalogues,
         clock: Clock,
+        answers: Answers | None = None,
     ) -> None:
         self._units_of_work = units_of_work
+        self.answers = answers or Answers(lambda: None)
         self._campaign = campaign
         self._clock = clock
         self.screens = Screens(campaign, catalogues)
@@ -57,9 +63,10 @@ class Conversation:
             Intent.MENU: lambda turn: [self.screens.menu_prompt(turn.member)],
             Intent.SETTINGS: preferences.show,
             Intent.EVENTS: events.upcoming,
-            Intent.ASK: lambda turn: [self._coming_soon(turn, "ask")],
+            Intent.ASK: self.answers.prompt,
             Intent.STATS: organiser.stats,
             Intent.ATTENDANCE: organiser.attendance_list,
+            Intent.CANCEL: lambda turn: [self.screens.menu_prompt(turn.member)],
         }
         # Button actions: name -> flow taking the action's arguments.
         self._actions: dict[str, Flow] = {
@@ -75,6 +82,10 @@ class Conversation:
             "guests": rsvp.guests,
             "attendance": organiser.attendance,
             "attendees": organiser.attendees,
+            "faq": self.answers.show,
+            "faq_more": self.answers.more,
+            "ask_human": relay.ask_human,
+            "relay_reply": relay.start_reply,
         }
 
     def handle(self, incoming: Incoming) -> list[Outgoing]:
@@ -152,11 +163,18 @@ class Conversation:
         if not text:
             return [self.screens.with_menu(turn.member, turn.texts("fallback.empty"))]
         name = self.screens.catalogues.intent_of(text)
+        if relay.in_reply(turn.member):
+            if name is None:
+                return relay.write_reply(turn, text)
+            turn.member.dialog = None  # a menu word ends the answer being written
+            if name == Intent.CANCEL:
+                return relay.cancel(turn)
         if name is not None:
             return self._run_intent(turn, Intent(name))
-        if turn.member.subscription is Subscription.PENDING:
+        outcome, replies = self.answers.ask(turn, text)
+        if turn.member.subscription is Subscription.PENDING and outcome not in ANSWERED:
             return [onboarding.consent_question(turn)]
-        return [self.screens.with_menu(turn.member, turn.texts("fallback.not_understood"))]
+        return replies
 
     def _run_intent(self, turn: Turn, intent: Intent) -> list[Outgoing]:
         if intent in ORGANISER_ONLY and not turn.member.is_organiser:
@@ -187,9 +205,6 @@ class Conversation:
         if turn.member.is_organiser:
             text = f"{text}\n\n{turn.texts('help.organiser')}"
         return [self.screens.with_menu(turn.member, text)]
-
-    def _coming_soon(self, turn: Turn, feature: str) -> Outgoing:
-        return self.screens.with_menu(turn.member, turn.texts(f"coming_soon.{feature}"))
 
     def _unknown_command(self, turn: Turn, command: str) -> list[Outgoing]:
         if turn.is_new:

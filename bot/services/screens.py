@@ -23,6 +23,7 @@ class Intent(StrEnum):
     ASK = "ask"
     STATS = "stats"
     ATTENDANCE = "attendance"
+    CANCEL = "cancel"
 
 
 MEMBER_MENU = ((Intent.EVENTS, Intent.ASK), (Intent.SETTINGS, Intent.HELP))

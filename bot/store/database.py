@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -29,9 +30,18 @@ class Database:
         self.engine: Engine = create_engine(parsed, echo=echo, connect_args=connect_args)
         configure_engine(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._enqueued_listeners: list[Callable[[], None]] = []
 
     def unit_of_work(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.sessions)
+        return SqlUnitOfWork(self.sessions, self._enqueued)
+
+    def when_enqueued(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after a transaction that queued deliveries commits."""
+        self._enqueued_listeners.append(listener)
+
+    def _enqueued(self) -> None:
+        for listener in self._enqueued_listeners:
+            listener()
 
     def session(self) -> Session:
         return self.sessions()

@@ -15,9 +15,17 @@ from bot.store.tables import DeliveryRow
 class SqlOutbox:
     def __init__(self, session: Session) -> None:
         self._session = session
+        self.enqueued = False  # something new to send once this transaction commits
 
     def enqueue(
-        self, purpose: str, reference: str, member: Member, message: Outgoing, due_at: datetime
+        self,
+        purpose: str,
+        reference: str,
+        member: Member,
+        message: Outgoing,
+        due_at: datetime,
+        *,
+        now: datetime | None = None,
     ) -> bool:
         if member.id is None:
             raise ValueError("only stored members can be sent messages")
@@ -32,8 +40,10 @@ class SqlOutbox:
                 "state": "queued",
                 "due_at": due_at,
                 "attempts": 0,
-                "created_at": due_at,
+                "created_at": now or due_at,
             },
             ["purpose", "reference", "member_id"],
         ).returning(DeliveryRow.id)
-        return self._session.execute(statement).scalar_one_or_none() is not None
+        inserted = self._session.execute(statement).scalar_one_or_none() is not None
+        self.enqueued = self.enqueued or inserted
+        return inserted

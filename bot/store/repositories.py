@@ -28,6 +28,9 @@ _MUTABLE = (
     "unreachable_at",
     "unreachable_reason",
     "last_seen_at",
+    "dialog",
+    "last_question",
+    "last_question_at",
 )
 
 
@@ -74,6 +77,9 @@ class SqlMemberRepository:
             unreachable_reason=row["unreachable_reason"],
             created_at=row["created_at"],
             last_seen_at=row["last_seen_at"],
+            dialog=row["dialog"],
+            last_question=row["last_question"],
+            last_question_at=row["last_question_at"],
         )
         self._loaded[row["id"]] = (_columns(member), frozenset(regions))
         return member
@@ -132,6 +138,16 @@ class SqlMemberRepository:
                 [{"member_id": member.id, "region": code} for code in sorted(added)],
             )
         self._loaded[member.id] = (after, frozenset(member.regions))
+
+    def organisers(self) -> list[Member]:
+        """Organisers who can be reached, on every channel."""
+        ids = self._session.scalars(
+            select(members.c.id)
+            .where(members.c.role == Role.ORGANISER.value, members.c.unreachable_at.is_(None))
+            .order_by(members.c.id)
+        ).all()
+        found = [self.get_by_id(member_id) for member_id in ids]
+        return [member for member in found if member is not None]
 
     def stats(self) -> MemberStats:
         by_state: dict[str, int] = dict(

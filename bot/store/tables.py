@@ -52,6 +52,9 @@ class MemberRow(Base):
     unreachable_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    dialog: Mapped[str | None] = mapped_column(String(64))
+    last_question: Mapped[str | None] = mapped_column(Text)
+    last_question_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     regions: Mapped[list[MemberRegionRow]] = relationship(
         cascade="all, delete-orphan", lazy="selectin"
@@ -213,6 +216,22 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(64), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(Json)
     at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class RelayRow(Base):
+    """A member's question forwarded to the organisers (世話人に聞く), and the answer."""
+
+    __tablename__ = "relays"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id", ondelete="CASCADE"))
+    question: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    answered_by: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("members.id", ondelete="SET NULL")
+    )
 
 
 class FaqQuestionRow(Base):

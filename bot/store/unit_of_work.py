@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -9,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.calendar import SqlCalendarRepository
 from bot.store.outbox import SqlOutbox
+from bot.store.questions import SqlQuestionLog, SqlRelayRepository
 from bot.store.repositories import SqlAuditLog, SqlMemberRepository
 from bot.store.rsvps import SqlRsvpRepository
 
@@ -20,9 +22,14 @@ class SqlUnitOfWork:
     calendar: SqlCalendarRepository
     rsvps: SqlRsvpRepository
     outbox: SqlOutbox
+    questions: SqlQuestionLog
+    relays: SqlRelayRepository
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], on_enqueued: Callable[[], None] | None = None
+    ) -> None:
         self._sessions = sessions
+        self._on_enqueued = on_enqueued
 
     def __enter__(self) -> Self:
         self.session = self._sessions()
@@ -31,6 +38,8 @@ class SqlUnitOfWork:
         self.calendar = SqlCalendarRepository(self.session)
         self.rsvps = SqlRsvpRepository(self.session, self.members)
         self.outbox = SqlOutbox(self.session)
+        self.questions = SqlQuestionLog(self.session)
+        self.relays = SqlRelayRepository(self.session)
         return self
 
     def __exit__(
@@ -45,3 +54,7 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+        if self.outbox.enqueued and self._on_enqueued is not None:
+            # Committed: the dispatcher can send it now rather than at its next round.
+            self.outbox.enqueued = False
+            self._on_enqueued()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -66,6 +66,16 @@ class Texts:
 
     def format_date(self, moment: datetime, zone: tzinfo) -> str:
         return self("date_format", **self._date_parts(moment.astimezone(zone)))
+
+    def format_day(self, day: date) -> str:
+        """「2026年11月20日」 / "20 Nov 2026": a date without a weekday, as on a document."""
+        return self(
+            "day_format",
+            year=day.year,
+            month=day.month,
+            month_name=self.words("months")[day.month - 1],
+            day=day.day,
+        )
 
     def _date_parts(self, local: datetime) -> dict[str, object]:
         return {

@@ -7,7 +7,9 @@ import pytest
 from bot.config import Settings
 from bot.domain.members import Member
 from bot.domain.messages import MemberRef
+from bot.faq.matcher import FaqEngine
 from bot.services.conversation import Conversation
+from bot.services.faq import Answers
 from bot.store.database import Database
 from bot.texts import Catalogues
 from tests.dialogs.chat import Chat
@@ -15,8 +17,16 @@ from tests.fakes.clock import FakeClock
 
 
 @pytest.fixture
-def conversation(settings: Settings, database: Database, clock: FakeClock) -> Conversation:
-    return Conversation(database.unit_of_work, settings.campaign(), Catalogues.load(), clock)
+def conversation(
+    settings: Settings, database: Database, clock: FakeClock, shipped_engine: FaqEngine
+) -> Conversation:
+    return Conversation(
+        database.unit_of_work,
+        settings.campaign(),
+        Catalogues.load(),
+        clock,
+        Answers(lambda: shipped_engine),
+    )
 
 
 @pytest.fixture

@@ -43,13 +43,13 @@ def test_menu_buttons_lead_where_their_labels_say(chat: Chat) -> None:
     assert "使い方" in chat.text
 
 
-def test_events_with_an_empty_calendar_and_questions_being_prepared(chat: Chat) -> None:
+def test_events_with_an_empty_calendar_and_how_to_ask_a_question(chat: Chat) -> None:
     register(chat, "板橋区")
     chat.press("予定")
     assert "いまお知らせできる予定はありません" in chat.text
     assert chat.labels() == MENU
     chat.press("質問")
-    assert "準備中" in chat.text
+    assert "ふつうの言葉で書いて送ってください" in chat.text
 
 
 def test_settings_show_the_current_choices(chat: Chat) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from bot.app import App, build, run_console
 from bot.config import Secrets, Settings
-from bot.jobs import JOB_DEFAULTS, SCHEDULES_CHECK_SECONDS
+from bot.jobs import FOLDER_CHECK_SECONDS, JOB_DEFAULTS
 from bot.store.tables import DeliveryRow, RsvpRow
 from tests.fakes.clock import FakeClock
 
@@ -127,6 +127,6 @@ def test_the_scheduler_watches_the_schedules(app: App) -> None:
     app.start_jobs()
     job = app.scheduler.get_job("schedules.check")
     assert job is not None
-    assert job.trigger.interval.total_seconds() == SCHEDULES_CHECK_SECONDS
+    assert job.trigger.interval.total_seconds() == FOLDER_CHECK_SECONDS
     assert job.misfire_grace_time == JOB_DEFAULTS["misfire_grace_time"]
     assert job.func == app.schedules.check

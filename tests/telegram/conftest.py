@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.app import App, build, telegram_channel
+from bot.app import App, build, telegram_channel, telegram_service
 from bot.channels.telegram.channel import TelegramChannel
 from bot.config import ChannelsConfig, Secrets, Settings, TelegramConfig
+from bot.faq.matcher import FaqEngine
 from bot.store.database import Database
 from tests.fakes.clock import FakeClock
 from tests.fakes.telegram_api import FakeTelegram
@@ -60,10 +61,15 @@ class RunningBot:
 
 @pytest.fixture
 async def running(
-    settings: Settings, fake: FakeTelegram, database_url: str, clock: FakeClock
+    settings: Settings,
+    fake: FakeTelegram,
+    database_url: str,
+    clock: FakeClock,
+    shipped_engine: FaqEngine,
 ) -> AsyncIterator[RunningBot]:
     """The whole bot, polling the fake server, with the test database and a fixed clock."""
     app = build(telegram_settings(settings, fake, database_url), clock=clock)
+    app.library.engine = shipped_engine  # built once per session, not per test
     channel = telegram_channel(app)
     await channel.start()
     try:
@@ -71,3 +77,19 @@ async def running(
     finally:
         await channel.stop()
         app.close()
+
+
+@pytest.fixture
+async def serving(
+    settings: Settings,
+    fake: FakeTelegram,
+    database_url: str,
+    clock: FakeClock,
+    shipped_engine: FaqEngine,
+) -> AsyncIterator[RunningBot]:
+    """The whole bot as `campaign-bot run` serves it: replies, and the outbox being sent."""
+    app = build(telegram_settings(settings, fake, database_url), clock=clock)
+    app.library.engine = shipped_engine
+    async with telegram_service(app) as channel:
+        yield RunningBot(app, channel, app.database)
+    app.close()

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-CORE = ["bot.domain", "bot.services", "bot.texts", "bot.calendar"]
+CORE = ["bot.domain", "bot.services", "bot.texts", "bot.calendar", "bot.faq", "bot.delivery"]
 FORBIDDEN = ["telegram", "linebot", "sqlalchemy", "alembic", "apscheduler", "bot.store"]
 
 PROBE = """

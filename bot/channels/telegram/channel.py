@@ -47,7 +47,7 @@ class TelegramChannel:
     ) -> None:
         self._config = config
         self._catalogues = catalogues
-        self._token = token
+        self.token = token
         builder = (
             ApplicationBuilder()
             .token(token)
@@ -68,9 +68,7 @@ class TelegramChannel:
         await self.register_commands()
         await self.application.start()
         if self._config.mode == "webhook":
-            self.webhook = WebhookServer(
-                self.application, self._config, webhook_secret(self._token)
-            )
+            self.webhook = WebhookServer(self.application, self._config, webhook_secret(self.token))
             await self.webhook.start()
             return
         updater = self.application.updater

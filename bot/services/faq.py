@@ -1,0 +1,150 @@
+"""質問: answering members' questions from the knowledge base, with sources and dates.
+
+Anything a member writes that is not a menu word comes here. The engine decides (answer,
+もしかして, route, decline, don't know); every question is logged without the member's id
+for the organisers' quality loop, and every answer offers 「世話人に聞く」.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from bot.domain.messages import Action, Button, Outgoing
+from bot.domain.ports import LoggedQuestion
+from bot.faq.knowledge import Entry
+from bot.faq.matcher import Decision, FaqEngine, Outcome
+from bot.services import events
+from bot.services.turn import StaleAction, Turn
+
+EngineSource = Callable[[], FaqEngine | None]
+
+
+def human_button(turn: Turn) -> Button:
+    return Button(turn.texts("faq.human_button"), Action("ask_human"))
+
+
+class Answers:
+    def __init__(self, engine: EngineSource) -> None:
+        # A callable, not an engine: the knowledge base can be reloaded while the bot runs.
+        self._engine = engine
+
+    def prompt(self, turn: Turn) -> list[Outgoing]:
+        return [turn.screens.with_menu(turn.member, turn.texts("faq.prompt"))]
+
+    def ask(self, turn: Turn, question: str) -> tuple[Outcome, list[Outgoing]]:
+        """A question in the member's words: what was decided, and the replies."""
+        engine = self._engine()
+        turn.member.asked(question, turn.now)
+        if engine is None:
+            unavailable = Outgoing(turn.texts("faq.unavailable"), buttons=((human_button(turn),),))
+            return Outcome.UNKNOWN, [unavailable, turn.screens.menu_prompt(turn.member)]
+        decision = engine.decide(question)
+        self._log(turn, question, decision)
+        return decision.outcome, self._replies(turn, decision)
+
+    def show(self, turn: Turn, entry_id: str) -> list[Outgoing]:
+        """An entry chosen from もしかして (or a related topic)."""
+        entry = self._entry(entry_id)
+        return [answer_message(turn, entry)]
+
+    def more(self, turn: Turn, entry_id: str) -> list[Outgoing]:
+        """「くわしく」: the continuation of an answer."""
+        entry = self._entry(entry_id)
+        if entry.more is None:
+            raise StaleAction(entry_id)
+        related = [
+            Button(found.title, Action("faq", (found.id,)))
+            for found in (self._lookup(i) for i in entry.related)
+            if found is not None
+        ]
+        rows = (*((button,) for button in related), (human_button(turn),))
+        return [Outgoing(entry.more, buttons=rows)]
+
+    def _entry(self, entry_id: str) -> Entry:
+        entry = self._lookup(entry_id)
+        if entry is None:
+            raise StaleAction(entry_id)  # a button from before the knowledge base changed
+        return entry
+
+    def _lookup(self, entry_id: str) -> Entry | None:
+        engine = self._engine()
+        return engine.knowledge.entry(entry_id) if engine is not None else None
+
+    def _replies(self, turn: Turn, decision: Decision) -> list[Outgoing]:
+        texts, member = turn.texts, turn.member
+        outcome = decision.outcome
+        if outcome is Outcome.ANSWER and decision.entry is not None:
+            return [answer_message(turn, decision.entry)]
+        if outcome is Outcome.SUGGEST:
+            rows = (
+                *(
+                    (Button(entry.title, Action("faq", (entry.id,))),)
+                    for entry in decision.suggestions
+                ),
+                (human_button(turn),),
+            )
+            return [Outgoing(texts("faq.suggest"), buttons=rows)]
+        if outcome is Outcome.EVENTS:
+            return events.upcoming(turn)
+        if outcome is Outcome.GREETING:
+            return [turn.screens.with_menu(member, texts("faq.greeting"))]
+        if outcome is Outcome.THANKS:
+            return [turn.screens.with_menu(member, texts("faq.thanks"))]
+        if outcome is Outcome.EMPTY:
+            return [turn.screens.with_menu(member, texts("fallback.not_understood"))]
+        key = "faq.unknown" if outcome is Outcome.UNKNOWN else "faq.decline"
+        return [
+            Outgoing(texts(key), buttons=((human_button(turn),),)),
+            turn.screens.menu_prompt(member),
+        ]
+
+    @staticmethod
+    def _log(turn: Turn, question: str, decision: Decision) -> None:
+        if decision.outcome in (Outcome.GREETING, Outcome.THANKS, Outcome.EMPTY):
+            return
+        turn.uow.questions.record(
+            LoggedQuestion(
+                text=question[:1000],
+                normalised=decision.normalised[:1000],
+                outcome=decision.outcome.value,
+                entry_id=decision.entry.id if decision.entry else None,
+                score=round(decision.coverage, 4),
+                language=turn.member.language,
+                asked_at=turn.now,
+            )
+        )
+
+
+def answer_message(turn: Turn, entry: Entry) -> Outgoing:
+    """The answer, its sources and the date it was checked; a caution once it may be stale."""
+    texts = turn.texts
+    zone = turn.campaign.timezone
+    parts = [entry.answer]
+    if entry.expired(turn.now.astimezone(zone).date()):
+        assert entry.valid_until is not None
+        parts.append(
+            texts(
+                "faq.caution",
+                date=_day(turn, entry.valid_until),
+                ask=entry.ask or texts("faq.ask_default"),
+            )
+        )
+    sources = texts.join(f"{s.title} {s.url}" for s in entry.sources)
+    parts.append(
+        "\n".join(
+            (
+                texts("faq.sources", sources=sources),
+                texts("faq.checked", date=_day(turn, entry.checked)),
+            )
+        )
+    )
+    rows: list[tuple[Button, ...]] = []
+    if entry.more:
+        rows.append((Button(texts("faq.more_button"), Action("faq_more", (entry.id,))),))
+    rows.append((human_button(turn),))
+    return Outgoing("\n\n".join(parts), buttons=tuple(rows))
+
+
+def _day(turn: Turn, day: date) -> str:
+    return turn.texts.format_day(day)

@@ -1,0 +1,91 @@
+"""「世話人に聞く」: a member's question goes to the organisers, and their answer comes back.
+
+Both directions go through the outbox, so they arrive even if the other side is away, and
+the organiser's answer is written with the member's id only on the relay, never in the log.
+"""
+
+from __future__ import annotations
+
+from bot.domain.members import Member
+from bot.domain.messages import Action, Button, Outgoing
+from bot.services.events import number
+from bot.services.turn import Turn
+
+QUESTION = "relay_question"
+ANSWER = "relay_answer"
+DIALOG = "relay:"
+
+
+def ask_human(turn: Turn) -> list[Outgoing]:
+    """Forward the member's last question to every organiser who can be reached."""
+    member, texts = turn.member, turn.texts
+    question = member.last_question
+    if not question:
+        return [turn.screens.with_menu(member, texts("faq.no_question"))]
+    organisers = [o for o in turn.uow.members.organisers() if o.id != member.id]
+    if not organisers:
+        return [turn.screens.with_menu(member, texts("relay.no_organisers"))]
+    relay = turn.uow.relays.open(member, question, turn.now)
+    for organiser in organisers:
+        organiser_texts = turn.screens.catalogues[organiser.language]
+        message = Outgoing(
+            organiser_texts(
+                "relay.to_organiser",
+                id=relay.id,
+                name=member.display_name or organiser_texts("attendance.no_name"),
+                channel=member.channel,
+                question=question,
+            ),
+            buttons=(
+                (
+                    Button(
+                        organiser_texts("relay.reply_button"),
+                        Action("relay_reply", (str(relay.id),)),
+                    ),
+                ),
+            ),
+        )
+        turn.uow.outbox.enqueue(QUESTION, f"relay:{relay.id}", organiser, message, turn.now)
+    member.last_question = None  # pressing twice does not send the same question twice
+    return [turn.screens.with_menu(member, texts("relay.sent"))]
+
+
+def start_reply(turn: Turn, relay_id: str) -> list[Outgoing]:
+    """An organiser pressed 返事を書く: their next message is the answer."""
+    relay = turn.uow.relays.get(number(relay_id))
+    if relay is None:
+        return [turn.screens.with_menu(turn.member, turn.texts("relay.not_found"))]
+    turn.member.dialog = f"{DIALOG}{relay.id}"
+    return [Outgoing(turn.texts("relay.write_reply", id=relay.id))]
+
+
+def in_reply(member: Member) -> bool:
+    return bool(member.dialog and member.dialog.startswith(DIALOG))
+
+
+def cancel(turn: Turn) -> list[Outgoing]:
+    turn.member.dialog = None
+    return [turn.screens.with_menu(turn.member, turn.texts("relay.cancelled"))]
+
+
+def write_reply(turn: Turn, text: str) -> list[Outgoing]:
+    """The organiser's answer goes to the member who asked, in the member's language."""
+    organiser, texts = turn.member, turn.texts
+    assert organiser.dialog is not None
+    relay = turn.uow.relays.get(int(organiser.dialog.removeprefix(DIALOG)))
+    organiser.dialog = None
+    if relay is None:
+        return [turn.screens.with_menu(organiser, texts("relay.not_found"))]
+    asker = turn.uow.members.get_by_id(relay.member_id)
+    if asker is None:
+        return [turn.screens.with_menu(organiser, texts("relay.not_found"))]
+    answered_before = relay.answer is not None
+    turn.uow.relays.answer(relay.id, organiser, text, turn.now)
+    asker_texts = turn.screens.catalogues[asker.language]
+    message = Outgoing(asker_texts("relay.to_member", question=relay.question, answer=text))
+    reference = f"relay:{relay.id}:{organiser.id}:{int(turn.now.timestamp())}"
+    turn.uow.outbox.enqueue(ANSWER, reference, asker, message, turn.now)
+    reply = texts("relay.answered", id=relay.id)
+    if answered_before:
+        reply = f"{reply}\n{texts('relay.answered_before')}"
+    return [turn.screens.with_menu(organiser, reply)]

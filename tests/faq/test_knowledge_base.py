@@ -1,0 +1,166 @@
+"""The shipped knowledge base: valid, complete, and every entry reachable the way members ask."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.faq.knowledge import ANSWER_MAX, MORE_MAX, KnowledgeBase, load_knowledge
+from bot.faq.matcher import FaqEngine, Outcome
+from tests.conftest import ROOT
+
+TODAY = date(2026, 11, 30)
+FACT_GROUPS = {
+    "schedule",
+    "expired_card_interim",
+    "shikaku_kakuninsho",
+    "shikaku_joho_oshirase",
+    "myna_hokensho",
+    "registration_cancel",
+    "e_certificate",
+    "kouki_koureisha",
+    "kokuho_arrears",
+    "vulnerable_persons",
+    "lost_card",
+    "tokyo_local",
+    "campaign_position",
+    "other",
+}
+
+
+@pytest.fixture(scope="module")
+def shipped() -> KnowledgeBase:
+    return load_knowledge(ROOT / "knowledge", TODAY)
+
+
+@pytest.fixture(scope="module")
+def shipped_engine(shipped: KnowledgeBase) -> FaqEngine:
+    return FaqEngine(shipped)
+
+
+def test_the_knowledge_base_is_big_enough_and_covers_every_fact_group(
+    shipped: KnowledgeBase,
+) -> None:
+    assert len(shipped.entries) >= 45
+    assert {entry.topic for entry in shipped.entries} >= FACT_GROUPS
+
+
+def test_every_answer_fits_a_chat_message_and_has_a_dated_source(shipped: KnowledgeBase) -> None:
+    for entry in shipped.entries:
+        assert len(entry.answer) <= ANSWER_MAX, entry.id
+        assert entry.more is None or len(entry.more) <= MORE_MAX, entry.id
+        assert entry.sources, entry.id
+        assert all(s.url.startswith("https://") for s in entry.sources), entry.id
+        assert entry.checked <= TODAY, entry.id
+
+
+def test_time_limited_facts_say_whom_to_ask(shipped: KnowledgeBase) -> None:
+    limited = [e for e in shipped.entries if e.valid_until is not None]
+    assert limited, "the interim measures are time-limited"
+    assert all(e.ask for e in limited)
+
+
+def test_every_entry_is_found_by_its_own_title(
+    shipped: KnowledgeBase, shipped_engine: FaqEngine
+) -> None:
+    missed = []
+    for entry in shipped.entries:
+        decision = shipped_engine.decide(entry.title)
+        found = decision.entry if decision.outcome is Outcome.ANSWER else None
+        offered = decision.suggestions if decision.outcome is Outcome.SUGGEST else ()
+        if found != entry and entry not in offered:
+            missed.append(f"{entry.id}: {decision.outcome.value}")
+    assert missed == []
+
+
+def test_every_entry_is_answered_for_at_least_one_colloquial_phrasing(
+    shipped: KnowledgeBase, shipped_engine: FaqEngine
+) -> None:
+    missed = []
+    for entry in shipped.entries:
+        answered = [
+            q
+            for q in entry.questions
+            if (d := shipped_engine.decide(q)).outcome is Outcome.ANSWER and d.entry == entry
+        ]
+        if not answered:
+            missed.append(entry.id)
+    assert missed == []
+
+
+def test_the_routes_file_declines_common_off_topic_questions(shipped_engine: FaqEngine) -> None:
+    for question in ("年金の振込日はいつ", "明日は雨が降る？", "おすすめの眼科を教えて"):
+        assert shipped_engine.decide(question).outcome is Outcome.DECLINE, question
+
+
+def test_check_lists_knowledge_base_mistakes_with_lines(tmp_path: Path) -> None:
+    from bot.yaml_validation import InvalidDocument
+
+    folder = tmp_path / "knowledge"
+    folder.mkdir()
+    long_answer = "あ" * (ANSWER_MAX + 1)
+    (folder / "insurance_card.yaml").write_text(
+        f"""\
+- id: a
+  topic: t
+  title: タイトル
+  questions: [質問]
+  answer: 答え
+  sources: [{{title: 出典, url: "https://example.org"}}]
+  checked: 2026-11-20
+- id: a
+  topic: t
+  title: もう一つ
+  questions: [質問2]
+  answer: {long_answer}
+  sources: []
+  checked: 2026-02-30
+  related: [nowhere]
+""",
+        encoding="utf-8",
+    )
+    (folder / "routes.yaml").write_text("routes: []\n", encoding="utf-8")
+    (folder / "synonyms.yaml").write_text("保険証: [保健証]\n資格確認書: [保健証]\n", "utf-8")
+    with pytest.raises(InvalidDocument) as caught:
+        load_knowledge(folder, TODAY)
+    found = [str(p) for p in caught.value.problems]
+    assert any(":13: [1].sources: must not be empty" in p for p in found), found
+    assert any(":14: [1].checked: not a real date" in p for p in found), found
+    assert any('"保健証" is already a variant of "保険証"' in p for p in found), found
+
+
+def test_cross_checks_run_when_every_value_is_readable(tmp_path: Path) -> None:
+    from bot.yaml_validation import InvalidDocument
+
+    folder = tmp_path / "knowledge"
+    folder.mkdir()
+    entry = """\
+- id: {id}
+  topic: t
+  title: タイトル{id}
+  questions: [質問{id}]
+  answer: {answer}
+  sources: [{{title: 出典, url: "https://example.org"}}]
+  checked: 2026-11-20
+  related: [{related}]
+"""
+    text = entry.format(id="a", answer="答え", related="b") + entry.format(
+        id="a", answer="あ" * (ANSWER_MAX + 1), related="nowhere"
+    )
+    (folder / "insurance_card.yaml").write_text(text, encoding="utf-8")
+    (folder / "routes.yaml").write_text("routes: []\n", encoding="utf-8")
+    (folder / "synonyms.yaml").write_text("{}\n", encoding="utf-8")
+    with pytest.raises(InvalidDocument) as caught:
+        load_knowledge(folder, TODAY)
+    found = sorted(str(p) for p in caught.value.problems)
+    assert found == sorted(
+        [
+            'knowledge/insurance_card.yaml:9: [1].id: duplicate id "a" (also entry 0)',
+            f"knowledge/insurance_card.yaml:13: [1].answer: {ANSWER_MAX + 1} characters; a chat "
+            f"answer is at most {ANSWER_MAX}: move the rest to more:",
+            'knowledge/insurance_card.yaml:16: [1].related[0]: no entry has the id "nowhere"',
+            'knowledge/insurance_card.yaml:8: [0].related[0]: no entry has the id "b"',
+        ]
+    )
