@@ -106,7 +106,15 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     )
     core = CoreWorker(threads=settings.config.database.threads)
     core.start()
-    dispatcher = Dispatcher(SqlDeliveryQueue(database.sessions), {}, clock, run_blocking=core.run)
+    delivery = settings.config.delivery
+    dispatcher = Dispatcher(
+        SqlDeliveryQueue(database.sessions),
+        {},
+        clock,
+        run_blocking=core.run,
+        batch=delivery.batch,
+        max_attempts=delivery.max_attempts,
+    )
     database.when_enqueued(dispatcher.wake)
     return App(
         settings,
@@ -189,7 +197,9 @@ async def telegram_service(app: App) -> AsyncIterator[TelegramChannel]:
     await channel.start()
     messenger = TelegramMessenger.from_config(app.settings.config.channels.telegram, channel.token)
     await messenger.initialize()
-    app.dispatcher.attach("telegram", messenger)
+    delivery = app.settings.config.delivery
+    pacer = Pacer(per_second=delivery.per_second, per_chat_per_second=delivery.per_chat_per_second)
+    app.dispatcher.attach("telegram", messenger, pacer)
     stop = asyncio.Event()
     sending = asyncio.create_task(app.dispatcher.run(stop))
     try:

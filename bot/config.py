@@ -96,6 +96,13 @@ class OrganisersConfig(_Section):
     line: list[ExternalId] = []
 
 
+class DeliveryConfig(_Section):
+    per_second: float = Field(default=25.0, gt=0, le=1000)
+    per_chat_per_second: float = Field(default=1.0, gt=0, le=100)
+    batch: int = Field(default=50, ge=1, le=1000)
+    max_attempts: int = Field(default=8, ge=1, le=100)
+
+
 class QuietHoursConfig(_Section):
     start: LocalTime = time(21, 0)
     end: LocalTime = time(8, 0)
@@ -117,6 +124,7 @@ class Config(_Section):
     organisers: OrganisersConfig = OrganisersConfig()
     channels: ChannelsConfig = ChannelsConfig()
     reminders: RemindersConfig = RemindersConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
 
     def problems(self) -> Iterable[tuple[Loc, str]]:
         codes: dict[str, int] = {}
