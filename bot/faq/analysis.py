@@ -47,6 +47,10 @@ _STOP = {
     "為さる",
     "致す",
     "申す",
+    "もう",
+    "ちょっと",
+    "本当",
+    "一寸",
 }
 # Question words tell "when" from "what" (いつまで使える / 何に使う): keep them.
 INTERROGATIVES = {"何時", "いつ", "何", "何処", "どこ", "誰", "どれ", "どちら", "どっち", "幾ら"}
@@ -63,14 +67,24 @@ class Analyser:
         self._tokenizer = _tokenizer()
 
     def words(self, text: str) -> list[str]:
-        """Content words in normalised form: long units, then the short ones they contain."""
-        long_units = self._content(text, SplitMode.C)
+        """Content words in normalised form: long units, then the nouns inside compounds.
+
+        The short units of nouns let 資格確認書 meet 確認書 and 世田谷区 meet 世田谷; those of
+        verbs (持ち歩く -> 持つ, 歩く) only add noise.
+        """
+        long_units = [form for form, _ in self._content(text, SplitMode.C)]
         seen = set(long_units)
-        extra = [w for w in self._content(text, SplitMode.A) if w not in seen]
+        extra = [
+            form
+            for form, pos in self._content(text, SplitMode.A, keep_stems=True)
+            if pos == "名詞" and form not in seen
+        ]
         return long_units + list(dict.fromkeys(extra))
 
-    def _content(self, text: str, mode: SplitMode) -> list[str]:
-        found: list[str] = []
+    def _content(
+        self, text: str, mode: SplitMode, *, keep_stems: bool = False
+    ) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
         previous = ""
         for unit in self._tokenizer.tokenize(text, mode):
             pos = unit.part_of_speech()
@@ -81,10 +95,14 @@ class Analyser:
                 continue
             if pos[0] == "接尾辞" and previous:
                 # 保険 + 証 -> 保険証: a suffix means little alone.
-                found[-1] = previous + form
+                joined = (previous + form, "名詞")
+                if keep_stems:
+                    found.append(joined)
+                else:
+                    found[-1] = joined
                 previous = ""
                 continue
-            found.append(form)
+            found.append((form, pos[0]))
             previous = form
         return found
 

@@ -12,11 +12,13 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 K1 = 1.2
 B = 0.75
 BIGRAM_WEIGHT = 0.35
 ANSWER_WEIGHT = 0.3
+SECOND_WEIGHT = 0.5
 
 
 class Bm25:
@@ -26,13 +28,27 @@ class Bm25:
         self.size = len(documents)
         self._lengths = [len(doc) for doc in documents]
         self._average = (sum(self._lengths) / self.size) if self.size else 0.0
-        self._postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        counts: dict[str, list[tuple[int, int]]] = defaultdict(list)
         for index, doc in enumerate(documents):
             for term, count in Counter(doc).items():
-                self._postings[term].append((index, count))
+                counts[term].append((index, count))
         self.idf = {
-            term: math.log(1 + (self.size - len(postings) + 0.5) / (len(postings) + 0.5))
-            for term, postings in self._postings.items()
+            term: math.log(1 + (self.size - len(found) + 0.5) / (len(found) + 0.5))
+            for term, found in counts.items()
+        }
+        # Each posting carries its whole BM25 contribution (queries count a term once).
+        self._postings: dict[str, list[tuple[int, float]]] = {
+            term: [
+                (
+                    index,
+                    self.idf[term]
+                    * count
+                    * (K1 + 1)
+                    / (count + K1 * (1 - B + B * self._lengths[index] / self._average)),
+                )
+                for index, count in found
+            ]
+            for term, found in counts.items()
         }
         # A word no document knows is as telling as the rarest one (天気, 年金 ...).
         self.unknown_idf = math.log(1 + (self.size + 0.5) / 0.5) if self.size else 0.0
@@ -43,12 +59,8 @@ class Bm25:
     def scores(self, query: Sequence[str]) -> dict[int, float]:
         totals: dict[int, float] = defaultdict(float)
         for term in set(query):
-            idf = self.idf.get(term)
-            if idf is None:
-                continue
-            for index, count in self._postings[term]:
-                norm = K1 * (1 - B + B * self._lengths[index] / self._average)
-                totals[index] += idf * count * (K1 + 1) / (count + norm)
+            for index, weight in self._postings.get(term, ()):
+                totals[index] += weight
         return totals
 
 
@@ -58,6 +70,14 @@ class Document:
     field: str  # "title", "question", "answer"
     words: tuple[str, ...]
     bigrams: tuple[str, ...]
+
+    @cached_property
+    def word_set(self) -> frozenset[str]:
+        return frozenset(self.words)
+
+    @cached_property
+    def bigram_set(self) -> frozenset[str]:
+        return frozenset(self.bigrams)
 
 
 @dataclass(frozen=True)
@@ -84,11 +104,26 @@ class Index:
             t: Document(t, "all", tuple(words[t]), tuple(bigrams[t])) for t in words
         }
 
-    def search(self, words: Sequence[str], bigrams: Sequence[str]) -> list[Hit]:
-        """Targets by score, best first; each with its best document's coverage of the query."""
+    def search(
+        self,
+        words: Sequence[str],
+        bigrams: Sequence[str],
+        *,
+        leave_out: int | None = None,
+        limit: int = 12,
+    ) -> list[Hit]:
+        """Targets by score, best first; each with its best document's coverage of the query.
+
+        `leave_out` ignores one document: calibrating on the knowledge base's own phrasings
+        asks each one with itself left out, as if a member had written it.
+        """
         word_scores = self._words.scores(words)
         bigram_scores = self._bigrams.scores(bigrams)
+        if leave_out is not None:
+            word_scores.pop(leave_out, None)
+            bigram_scores.pop(leave_out, None)
         best: dict[str, tuple[float, int]] = {}
+        second: dict[str, float] = defaultdict(float)
         answer_bonus: dict[str, float] = defaultdict(float)
         for index in set(word_scores) | set(bigram_scores):
             document = self.documents[index]
@@ -96,32 +131,63 @@ class Index:
             if document.field == "answer":
                 answer_bonus[document.target] = max(answer_bonus[document.target], score)
                 continue
-            if document.target not in best or score > best[document.target][0]:
-                best[document.target] = (score, index)
-        hits = [
+            target = document.target
+            if target not in best or score > best[target][0]:
+                if target in best:
+                    second[target] = best[target][0]
+                best[target] = (score, index)
+            else:
+                second[target] = max(second[target], score)
+        # An entry several of whose phrasings fit is likelier than one with a single lucky one.
+        ranked = sorted(
+            (
+                (
+                    score
+                    + SECOND_WEIGHT * second.get(target, 0.0)
+                    + ANSWER_WEIGHT * answer_bonus.get(target, 0.0),
+                    target,
+                    index,
+                )
+                for target, (score, index) in best.items()
+            ),
+            reverse=True,
+        )
+        # Coverage is only needed for the few targets a decision can look at.
+        query = _Query(self, words, bigrams)
+        return [
             Hit(
                 target,
-                score + ANSWER_WEIGHT * answer_bonus.get(target, 0.0),
-                self.coverage(words, bigrams, self.documents[index]),
+                score,
+                query.coverage(self.documents[index]),
                 self.documents[index],
-                self.coverage(words, bigrams, self._vocabulary[target]),
+                query.coverage(self._vocabulary[target]),
             )
-            for target, (score, index) in best.items()
+            for score, target, index in ranked[:limit]
         ]
-        return sorted(hits, key=lambda hit: hit.score, reverse=True)
 
     def coverage(self, words: Sequence[str], bigrams: Sequence[str], document: Document) -> float:
         """How much of the question (by information, idf-weighted) the document contains."""
-        word_part = _covered(self._words, words, set(document.words))
-        bigram_part = _covered(self._bigrams, bigrams, set(document.bigrams))
-        if not words:
+        return _Query(self, words, bigrams).coverage(document)
+
+
+class _Query:
+    """A question's terms with their weights, computed once for all the documents compared."""
+
+    def __init__(self, index: Index, words: Sequence[str], bigrams: Sequence[str]) -> None:
+        self.words = {t: index._words.weight(t) for t in set(words)}
+        self.bigrams = {t: index._bigrams.weight(t) for t in set(bigrams)}
+        self.word_total = sum(self.words.values())
+        self.bigram_total = sum(self.bigrams.values())
+
+    def coverage(self, document: Document) -> float:
+        bigram_part = _share(self.bigrams, self.bigram_total, document.bigram_set)
+        if not self.words:
             return bigram_part
+        word_part = _share(self.words, self.word_total, document.word_set)
         return 0.7 * word_part + 0.3 * bigram_part
 
 
-def _covered(model: Bm25, query: Sequence[str], present: set[str]) -> float:
-    terms = set(query)
-    total = sum(model.weight(t) for t in terms)
+def _share(weights: dict[str, float], total: float, present: frozenset[str]) -> float:
     if total == 0:
         return 0.0
-    return sum(model.weight(t) for t in terms if t in present) / total
+    return sum(w for t, w in weights.items() if t in present) / total

@@ -3,9 +3,10 @@
 The confidence ("reach") is the share of the question's information (idf-weighted words and
 bigrams) that an entry mentions anywhere (title, phrasings, answer): 1.0 when every telling word
 of the question is there, low when the question is about something the knowledge base never
-mentions (天気, 年金). The best entry must also lead the next one clearly, or the member is
-offered the likely ones (もしかして). Calibrated on real member questions; `campaign-bot faq
-eval` prints how the thresholds do.
+mentions (天気, 年金). Confident: the best entry is answered, with any nearly-as-good entries
+offered beside it; less sure: the likely entries are offered (もしかして); little in common:
+"I don't know" or a decline. Calibrated on real member questions; `campaign-bot faq eval`
+prints how the thresholds do.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from bot.faq.index import Document, Hit, Index
 from bot.faq.knowledge import Entry, KnowledgeBase, Route, RouteKind
 from bot.faq.normalise import Normaliser
 
-ANSWER_AT = 0.50  # reach from which the best entry is answered outright
-SUGGEST_AT = 0.35  # reach from which likely entries are offered (もしかして)
-UNKNOWN_AT = 0.20  # below this an entry shares too little to call the question ours
-ROUTE_AT = 0.40  # coverage from which a route (events, greeting, decline) is followed
-CLEAR_LEAD = 1.15  # the best entry must score this much above the next one
+ANSWER_AT = 0.35  # reach from which the best entry is answered
+SUGGEST_AT = 0.25  # reach from which likely entries are offered (もしかして) instead
+UNKNOWN_AT = 0.15  # below this an entry shares too little to call the question ours
+ROUTE_AT = 0.30  # reach from which a route (events, greeting, decline) beats a weaker entry
+CLEAR_LEAD = 1.15  # entries scoring within this factor of the best are offered beside it
 SUGGEST_SHARE = 0.6  # suggestions score at least this share of the best one
 SUGGESTIONS = 3
 
@@ -43,7 +44,7 @@ class Decision:
     outcome: Outcome
     normalised: str
     entry: Entry | None = None
-    suggestions: tuple[Entry, ...] = ()
+    suggestions: tuple[Entry, ...] = ()  # もしかして; with an answer, the close alternatives
     score: float = 0.0
     coverage: float = 0.0
     best: Hit | None = None
@@ -95,18 +96,30 @@ class FaqEngine:
         entry_hits = [h for h in hits if h.target in self._entries]
         route_hit = next((h for h in hits if h.target in self._routes), None)
         top = entry_hits[0] if entry_hits else None
-        routed = route_hit is not None and route_hit.coverage >= ROUTE_AT
-        if route_hit is not None and routed and (top is None or route_hit.coverage >= top.reach):
+        routed = route_hit is not None and route_hit.reach >= ROUTE_AT
+        if route_hit is not None and routed and (top is None or route_hit.reach >= top.reach):
             kind = self._routes[route_hit.target].kind
             return self._decision(_ROUTED[kind], normalised, hits, route_hit)
         if top is None:
             return Decision(Outcome.DECLINE, normalised, hits=tuple(hits))
         runner_up = entry_hits[1] if len(entry_hits) > 1 else None
-        # Two entries that fit about equally well: let the member choose rather than guess.
-        clear = runner_up is None or top.score >= CLEAR_LEAD * runner_up.score
-        if top.reach >= ANSWER_AT and clear:
+        if top.reach >= ANSWER_AT:
             entry = self._entries[top.target]
-            return self._decision(Outcome.ANSWER, normalised, hits, top, runner_up, entry=entry)
+            # A close call: answer the best, and offer the ones nearly as good beside it.
+            close = [
+                self._entries[h.target]
+                for h in entry_hits[1:]
+                if h.score * CLEAR_LEAD > top.score and h.reach >= SUGGEST_AT
+            ][: SUGGESTIONS - 1]
+            return self._decision(
+                Outcome.ANSWER,
+                normalised,
+                hits,
+                top,
+                runner_up,
+                entry=entry,
+                suggestions=tuple(close),
+            )
         if top.reach >= SUGGEST_AT:
             suggestions = self._distinct(entry_hits, top)
             return self._decision(

@@ -75,7 +75,7 @@ class Answers:
         texts, member = turn.texts, turn.member
         outcome = decision.outcome
         if outcome is Outcome.ANSWER and decision.entry is not None:
-            return [answer_message(turn, decision.entry)]
+            return [answer_message(turn, decision.entry, decision.suggestions)]
         if outcome is Outcome.SUGGEST:
             rows = (
                 *(
@@ -116,8 +116,12 @@ class Answers:
         )
 
 
-def answer_message(turn: Turn, entry: Entry) -> Outgoing:
-    """The answer, its sources and the date it was checked; a caution once it may be stale."""
+def answer_message(turn: Turn, entry: Entry, alternatives: tuple[Entry, ...] = ()) -> Outgoing:
+    """The answer, its sources and the date it was checked; a caution once it may be stale.
+
+    `alternatives` are entries that matched nearly as well: offered as buttons, in case the
+    member meant one of them.
+    """
     texts = turn.texts
     zone = turn.campaign.timezone
     parts = [entry.answer]
@@ -142,6 +146,9 @@ def answer_message(turn: Turn, entry: Entry) -> Outgoing:
     rows: list[tuple[Button, ...]] = []
     if entry.more:
         rows.append((Button(texts("faq.more_button"), Action("faq_more", (entry.id,))),))
+    if alternatives:
+        parts.append(texts("faq.alternatives"))
+        rows.extend((Button(other.title, Action("faq", (other.id,))),) for other in alternatives)
     rows.append((human_button(turn),))
     return Outgoing("\n\n".join(parts), buttons=tuple(rows))
 

@@ -93,9 +93,18 @@ def test_an_expired_fact_comes_with_a_caution(
     assert "加入している健康保険に確かめてください" in chat.text
 
 
-def test_suggestions_lead_to_the_answer(member: Callable[[str], Chat]) -> None:
+def test_a_close_call_offers_the_other_answer_beside_it(member: Callable[[str], Chat]) -> None:
     chat = member("alice")
     chat.say("資格確認書")
+    assert "マイナ保険証を持っていない人が病院の窓口で見せる書類です" in chat.text
+    assert "近い質問の答えもあります" in chat.text
+    chat.press("資格確認書のもらい方")
+    assert "申請不要で資格確認書が届きます" in chat.text
+
+
+def test_suggestions_lead_to_the_answer(member: Callable[[str], Chat]) -> None:
+    chat = member("alice")
+    chat.say("資格確認書と株価と天体")
     assert "もしかして" in chat.text
     assert set(chat.labels()) >= {"資格確認書とは", "資格確認書のもらい方", "世話人に聞く"}
     chat.press("資格確認書のもらい方")

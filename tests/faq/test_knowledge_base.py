@@ -164,3 +164,15 @@ def test_cross_checks_run_when_every_value_is_readable(tmp_path: Path) -> None:
             'knowledge/insurance_card.yaml:8: [0].related[0]: no entry has the id "b"',
         ]
     )
+
+
+def test_quality_on_the_validation_questions_does_not_regress(shipped_engine: FaqEngine) -> None:
+    """A floor, not a target: `campaign-bot faq eval` reports the figures."""
+    from bot.faq.evaluation import evaluate, load_questions
+
+    report = evaluate(
+        shipped_engine,
+        load_questions(ROOT / "tests" / "fixtures" / "faq" / "validation_questions.yaml"),
+    )
+    assert report.accuracy >= 0.90, report.summary()
+    assert report.decline_rate >= 0.90, report.summary()
