@@ -35,11 +35,14 @@ _MUTABLE = (
 
 
 # Built once: constructing a statement costs more than running it on SQLite.
-_BY_REF = select(members).where(
+# One round trip for a member and their regions (a row per region, or one with none).
+_WITH_REGIONS = select(members, member_regions.c.region).outerjoin(
+    member_regions, member_regions.c.member_id == members.c.id
+)
+_BY_REF = _WITH_REGIONS.where(
     members.c.channel == bindparam("channel"), members.c.external_id == bindparam("external_id")
 )
-_BY_ID = select(members).where(members.c.id == bindparam("member_id"))
-_REGIONS = select(member_regions.c.region).where(member_regions.c.member_id == bindparam("id"))
+_BY_ID = _WITH_REGIONS.where(members.c.id == bindparam("member_id"))
 
 
 def _columns(member: Member) -> dict[str, Any]:
@@ -58,10 +61,11 @@ class SqlMemberRepository:
         self._loaded: dict[int, tuple[dict[str, Any], frozenset[str]]] = {}
 
     def _load(self, statement: Any, params: dict[str, Any]) -> Member | None:
-        row = self._session.execute(statement, params).mappings().one_or_none()
-        if row is None:
+        rows = self._session.execute(statement, params).mappings().all()
+        if not rows:
             return None
-        regions = set(self._session.scalars(_REGIONS, {"id": row["id"]}))
+        row = rows[0]
+        regions = {r["region"] for r in rows if r["region"] is not None}
         member = Member(
             id=row["id"],
             channel=row["channel"],
