@@ -13,14 +13,18 @@ async def test_polling_recovers_after_server_errors(
     await register(fake, HANAKO)
     fake.fail_during(1.5, status=502, methods="getUpdates")
     failures_before = sum(1 for r in fake.requests("getUpdates") if r.status == 502)
+    before = len(fake.messages(HANAKO))
 
+    # The poll already waiting returns this update; the polls after it meet the outage.
     fake.send_text(HANAKO, "ヘルプ")
     await fake.until(
         lambda: sum(1 for r in fake.requests("getUpdates") if r.status == 502) > failures_before,
         description="the bot met the outage",
     )
-    (reply,) = (await fake.messages_eventually(HANAKO, len(fake.messages(HANAKO)) + 1, 15))[-1:]
+    (reply,) = (await fake.messages_eventually(HANAKO, before + 1, 15))[before:]
     assert "使い方" in reply.text
+    (after,) = await reply_to(fake, HANAKO, lambda: fake.send_text(HANAKO, "通知設定"), timeout=15)
+    assert "いまの設定" in after.text, "polling came back after the outage"
 
 
 async def test_polling_recovers_after_dropped_connections(
