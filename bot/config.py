@@ -15,8 +15,8 @@ from sqlalchemy.engine import make_url
 
 from bot.domain.campaign import Campaign
 from bot.domain.members import Region
-from bot.time_values import parse_clock, parse_duration
 from bot.yaml_validation import Loc, YamlDocument, read_yaml, validate
+from bot.yaml_values import parse_clock, parse_duration
 
 CONFIG_SEARCH = ("config.yaml", "config.example.yaml")
 CONFIG_ENV = "CAMPAIGN_BOT_CONFIG"

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 from dateutil.rrule import rrule
 
 from bot.calendar.rules import RuleError, compile_rule, first_day, not_a_day, parse_rule
-from bot.calendar.values import parse_date
 from bot.calendar.weekdays import mismatch
 from bot.yaml_validation import Loc
+from bot.yaml_values import parse_date
 
 if TYPE_CHECKING:
     from bot.calendar.event_entry import ChangeEntry, EventEntry, RepeatEntry

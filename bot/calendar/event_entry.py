@@ -28,9 +28,9 @@ from bot.calendar.values import (
     Slug,
     Title,
     Weekday,
-    parse_date,
 )
 from bot.yaml_validation import Loc
+from bot.yaml_values import parse_date
 
 RULE_MAX = 300  # the events table's rrule column
 

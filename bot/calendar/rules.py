@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 
 from dateutil.rrule import rrule, rrulestr
 
-from bot.calendar.values import real_date
+from bot.yaml_values import real_date
 
 _WITHIN_A_DAY = ("HOURLY", "MINUTELY", "SECONDLY")
 _TIME_OF_DAY = ("BYHOUR", "BYMINUTE", "BYSECOND")

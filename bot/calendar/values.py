@@ -7,7 +7,6 @@ arrives here as the person wrote it and a slip such as 2024-02-30 is named, not 
 
 from __future__ import annotations
 
-import calendar
 import re
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
@@ -15,52 +14,7 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field
 
 from bot.calendar.weekdays import check_weekday
-from bot.time_values import parse_clock, parse_duration
-
-MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
-_DATE = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
-_JAPANESE_DATE = re.compile(r"(?:(\d{4})年)?\s*(\d{1,2})月\s*(\d{1,2})日.*")
-
-
-def real_date(year: int, month: int, day: int) -> date:
-    """The date, or a ValueError saying why there is no such day."""
-    if not 1 <= month <= 12:
-        raise ValueError(f"not a real date (there is no month {month})")
-    last = calendar.monthrange(year, month)[1]
-    if not 1 <= day <= last:
-        raise ValueError(f"not a real date ({MONTHS[month - 1]} {year} has {last} days)")
-    return date(year, month, day)
-
-
-def parse_date(value: object) -> date:
-    """YYYY-MM-DD (also YYYY/MM/DD); a Japanese 11月7日 gets a hint of how to write it."""
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    text = str(value).strip()
-    match = _DATE.fullmatch(text)
-    if match:
-        return real_date(*(int(part) for part in match.groups()))
-    japanese = _JAPANESE_DATE.fullmatch(text)
-    if japanese and japanese.group(1):
-        year, month, day = (int(part) for part in japanese.groups())
-        raise ValueError(f'write the date as YYYY-MM-DD: "{year:04d}-{month:02d}-{day:02d}"')
-    if japanese:
-        raise ValueError('write the date as YYYY-MM-DD, with the year, such as "2024-11-07"')
-    raise ValueError('expected a date written YYYY-MM-DD, such as "2024-11-07"')
-
+from bot.yaml_values import as_text, parse_clock, parse_date, parse_duration, parse_link
 
 _MOMENT = re.compile(r"(\d{4}[-/]\d{1,2}[-/]\d{1,2})[ T]+(\d{1,2}:\d{2})(?::00)?")
 
@@ -102,20 +56,6 @@ def parse_slug(value: object) -> str:
     return value
 
 
-def parse_link(value: object) -> object:
-    """A web address; anything else is left for pydantic to call 'expected text'."""
-    if isinstance(value, str) and not re.fullmatch(r"https?://\S+", value.strip()):
-        raise ValueError("expected a web address starting with https://")
-    return value.strip() if isinstance(value, str) else value
-
-
-def _text(value: object) -> object:
-    # A title such as 2025 or a contact phone number may come out of YAML as a number.
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return value.strip() if isinstance(value, str) else value
-
-
 Date = Annotated[date, BeforeValidator(parse_date)]
 LocalTime = Annotated[time, BeforeValidator(parse_clock)]
 Deadline = Annotated[datetime | timedelta, BeforeValidator(parse_deadline)]
@@ -125,8 +65,8 @@ Link = Annotated[str, BeforeValidator(parse_link), Field(max_length=500)]
 
 
 # Lengths fit the columns of the events table.
-Title = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=200)]
-Name = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=200)]
-Address = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=300)]
-Contact = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=300)]
-LongText = Annotated[str, BeforeValidator(_text)]
+Title = Annotated[str, BeforeValidator(as_text), Field(min_length=1, max_length=200)]
+Name = Annotated[str, BeforeValidator(as_text), Field(min_length=1, max_length=200)]
+Address = Annotated[str, BeforeValidator(as_text), Field(min_length=1, max_length=300)]
+Contact = Annotated[str, BeforeValidator(as_text), Field(min_length=1, max_length=300)]
+LongText = Annotated[str, BeforeValidator(as_text)]

@@ -14,12 +14,10 @@ from bot.app import App
 from bot.domain.events import Attendee, Occurrence, RsvpStatus, SyncReport
 from bot.services import event_cards
 
-ANSWERS_JA = {
-    RsvpStatus.GOING: "参加",
-    RsvpStatus.MAYBE: "未定",
-    RsvpStatus.NO: "不参加",
-    RsvpStatus.WAITLIST: "キャンセル待ち",
-}
+
+def answer_word(app: App, status: RsvpStatus) -> str:
+    """参加 / 未定 / 不参加 / キャンセル待ち, as members see them on the cards."""
+    return app.catalogues["ja"](f"events.answer.{status}")
 
 
 def describe_report(report: SyncReport) -> str:
@@ -107,7 +105,7 @@ def print_rsvps(
     for attendee in attendees:
         guests = f" +{attendee.guests}" if attendee.guests else ""
         print(
-            f"  {ANSWERS_JA[attendee.status]:<8} {attendee.display_name or '-'}{guests}",
+            f"  {answer_word(app, attendee.status):<8} {attendee.display_name or '-'}{guests}",
             file=out,
         )
 
@@ -128,7 +126,7 @@ def write_rsvps_csv(
                     occurrence.title,
                     when,
                     attendee.display_name or "",
-                    ANSWERS_JA[attendee.status],
+                    answer_word(app, attendee.status),
                     attendee.guests,
                     attendee.channel,
                     attendee.updated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),

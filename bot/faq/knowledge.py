@@ -9,7 +9,6 @@ reported with file and line, like the config and the schedules.
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,6 +18,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel
 
 from bot.yaml_validation import InvalidDocument, Loc, Problem, read_yaml, validate
+from bot.yaml_values import as_text, parse_date, parse_link
 
 ANSWER_MAX = 300
 MORE_MAX = 600
@@ -26,36 +26,9 @@ ENTRIES_FILE = "insurance_card.yaml"
 ROUTES_FILE = "routes.yaml"
 SYNONYMS_FILE = "synonyms.yaml"
 
-_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
-
-
-def _date(value: object) -> date:
-    if isinstance(value, date):
-        return value
-    match = _DATE.fullmatch(str(value).strip())
-    if match:
-        try:
-            return date(*(int(part) for part in match.groups()))
-        except ValueError as exc:
-            raise ValueError(f"not a real date ({exc})") from None
-    raise ValueError('expected a date written YYYY-MM-DD, such as "2026-11-20"')
-
-
-def _url(value: object) -> object:
-    if isinstance(value, str) and not re.fullmatch(r"https?://\S+", value.strip()):
-        raise ValueError("expected a web address starting with https://")
-    return value.strip() if isinstance(value, str) else value
-
-
-def _text(value: object) -> object:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return value.strip() if isinstance(value, str) else value
-
-
-Day = Annotated[date, BeforeValidator(_date)]
-Url = Annotated[str, BeforeValidator(_url)]
-Text = Annotated[str, BeforeValidator(_text), Field(min_length=1)]
+Day = Annotated[date, BeforeValidator(parse_date)]
+Url = Annotated[str, BeforeValidator(parse_link)]
+Text = Annotated[str, BeforeValidator(as_text), Field(min_length=1)]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=48)]
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.store.dialect import Id, Json, UtcDateTime
 
@@ -55,10 +55,6 @@ class MemberRow(Base):
     dialog: Mapped[str | None] = mapped_column(String(64))
     last_question: Mapped[str | None] = mapped_column(Text)
     last_question_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-
-    regions: Mapped[list[MemberRegionRow]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin"
-    )
 
 
 class MemberRegionRow(Base):

@@ -7,13 +7,8 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
-from bot.calendar.values import (
-    parse_clock,
-    parse_date,
-    parse_deadline,
-    parse_duration,
-    parse_slug,
-)
+from bot.calendar.values import parse_deadline, parse_slug
+from bot.yaml_values import parse_clock, parse_date, parse_duration
 
 
 @pytest.mark.parametrize(
