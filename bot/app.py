@@ -14,7 +14,6 @@ from typing import TextIO
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot import jobs
-from bot.calendar.model import Calendar
 from bot.calendar.recurrence import expand as expand_occurrences
 from bot.calendar.schedule_file import load_calendar as read_calendar
 from bot.channels.console import CHANNEL as CONSOLE
@@ -25,6 +24,7 @@ from bot.channels.telegram.messenger import TelegramMessenger
 from bot.config import Settings
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.pacing import Pacer
+from bot.domain.calendar import Calendar
 from bot.domain.clock import SystemClock
 from bot.domain.events import SyncReport
 from bot.domain.messages import MemberRef

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
 
 from bot.calendar.checks import end_before_start, repeat_problems, under
-from bot.calendar.model import EventKind, EventSpec, OccurrenceChange, Venue
 from bot.calendar.rules import parse_rule
 from bot.calendar.values import (
     Address,
@@ -29,6 +28,7 @@ from bot.calendar.values import (
     Title,
     Weekday,
 )
+from bot.domain.calendar import EventKind, EventSpec, OccurrenceChange, Venue
 from bot.yaml_validation import Loc
 from bot.yaml_values import parse_date
 

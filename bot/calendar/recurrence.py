@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from bot.calendar.model import Calendar, EventSpec, OccurrenceChange, OccurrenceSpec
 from bot.calendar.rules import compile_rule
+from bot.domain.calendar import Calendar, EventSpec, OccurrenceChange, OccurrenceSpec
 
 ONCE = "once"
 # Window edges are compared as moments; the rule is searched in wall time with this margin.

@@ -20,9 +20,9 @@ from pydantic import BeforeValidator, Field
 
 from bot.calendar.checks import weekday_problems
 from bot.calendar.event_entry import Entry, EventEntry, Region
-from bot.calendar.model import Calendar, EventSpec
 from bot.calendar.values import Contact, Name, parse_slug
 from bot.calendar.yaml_traps import comma_message, split_by_comma
+from bot.domain.calendar import Calendar, EventSpec
 from bot.yaml_validation import (
     InvalidDocument,
     Problem,

@@ -8,7 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from bot.calendar.model import EventSpec, OccurrenceSpec
+from bot.domain.calendar import EventSpec, OccurrenceSpec
 from bot.domain.events import Attendee, Occurrence, Rsvp, RsvpCounts
 from bot.domain.members import Member
 from bot.domain.messages import Outgoing

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bot.calendar.model import Calendar, EventSpec, OccurrenceSpec
+from bot.domain.calendar import Calendar, EventSpec, OccurrenceSpec
 from bot.domain.events import Occurrence, SyncReport
 from bot.domain.members import Member
 from bot.domain.messages import Outgoing

@@ -9,7 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, exists, select
 from sqlalchemy.orm import Session
 
-from bot.calendar.model import EventSpec, OccurrenceSpec, Venue
+from bot.domain.calendar import EventSpec, OccurrenceSpec, Venue
 from bot.domain.events import Occurrence, OccurrenceStatus
 from bot.store.tables import EventRegionRow, EventRow, OccurrenceRow
 

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.calendar.model import EventSpec
 from bot.calendar.schedule_file import parse_schedule
 from bot.config import load_settings
+from bot.domain.calendar import EventSpec
 from bot.yaml_validation import InvalidDocument
 from tests.conftest import EXAMPLE_CONFIG, ROOT
 

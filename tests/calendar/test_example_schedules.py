@@ -9,9 +9,9 @@ from datetime import date
 
 import pytest
 
-from bot.calendar.model import Calendar
 from bot.calendar.recurrence import expand, expand_calendar
 from bot.calendar.schedule_file import load_calendar
+from bot.domain.calendar import Calendar
 from tests.calendar.helpers import EXAMPLES, REGIONS, TOKYO, at, events_of
 
 MAP_SEARCH = "https://www.google.com/maps/search/?api=1&query="

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.calendar.model import Calendar, EventKind, EventSpec, OccurrenceSpec, Venue
 from bot.calendar.recurrence import expand, expand_calendar
+from bot.domain.calendar import Calendar, EventKind, EventSpec, OccurrenceSpec, Venue
 from tests.calendar.helpers import TOKYO, at, event_of
 
 SUGAMO = """

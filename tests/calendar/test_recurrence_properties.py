@@ -8,8 +8,8 @@ from datetime import date, datetime, time, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.calendar.model import EventKind, EventSpec
 from bot.calendar.recurrence import expand
+from bot.domain.calendar import EventKind, EventSpec
 from tests.calendar.helpers import TOKYO
 
 DAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]

@@ -6,8 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from bot.calendar.model import EventKind, EventSpec, OccurrenceChange, Venue
 from bot.calendar.schedule_file import parse_schedule
+from bot.domain.calendar import EventKind, EventSpec, OccurrenceChange, Venue
 from tests.calendar.helpers import (
     REGIONS,
     TOKYO,

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.calendar.model import Calendar, EventKind, EventSpec, Venue
 from bot.calendar.recurrence import expand
 from bot.config import Settings
+from bot.domain.calendar import Calendar, EventKind, EventSpec, Venue
 from bot.domain.members import Member
 from bot.domain.messages import MemberRef
 from bot.services.calendar_sync import CalendarSync
