@@ -17,6 +17,7 @@ from bot import app as application
 from bot.app import App, StartupError, build, load_calendar
 from bot.commands import calendar as calendar_commands
 from bot.commands import faq as faq_commands
+from bot.commands import texts_for
 from bot.config import Settings, find_config, load_settings
 from bot.faq.evaluation import evaluate, load_questions
 from bot.faq.knowledge import load_knowledge
@@ -235,16 +236,18 @@ def _built(args: argparse.Namespace, *, reload: bool = True) -> Iterator[App]:
     bot = build(_settings(args.config))
     try:
         if reload and bot.schedules.reload() is None:
-            print("warning: the schedules have mistakes; using what was stored before")
+            print(texts_for(bot.settings)("cli.schedules_have_mistakes"))
         yield bot
     finally:
         bot.close()
 
 
 def cmd_reload(args: argparse.Namespace) -> int:
-    calendar = load_calendar(_settings(args.config))
+    settings = _settings(args.config)
+    calendar = load_calendar(settings)
     with _built(args, reload=False) as bot:
-        print(calendar_commands.describe_report(bot.calendar_sync.sync(calendar)))
+        report = bot.calendar_sync.sync(calendar)
+        print(calendar_commands.describe_report(texts_for(settings), report))
     return EXIT_OK
 
 
@@ -256,34 +259,33 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 def cmd_rsvps(args: argparse.Namespace) -> int:
     with _built(args) as bot:
-        occurrence = calendar_commands.find_occurrence(bot, args.event_id, args.date)
-        if occurrence is None:
-            when = f" on {args.date}" if args.date else " still to come"
-            print(f"campaign-bot: no event {args.event_id!r}{when}", file=sys.stderr)
+        texts = texts_for(bot.settings)
+        answers = calendar_commands.answers_of(bot, args.event_id, args.date)
+        if answers is None:
+            message = calendar_commands.not_found(texts, args.event_id, args.date)
+            print(f"campaign-bot: {message}", file=sys.stderr)
             return EXIT_PROBLEMS
-        attendees = calendar_commands.attendees_of(bot, occurrence)
-        calendar_commands.print_rsvps(bot, occurrence, attendees)
+        zone = bot.settings.zone
+        calendar_commands.print_rsvps(texts, zone, answers)
         if args.csv:
-            calendar_commands.write_rsvps_csv(args.csv, bot, occurrence, attendees)
-            print(f"wrote {args.csv} ({len(attendees)} answers)")
+            calendar_commands.write_rsvps_csv(args.csv, texts, zone, answers)
+            print(texts("cli.rsvps.written", path=args.csv, count=len(answers.attendees)))
     return EXIT_OK
 
 
 def cmd_qr(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
+    texts = texts_for(settings)
     username = settings.config.channels.telegram.username
     if not username:
-        print(
-            "campaign-bot: set channels.telegram.username (the bot's @name) in the config",
-            file=sys.stderr,
-        )
+        print(f"campaign-bot: {texts('cli.qr.no_username')}", file=sys.stderr)
         return EXIT_PROBLEMS
     if load_calendar(settings).event(args.event_id) is None:
-        print(f"campaign-bot: no event {args.event_id!r} in the schedules", file=sys.stderr)
+        print(f"campaign-bot: {texts('cli.qr.not_found', event=args.event_id)}", file=sys.stderr)
         return EXIT_PROBLEMS
     link = calendar_commands.deep_link(username, args.event_id)
     calendar_commands.write_qr(link, args.output)
-    print(f"wrote {args.output}: {link}")
+    print(texts("cli.qr.written", path=args.output, link=link))
     return EXIT_OK
 
 

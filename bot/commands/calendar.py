@@ -1,137 +1,155 @@
-"""`campaign-bot events | rsvps | reload | qr`: the calendar from the command line."""
+"""`campaign-bot events | rsvps | reload | qr`: the calendar from the command line.
+
+Counts and names come from bot/services/attendance.py, as the organisers' 参加状況 in the chat
+does; every word printed or written comes from the catalogue (`cli.*`, `events.answer.*`).
+"""
 
 from __future__ import annotations
 
 import csv
 import sys
-from datetime import date, timedelta
+from datetime import date, tzinfo
 from pathlib import Path
 from typing import TextIO
 
 import segno
 
 from bot.app import App
-from bot.domain.events import Attendee, Occurrence, RsvpStatus, SyncReport
+from bot.commands import texts_for
+from bot.domain.events import RsvpStatus, SyncReport
 from bot.services import event_cards
+from bot.services.attendance import Answers, Attendance
+from bot.texts import Texts
+
+# A cell starting with one of these is a formula to Excel and LibreOffice (CSV injection):
+# a member's display name like "=HYPERLINK(...)" must stay text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def answer_word(app: App, status: RsvpStatus) -> str:
+def attendance(app: App) -> Attendance:
+    """The organisers' 参加状況 service, reading through the bot's own database."""
+    return Attendance(app.database.unit_of_work, app.clock, app.settings.zone)
+
+
+def answer_word(texts: Texts, status: RsvpStatus) -> str:
     """参加 / 未定 / 不参加 / キャンセル待ち, as members see them on the cards."""
-    return app.catalogues["ja"](f"events.answer.{status}")
+    return texts(f"events.answer.{status}")
 
 
-def describe_report(report: SyncReport) -> str:
+def describe_report(texts: Texts, report: SyncReport) -> str:
     lines = [
-        f"events: {len(report.events_added)} added, {len(report.events_updated)} updated, "
-        f"{len(report.events_removed)} removed",
-        f"occurrences: {report.occurrences_added} added, {report.occurrences_changed} changed "
-        f"({report.occurrences_cancelled} cancelled)",
-        f"change notices queued: {report.notices_queued}",
+        texts(
+            "cli.reload.events",
+            added=len(report.events_added),
+            updated=len(report.events_updated),
+            removed=len(report.events_removed),
+        ),
+        texts(
+            "cli.reload.occurrences",
+            added=report.occurrences_added,
+            changed=report.occurrences_changed,
+            cancelled=report.occurrences_cancelled,
+        ),
+        texts("cli.reload.notices", queued=report.notices_queued),
     ]
     if report.removed_with_answers:
         lines.append(
-            "WARNING: removed events still had answers and nobody was told: "
-            + ", ".join(report.removed_with_answers)
-            + " (write `cancelled: true` instead of deleting an event to tell them)"
+            texts("cli.reload.removed_with_answers", events=", ".join(report.removed_with_answers))
         )
     return "\n".join(lines)
 
 
 def list_events(app: App, *, days: int, out: TextIO = sys.stdout) -> None:
     """Upcoming occurrences with their answers, one line each."""
+    texts = texts_for(app.settings)
     zone = app.settings.zone
-    texts = app.catalogues["ja"]
-    since = app.clock.now()
-    with app.database.unit_of_work() as uow:
-        occurrences = uow.calendar.upcoming(None, since, limit=1000)
-        rows = [
-            (occurrence, uow.rsvps.counts(occurrence.id))
-            for occurrence in occurrences
-            if occurrence.starts_at <= since + timedelta(days=days)
-        ]
-    if not rows:
-        print(f"no events in the next {days} days", file=out)
+    coming = attendance(app).upcoming(days=days)
+    if not coming:
+        print(texts("cli.events.none", days=days), file=out)
         return
-    for occurrence, counts in rows:
-        state = " [中止]" if occurrence.cancelled else ""
-        regions = ",".join(sorted(occurrence.regions)) or "-"
+    for item in coming:
+        occurrence, counts = item.occurrence, item.counts
         print(
-            f"{texts.format_datetime(occurrence.starts_at, zone):<18} {occurrence.slug:<32} "
-            f"{occurrence.title}{state}  ({regions}; 参加 {counts.people}, 未定 {counts.maybe}, "
-            f"待ち {counts.waitlist})",
+            texts(
+                "cli.events.line",
+                when=texts.format_datetime(occurrence.starts_at, zone),
+                slug=occurrence.slug,
+                title=occurrence.title,
+                state=texts("cli.events.cancelled") if occurrence.cancelled else "",
+                regions=",".join(sorted(occurrence.regions)) or texts("cli.events.no_regions"),
+                people=counts.people,
+                maybe=counts.maybe,
+                waitlist=counts.waitlist,
+            ),
             file=out,
         )
 
 
-def find_occurrence(app: App, slug: str, on: date | None) -> Occurrence | None:
-    """The event's next occurrence, or the one on a given date (past ones included)."""
-    zone = app.settings.zone
-    with app.database.unit_of_work() as uow:
-        if on is None:
-            return uow.calendar.next_of(slug, app.clock.now())
-        event_id = uow.calendar.event_id(slug)
-        if event_id is None:
-            return None
-        return next(
-            (
-                o
-                for o in uow.calendar.occurrences_of(event_id)
-                if o.starts_at.astimezone(zone).date() == on
-            ),
-            None,
-        )
+def answers_of(app: App, slug: str, on: date | None) -> Answers | None:
+    """Counts and names for the event's next occurrence, or the one on a given date."""
+    return attendance(app).of_event(slug, on)
 
 
-def attendees_of(app: App, occurrence: Occurrence) -> list[Attendee]:
-    with app.database.unit_of_work() as uow:
-        return uow.rsvps.attendees(occurrence.id)
+def not_found(texts: Texts, slug: str, on: date | None) -> str:
+    if on is None:
+        return texts("cli.rsvps.not_found", event=slug)
+    return texts("cli.rsvps.not_found_on", event=slug, date=on.isoformat())
 
 
-def print_rsvps(
-    app: App, occurrence: Occurrence, attendees: list[Attendee], out: TextIO = sys.stdout
-) -> None:
-    texts = app.catalogues["ja"]
-    zone = app.settings.zone
-    going = [a for a in attendees if a.status is RsvpStatus.GOING]
-    print(f"{occurrence.title}  {event_cards.when(texts, occurrence, zone)}", file=out)
+def print_rsvps(texts: Texts, zone: tzinfo, answers: Answers, out: TextIO = sys.stdout) -> None:
+    occurrence, counts = answers.occurrence, answers.counts
+    when = event_cards.when(texts, occurrence, zone)
+    print(texts("cli.rsvps.heading", title=occurrence.title, when=when), file=out)
     print(
-        f"参加 {len(going)}人 (同行 {sum(a.guests for a in going)}人、合計 "
-        f"{len(going) + sum(a.guests for a in going)}人) / 未定 "
-        f"{sum(a.status is RsvpStatus.MAYBE for a in attendees)}人 / 不参加 "
-        f"{sum(a.status is RsvpStatus.NO for a in attendees)}人 / キャンセル待ち "
-        f"{sum(a.status is RsvpStatus.WAITLIST for a in attendees)}人",
+        texts(
+            "cli.rsvps.counts",
+            going=counts.going,
+            guests=counts.guests,
+            people=counts.people,
+            maybe=counts.maybe,
+            no=counts.no,
+            waitlist=counts.waitlist,
+        ),
         file=out,
     )
-    for attendee in attendees:
-        guests = f" +{attendee.guests}" if attendee.guests else ""
+    for attendee in answers.attendees:
+        guests = texts("cli.rsvps.guests", guests=attendee.guests) if attendee.guests else ""
         print(
-            f"  {answer_word(app, attendee.status):<8} {attendee.display_name or '-'}{guests}",
+            texts(
+                "cli.rsvps.line",
+                answer=answer_word(texts, attendee.status),
+                name=attendee.display_name or texts("cli.rsvps.no_name"),
+                guests=guests,
+            ),
             file=out,
         )
 
 
-def write_rsvps_csv(
-    path: Path, app: App, occurrence: Occurrence, attendees: list[Attendee]
-) -> None:
+def spreadsheet_cell(value: str | int) -> str | int:
+    """The value as a spreadsheet shows it as text: a formula-like start gets a quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def write_rsvps_csv(path: Path, texts: Texts, zone: tzinfo, answers: Answers) -> None:
     """UTF-8 with a byte-order mark, so Excel in Japan opens it without garbling."""
-    zone = app.settings.zone
+    occurrence = answers.occurrence
+    when = event_cards.when(texts, occurrence, zone)
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["予定", "日時", "名前", "返事", "同行人数", "チャンネル", "返事の日時"])
-        texts = app.catalogues["ja"]
-        when = event_cards.when(texts, occurrence, zone)
-        for attendee in attendees:
-            writer.writerow(
-                [
-                    occurrence.title,
-                    when,
-                    attendee.display_name or "",
-                    answer_word(app, attendee.status),
-                    attendee.guests,
-                    attendee.channel,
-                    attendee.updated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-                ]
-            )
+        writer.writerow([spreadsheet_cell(h) for h in texts.words("cli.rsvps.csv_header")])
+        for attendee in answers.attendees:
+            row: list[str | int] = [
+                occurrence.title,
+                when,
+                attendee.display_name or "",
+                answer_word(texts, attendee.status),
+                attendee.guests,
+                attendee.channel,
+                attendee.updated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+            ]
+            writer.writerow([spreadsheet_cell(cell) for cell in row])
 
 
 def deep_link(username: str, slug: str) -> str:

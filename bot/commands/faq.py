@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
 from bot.app import App
+from bot.commands import texts_for
 from bot.config import Settings
 from bot.faq.analysis import Analyser
 from bot.faq.evaluation import Result
 from bot.faq.knowledge import load_knowledge
 from bot.faq.matcher import FaqEngine
-from bot.services.relay import QUESTION
-
-UNANSWERED = {"unknown", "declined", "suggested"}
+from bot.services.faq import unanswered as not_answered
 
 
 def build_engine(settings: Settings) -> tuple[FaqEngine, float]:
@@ -71,23 +69,20 @@ def describe_miss(miss: Result) -> str:
 
 def unanswered(app: App, *, days: int) -> str:
     """Questions the bot did not answer, grouped by their normalised text, most asked first."""
-    since = app.clock.now() - timedelta(days=days)
-    with app.database.unit_of_work() as uow:
-        questions = uow.questions.since(since, UNANSWERED)
-    if not questions:
-        return f"no unanswered questions in the last {days} days"
-    counts: Counter[str] = Counter(q.normalised for q in questions)
-    examples: dict[str, list[str]] = defaultdict(list)
-    last: dict[str, datetime] = {}
-    for question in questions:
-        if question.text not in examples[question.normalised]:
-            examples[question.normalised].append(question.text)
-        last[question.normalised] = question.asked_at
+    texts = texts_for(app.settings)
+    groups = not_answered(app.database.unit_of_work, app.clock.now() - timedelta(days=days))
+    if not groups:
+        return texts("cli.unanswered.none", days=days)
     zone = app.settings.zone
-    lines = [f"{len(questions)} questions not answered in the last {days} days:"]
-    for normalised, count in counts.most_common():
-        when = last[normalised].astimezone(zone).strftime("%Y-%m-%d %H:%M")
-        shown = " / ".join(examples[normalised][:3])
-        lines.append(f"{count:4d}x  last {when}  {shown}")
-    lines.append(f"(members can also press 世話人に聞く: those go to organisers as {QUESTION})")
+    lines = [texts("cli.unanswered.heading", count=sum(g.times for g in groups), days=days)]
+    for group in groups:
+        lines.append(
+            texts(
+                "cli.unanswered.line",
+                times=group.times,
+                when=group.last_asked.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                examples=texts("cli.unanswered.example_separator").join(group.examples[:3]),
+            )
+        )
+    lines.append(texts("cli.unanswered.relay_hint", button=texts("faq.human_button")))
     return "\n".join(lines)

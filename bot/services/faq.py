@@ -7,17 +7,22 @@ for the organisers' quality loop, and every answer offers 「世話人に聞く�
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from bot.domain.messages import Action, Button, Outgoing
-from bot.domain.ports import LoggedQuestion
+from bot.domain.ports import LoggedQuestion, UnitOfWorkFactory
 from bot.faq.knowledge import Entry
 from bot.faq.matcher import Decision, FaqEngine, Outcome
 from bot.services import events
 from bot.services.turn import StaleAction, Turn
 
 EngineSource = Callable[[], FaqEngine | None]
+
+# What the quality loop reviews: declined, unsure and もしかして questions.
+NOT_ANSWERED = frozenset({Outcome.UNKNOWN, Outcome.DECLINE, Outcome.SUGGEST})
 
 
 def human_button(turn: Turn) -> Button:
@@ -155,3 +160,33 @@ def answer_message(turn: Turn, entry: Entry, alternatives: tuple[Entry, ...] = (
 
 def _day(turn: Turn, day: date) -> str:
     return turn.texts.format_day(day)
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    """Questions the bot did not answer that read the same once normalised."""
+
+    normalised: str
+    times: int
+    last_asked: datetime
+    examples: tuple[str, ...]
+
+
+def unanswered(units: UnitOfWorkFactory, since: datetime) -> list[Unanswered]:
+    """Questions not answered since `since`, grouped, most asked first (nobody identified)."""
+    with units() as uow:
+        questions = uow.questions.since(since, {outcome.value for outcome in NOT_ANSWERED})
+    times: Counter[str] = Counter(q.normalised for q in questions)
+    examples: dict[str, list[str]] = {}
+    last: dict[str, datetime] = {}
+    for question in questions:
+        seen = examples.setdefault(question.normalised, [])
+        if question.text not in seen:
+            seen.append(question.text)
+        last[question.normalised] = max(
+            question.asked_at, last.get(question.normalised, question.asked_at)
+        )
+    return [
+        Unanswered(normalised, count, last[normalised], tuple(examples[normalised]))
+        for normalised, count in times.most_common()
+    ]

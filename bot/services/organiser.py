@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.domain.events import Occurrence, RsvpStatus
 from bot.domain.messages import Action, Button, Outgoing
 from bot.services import event_cards
+from bot.services.attendance import answers, counted, upcoming
 from bot.services.events import number
 from bot.services.turn import Turn
 
@@ -36,13 +37,13 @@ def stats(turn: Turn) -> list[Outgoing]:
 def attendance_list(turn: Turn) -> list[Outgoing]:
     """参加状況: the next events with their counts, and a button for each one's details."""
     texts, zone = turn.texts, turn.campaign.timezone
-    upcoming = turn.uow.calendar.upcoming(None, turn.now, limit=10)
-    if not upcoming:
+    coming = upcoming(turn.uow, turn.now, limit=10)
+    if not coming:
         return [turn.screens.with_menu(turn.member, texts("attendance.list_empty"))]
     lines = [texts("attendance.list_heading")]
     buttons = []
-    for occurrence in upcoming:
-        counts = turn.uow.rsvps.counts(occurrence.id)
+    for item in coming:
+        occurrence, counts = item.occurrence, item.counts
         day = texts.format_datetime(occurrence.starts_at, zone)
         lines.append(
             texts(
@@ -70,7 +71,7 @@ def attendance(turn: Turn, occurrence_id: str) -> list[Outgoing]:
     if occurrence is None:
         return [turn.screens.with_menu(turn.member, turn.texts("events.not_found"))]
     texts = turn.texts
-    counts = turn.uow.rsvps.counts(occurrence.id)
+    counts = counted(turn.uow, occurrence).counts
     text = "\n".join(
         (
             _heading(turn, "attendance.heading", occurrence),
@@ -96,7 +97,7 @@ def attendees(turn: Turn, occurrence_id: str) -> list[Outgoing]:
         return [turn.screens.with_menu(turn.member, turn.texts("events.not_found"))]
     texts = turn.texts
     heading = _heading(turn, "attendance.names_heading", occurrence)
-    people = turn.uow.rsvps.attendees(occurrence.id)
+    people = answers(turn.uow, occurrence).attendees
     lines = [
         texts(
             "attendance.name_line",

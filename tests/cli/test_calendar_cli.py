@@ -11,8 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.cli import main
+from bot.texts import Catalogues
 from tests.cli.test_cli import campaign_bot
 from tests.conftest import EXAMPLE_CONFIG, ROOT
+
+# The example config's default language: the one organisers read on the command line.
+JA = Catalogues.load()["ja"]
 
 
 def schedule(day: date) -> str:
@@ -75,16 +79,20 @@ def test_check_names_the_schedule_mistake(
 def test_reload_events_rsvps_and_csv(workdir: Path) -> None:
     reloaded = campaign_bot("reload", cwd=workdir)
     assert reloaded.returncode == 0, reloaded.stderr
-    assert "events: 1 added" in reloaded.stdout
+    assert JA("cli.reload.events", added=1, updated=0, removed=0) in reloaded.stdout
 
     listed = campaign_bot("events", "list", cwd=workdir)
     assert "test-rally" in listed.stdout
     assert "テスト集会" in listed.stdout
+    assert "(tokyo; 参加 0, 未定 0, 待ち 0)" in listed.stdout
 
     campaign_bot("run", cwd=workdir, stdin="/start\n1\n1\n17\n予定\n1\n3\n")
     answers = campaign_bot("rsvps", "test-rally", "--csv", "answers.csv", cwd=workdir)
     assert answers.returncode == 0, answers.stderr
-    assert "参加 1人 (同行 2人、合計 3人)" in answers.stdout
+    counts = "参加 1人 (同行 2人、合計 3人) / 未定 0人 / 不参加 0人 / キャンセル待ち 0人"
+    assert counts in answers.stdout
+    assert "  参加       console-member +2" in answers.stdout
+    assert JA("cli.rsvps.written", path="answers.csv", count=1) in answers.stdout
     raw = (workdir / "answers.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf"), "Excel in Japan needs the BOM"
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
@@ -94,7 +102,7 @@ def test_reload_events_rsvps_and_csv(workdir: Path) -> None:
 
     unknown = campaign_bot("rsvps", "no-such-event", cwd=workdir)
     assert unknown.returncode == 1
-    assert "no event 'no-such-event'" in unknown.stderr
+    assert JA("cli.rsvps.not_found", event="no-such-event") in unknown.stderr
 
 
 def test_qr_code_for_a_flyer(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -106,7 +114,7 @@ def test_qr_code_for_a_flyer(workdir: Path, capsys: pytest.CaptureFixture[str]) 
     assert flyer.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
     assert main(["qr", "nope", "-o", str(flyer), "--config", str(workdir / "config.yaml")]) == 1
-    assert "no event 'nope'" in capsys.readouterr().err
+    assert JA("cli.qr.not_found", event="nope") in capsys.readouterr().err
 
 
 def test_qr_needs_the_bot_username(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

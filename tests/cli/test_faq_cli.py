@@ -68,6 +68,6 @@ def test_unanswered_groups_what_the_bot_could_not_answer(tmp_path: Path) -> None
     campaign_bot("run", cwd=tmp_path, stdin=lines)
     result = campaign_bot("faq", "unanswered", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert re.search(r"\s2x .*明日の天気は", result.stdout)
+    assert re.search(r"\s2回  最後 .*明日の天気は", result.stdout)
     assert "宇宙の果て" in result.stdout
     assert "資格確認書ってなに" not in result.stdout

@@ -89,7 +89,7 @@ def _string_literals(tree: ast.AST) -> list[ast.Constant]:
     ]
 
 
-@pytest.mark.parametrize("package", ["domain", "services", "channels"])
+@pytest.mark.parametrize("package", ["domain", "services", "channels", "commands"])
 def test_no_japanese_sentences_hide_in_handlers_or_the_core(package: str) -> None:
     """User-facing Japanese lives in the catalogues, not in the code that decides or sends."""
     japanese = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
