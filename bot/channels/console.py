@@ -2,7 +2,8 @@
 
 Buttons are numbered; typing a number presses the button. Everything goes through the same
 core and database as the other channels; messages the bot sends on its own initiative (an
-organiser's answer, a changed event) are shown when they are due, between turns.
+organiser's answer, a changed event) are shown when they are due, between turns. A terminal
+shows any number of buttons and any length of text, so `adapt` changes nothing here.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import itertools
 from collections.abc import Callable
 from typing import TextIO
 
+from bot.domain.capabilities import CONSOLE, Capabilities, adapt
 from bot.domain.messages import Button, Incoming, MemberRef, Outgoing
 from bot.texts import Texts
 
@@ -18,6 +20,8 @@ CHANNEL = "console"
 
 
 class ConsoleChannel:
+    capabilities: Capabilities = CONSOLE
+
     def __init__(
         self,
         reply_to: Callable[[Incoming], list[Outgoing]],
@@ -62,7 +66,7 @@ class ConsoleChannel:
 
     def show(self, replies: list[Outgoing]) -> None:
         """Print messages; their buttons are numbered after those already on screen."""
-        for reply in replies:
+        for reply in (part for message in replies for part in adapt(message, self.capabilities)):
             self._write("")
             self._write(reply.text)
             for attachment in reply.attachments:
@@ -96,12 +100,13 @@ class ConsoleMessenger:
 
     def __init__(self, console: ConsoleChannel) -> None:
         self._console = console
+        self.capabilities = console.capabilities
         self._ids = itertools.count(1)
         # Other console identities (the organiser, when a member is at the terminal) wait.
         self.audience = frozenset({console.member.external_id})
 
     def parts(self, message: Outgoing) -> int:
-        return 1
+        return len(adapt(message, self.capabilities))
 
     async def send(self, external_id: str, message: Outgoing, *, retry_key: str) -> str:
         self._console.show([message])

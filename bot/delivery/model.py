@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from bot.domain.capabilities import Capabilities
 from bot.domain.messages import Outgoing
 
 
@@ -85,7 +86,11 @@ class Messenger(Protocol):
 
     A messenger may have an `audience` attribute: the external ids it can reach (the console
     reaches only the person at the terminal). Without one it reaches everyone on its channel.
+    `capabilities` says what its channel can show and send; pass each message through
+    `bot.domain.capabilities.adapt` with them before `parts` and `send`.
     """
+
+    capabilities: Capabilities
 
     def parts(self, message: Outgoing) -> int:
         """How many platform messages `send` uses for `message` (long texts are split)."""

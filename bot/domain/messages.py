@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
+from typing import Any
 
 ACTION_VERSION = "1"
 """Bumped when the meaning of encoded actions changes; older buttons are then politely refused."""
@@ -143,12 +144,47 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class PagingWords:
+    """The words a channel adds when it has to page or shorten choices, in one language.
+
+    `page` is a template with `{page}` and `{pages}`; the core fills this from
+    the catalogue (`paging.*`), so `bot.domain.capabilities.adapt` needs no catalogue itself.
+    """
+
+    next: str
+    back: str
+    page: str
+    full_labels: str
+    stale: str
+    continued: str
+
+
+@dataclass(frozen=True)
+class Paging:
+    """How a message's choices may be split into pages on a channel with few buttons.
+
+    `screen` is a side-effect-free action that shows this message afresh; with it, a channel
+    that cannot show every choice adds 「次へ」/「戻る」 buttons, which come back to the core as
+    a `page` action naming `screen`. `footer` rows (決定, 世話人に聞く) show on every page.
+    `page` is the page to show; `focus`, the button just pressed, wins over it, so a screen
+    redrawn after a press stays on the page the member was looking at.
+    """
+
+    screen: Action | None = None
+    footer: int = 0
+    page: int = 0
+    focus: Action | None = None
+    words: PagingWords | None = None
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """One message the core wants shown to a member.
 
     `buttons` are choices that belong to this message; `menu` is the main menu, which channels
     show as a persistent keyboard. `replace` asks the channel to update the message whose button
-    was pressed instead of sending a new one, where the platform allows it.
+    was pressed instead of sending a new one, where the platform allows it. `paging` says how
+    the choices may be paged where a channel shows fewer buttons (see `Paging`).
     """
 
     text: str
@@ -156,10 +192,15 @@ class Outgoing:
     menu: tuple[tuple[Button, ...], ...] = ()
     attachments: tuple[Attachment, ...] = ()
     replace: bool = False
+    paging: Paging | None = None
 
     def __post_init__(self) -> None:
         if not self.text.strip():
             raise ValueError("an outgoing message needs text")
+
+    def with_paging(self, **changes: Any) -> Outgoing:
+        """This message with `Paging` fields changed (a `Paging()` is created if there is none)."""
+        return replace(self, paging=replace(self.paging or Paging(), **changes))
 
     def to_payload(self) -> dict[str, object]:
         """A JSON-ready form for the outbox (attachments are not queued)."""
@@ -167,7 +208,21 @@ class Outgoing:
         def rows(keyboard: tuple[tuple[Button, ...], ...]) -> list[list[list[str]]]:
             return [[[b.label, b.action.encode()] for b in row] for row in keyboard]
 
-        return {"text": self.text, "buttons": rows(self.buttons), "menu": rows(self.menu)}
+        payload: dict[str, object] = {
+            "text": self.text,
+            "buttons": rows(self.buttons),
+            "menu": rows(self.menu),
+        }
+        if self.paging is not None:
+            paging = self.paging
+            payload["paging"] = {
+                "screen": paging.screen.encode() if paging.screen else None,
+                "footer": paging.footer,
+                "page": paging.page,
+                "focus": paging.focus.encode() if paging.focus else None,
+                "words": asdict(paging.words) if paging.words else None,
+            }
+        return payload
 
     @classmethod
     def from_payload(cls, payload: dict[str, object]) -> Outgoing:
@@ -177,10 +232,25 @@ class Outgoing:
                 tuple(Button(label, Action.decode(data)) for label, data in row) for row in value
             )
 
+        def action(value: object) -> Action | None:
+            return Action.decode(value) if isinstance(value, str) else None
+
+        paging = None
+        stored = payload.get("paging")
+        if isinstance(stored, dict):
+            words = stored.get("words")
+            paging = Paging(
+                screen=action(stored.get("screen")),
+                footer=int(stored.get("footer") or 0),
+                page=int(stored.get("page") or 0),
+                focus=action(stored.get("focus")),
+                words=PagingWords(**words) if isinstance(words, dict) else None,
+            )
         return cls(
             str(payload["text"]),
             buttons=rows(payload.get("buttons", [])),
             menu=rows(payload.get("menu", [])),
+            paging=paging,
         )
 
     def all_buttons(self) -> list[Button]:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.domain.campaign import Campaign
+from bot.domain.capabilities import PAGE_ACTION
 from bot.domain.members import Member, Role, Subscription
 from bot.domain.messages import Action, Incoming, MemberRef, Outgoing
 from bot.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
@@ -37,6 +38,9 @@ COMMANDS: dict[str, Intent] = {
 
 ORGANISER_ONLY = frozenset({Intent.STATS, Intent.ATTENDANCE})
 ORGANISER_ACTIONS = frozenset({"attendance", "attendees", "relay_reply"})
+# Screens a 「次へ」/「戻る」 button may redraw (see `Conversation._page`): actions that show
+# something and change nothing, so a forged page button can do no more than show it.
+REDRAWN_SCREENS = frozenset({"regions"})
 # What the member still has to decide during registration; a question does not skip it.
 ANSWERED = frozenset({Outcome.ANSWER, Outcome.SUGGEST, Outcome.EVENTS})
 
@@ -72,6 +76,7 @@ class Conversation:
         self._actions: dict[str, Flow] = {
             "consent": onboarding.consent,
             "region": onboarding.toggle_region,
+            "regions": onboarding.show_regions,
             "regions_done": onboarding.regions_done,
             "settings_regions": preferences.change_regions,
             "notify": preferences.set_notifications,
@@ -86,6 +91,7 @@ class Conversation:
             "faq_more": self.answers.more,
             "ask_human": relay.ask_human,
             "relay_reply": relay.start_reply,
+            PAGE_ACTION: self._page,
         }
 
     def handle(self, incoming: Incoming) -> list[Outgoing]:
@@ -94,7 +100,7 @@ class Conversation:
         with self._units_of_work() as uow:
             member, is_new = self._member(uow, incoming.member, now)
             turn = Turn(member, is_new, uow, now, self._campaign, self.screens)
-            replies = self._route(turn, incoming)
+            replies = [self.screens.finish(member, r) for r in self._route(turn, incoming)]
             uow.members.save(member)
             uow.commit()
         return replies
@@ -182,6 +188,16 @@ class Conversation:
         return self._intents[intent](turn)
 
     def _press(self, turn: Turn, action: Action) -> list[Outgoing]:
+        """Run a button's flow; a screen it redraws stays on the page of the button pressed."""
+        replies = self._run_action(turn, action)
+        if action.name == PAGE_ACTION:
+            return replies
+        return [
+            reply.with_paging(focus=action) if reply.paging and reply.paging.screen else reply
+            for reply in replies
+        ]
+
+    def _run_action(self, turn: Turn, action: Action) -> list[Outgoing]:
         flow = self._actions.get(action.name)
         if action.name in ORGANISER_ACTIONS and not turn.member.is_organiser:
             return [self.screens.with_menu(turn.member, turn.texts("fallback.not_allowed"))]
@@ -196,6 +212,23 @@ class Conversation:
         except StaleAction:
             log.info("refused button %s from %s", action.encode(), turn.member.external_id)
             return [self.screens.with_menu(turn.member, turn.texts("fallback.stale_button"))]
+
+    def _page(self, turn: Turn, page: str, screen: str, *args: str) -> list[Outgoing]:
+        """「次へ」/「戻る」: redraw `screen` and ask the channel for page `page` of its choices.
+
+        Only the channel knows how many pages there are; a number past the end (a button from
+        an older, longer screen, or a forged one) gets the first page with a note there.
+        """
+        if screen not in REDRAWN_SCREENS:
+            raise StaleAction(f"page of {screen}")
+        number = events.number(page)
+        target = Action(screen, args)
+        return [
+            reply.with_paging(page=number, focus=None)
+            if reply.paging and reply.paging.screen == target
+            else reply
+            for reply in self._run_action(turn, target)
+        ]
 
     def _menu_button(self, turn: Turn, name: str) -> list[Outgoing]:
         return self._run_intent(turn, choice(Intent, name))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.domain.events import Occurrence
 from bot.domain.messages import Action, Button, Outgoing
 from bot.services import event_cards
 from bot.services.turn import StaleAction, Turn
 
-PAGE = 5
+PAGE = 3
 
 
 def number(value: str) -> int:
@@ -33,7 +35,12 @@ def card_for(turn: Turn, occurrence: Occurrence) -> Outgoing:
 
 
 def upcoming(turn: Turn, offset: str = "0") -> list[Outgoing]:
-    """Five events at a time, soonest first, each a card; 「もっと見る」 for the next five."""
+    """Three events at a time, soonest first; 「もっと見る」 for the next three.
+
+    One message per event card, so each card keeps its own answer buttons; the heading rides
+    on the first card and 「もっと見る」 (or 「ここまで」) on the last, so a tap costs at most
+    `PAGE` messages of the chat's rate budget (Telegram: about one a second).
+    """
     start = number(offset)
     regions = turn.campaign.regions_shown_to(turn.member.regions)
     found = turn.uow.calendar.upcoming(regions, turn.now, limit=PAGE + 1, offset=start)
@@ -41,15 +48,26 @@ def upcoming(turn: Turn, offset: str = "0") -> list[Outgoing]:
     if not found:
         key = "events.none" if start == 0 else "events.end_of_list"
         return [turn.screens.with_menu(turn.member, texts(key))]
-    shown = found[:PAGE]
-    replies = [Outgoing(texts("events.heading"))] if start == 0 else []
-    replies += [card_for(turn, occurrence) for occurrence in shown]
+    cards = [card_for(turn, occurrence) for occurrence in found[:PAGE]]
+    if start == 0:
+        cards[0] = replace(cards[0], text=f"{texts('events.heading')}\n\n{cards[0].text}")
+    last = cards[-1]
     if len(found) > PAGE:
         more = Button(texts("events.more"), Action("events", (str(start + PAGE),)))
-        replies.append(Outgoing(texts("events.more") + " ↓", buttons=((more,),)))
+        cards[-1] = replace(
+            last,
+            text=f"{last.text}\n\n{texts('events.more_hint')}",
+            buttons=(*last.buttons, (more,)),
+        )
     else:
-        replies.append(turn.screens.with_menu(turn.member, texts("events.end_of_list")))
-    return replies
+        # The menu goes with the last card; a channel that cannot show it next to the card's
+        # buttons (Telegram, the console) leaves it out, and the member's menu stays as it was.
+        cards[-1] = replace(
+            last,
+            text=f"{last.text}\n\n{texts('events.end_of_list')}",
+            menu=turn.screens.main_menu(turn.member),
+        )
+    return cards
 
 
 def open_link(turn: Turn, payload: str) -> list[Outgoing]:

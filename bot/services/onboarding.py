@@ -70,6 +70,12 @@ def toggle_region(turn: Turn, code: str, context: str) -> list[Outgoing]:
     return [turn.screens.region_picker(member, picker_context, replace=True)]
 
 
+def show_regions(turn: Turn, context: str) -> list[Outgoing]:
+    """The region picker as it is now, changing nothing: what its page buttons redraw."""
+    picker_context = choice(RegionPickerContext, context)
+    return [turn.screens.region_picker(turn.member, picker_context, replace=True)]
+
+
 def regions_done(turn: Turn, context: str) -> list[Outgoing]:
     member = turn.member
     texts = turn.texts

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from enum import StrEnum
 
 from bot.domain.campaign import Campaign
 from bot.domain.members import Member, Subscription
-from bot.domain.messages import Action, Button, Outgoing
+from bot.domain.messages import Action, Button, Outgoing, PagingWords
 from bot.texts import Catalogues, Texts
 
 
@@ -44,6 +45,17 @@ class Screens:
 
     def texts_for(self, member: Member) -> Texts:
         return self.catalogues[member.language]
+
+    def paging_words(self, member: Member) -> PagingWords:
+        """What a channel with few buttons adds to a message, in the member's language."""
+        texts = self.texts_for(member)
+        return PagingWords(**{f.name: texts(f"paging.{f.name}") for f in fields(PagingWords)})
+
+    def finish(self, member: Member, reply: Outgoing) -> Outgoing:
+        """A reply ready for any channel: choices carry the words for paging them."""
+        if not reply.buttons or (reply.paging and reply.paging.words):
+            return reply
+        return reply.with_paging(words=self.paging_words(member))
 
     def main_menu(self, member: Member) -> tuple[tuple[Button, ...], ...]:
         texts = self.texts_for(member)
@@ -85,7 +97,11 @@ class Screens:
                 texts("regions.selected", regions=self.region_names(member)),
             )
         )
-        return Outgoing(text, buttons=tuple(rows), replace=replace)
+        # 16 regions and 決定 are more than LINE shows at once: its pages redraw the picker by
+        # `Action("regions")`, with 決定 on every page.
+        return Outgoing(text, buttons=tuple(rows), replace=replace).with_paging(
+            screen=Action("regions", (context,)), footer=1
+        )
 
     def settings(self, member: Member, *, notice: str | None = None) -> Outgoing:
         texts = self.texts_for(member)

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from bot.domain.capabilities import Capabilities, adapt
 from bot.domain.messages import Button, Incoming, MemberRef, Outgoing
 from bot.services.conversation import Conversation
 
 
 class Chat:
-    def __init__(self, conversation: Conversation, member: MemberRef) -> None:
+    """A member's side of the conversation.
+
+    With `capabilities`, replies are seen as that channel shows them (`adapt`: pages of
+    choices, shortened labels); without, as the core wrote them.
+    """
+
+    def __init__(
+        self,
+        conversation: Conversation,
+        member: MemberRef,
+        capabilities: Capabilities | None = None,
+    ) -> None:
         self.conversation = conversation
         self.member = member
+        self.capabilities = capabilities
         self.replies: list[Outgoing] = []
 
     def say(self, text: str) -> list[Outgoing]:
@@ -52,5 +65,8 @@ class Chat:
 
     def _send(self, incoming: Incoming) -> list[Outgoing]:
         self.replies = self.conversation.reply_to(incoming)
+        if self.capabilities is not None:
+            caps = self.capabilities
+            self.replies = [part for reply in self.replies for part in adapt(reply, caps)]
         assert self.replies, "the bot must always answer"
         return self.replies

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bot.domain.events import RsvpStatus
 from bot.services.calendar_sync import CalendarSync
+from bot.services.events import PAGE
 from bot.store.database import Database
 from bot.store.tables import DeliveryRow, RsvpRow
 from tests.dialogs.chat import Chat
@@ -52,7 +53,8 @@ def test_more_events_page_by_page(member: Member) -> None:
     chat = member("toshima-member", "豊島区")
     chat.say("予定")
     first_page = chat.text
-    assert first_page.count("【街頭宣伝】") + first_page.count("【集会】") == 5
+    assert first_page.count("【街頭宣伝】") + first_page.count("【集会】") == PAGE
+    assert len(chat.replies) == PAGE, "one message per card, the heading on the first"
     assert "12月4日(金) 12:00〜13:00" in first_page
     chat.press("もっと見る")
     assert "12月4日(金)" not in chat.text

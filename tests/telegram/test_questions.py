@@ -88,7 +88,7 @@ async def test_a_changed_event_reaches_those_who_answered(
 ) -> None:
     serving.app.calendar_sync.sync(CALENDAR)
     await register(fake, HANAKO)
-    await reply_to(fake, HANAKO, lambda: fake.send_text(HANAKO, "予定"), 4)
+    await reply_to(fake, HANAKO, lambda: fake.send_text(HANAKO, "予定"), 2)
     card = [m for m in fake.messages(HANAKO) if "学習会" in m.text and m.button_labels][-1]
     await reply_to(fake, HANAKO, lambda: fake.press_button(HANAKO, card.message_id, label="未定"))
     before = len(fake.messages(HANAKO))

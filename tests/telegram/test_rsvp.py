@@ -56,7 +56,8 @@ async def test_waitlist_promotion_and_cancellation_notice_are_queued(
     sync.sync(CALENDAR)
     for chat_id in (ALICE, BOB):
         await register(fake, chat_id)
-        await reply_to(fake, chat_id, lambda chat_id=chat_id: fake.send_text(chat_id, "予定"), 4)
+        # Two cards, two messages: the heading rides on the first, 「ここまで」 on the last.
+        await reply_to(fake, chat_id, lambda chat_id=chat_id: fake.send_text(chat_id, "予定"), 2)
     alice_card = card_of(fake, ALICE, "12.7大集会")
     await reply_to(fake, ALICE, lambda: fake.press_button(ALICE, alice_card, label="参加する"), 3)
     question = fake.last_message(ALICE).message_id
@@ -90,7 +91,7 @@ async def test_changing_an_answer_and_a_passed_deadline(
 ) -> None:
     running.app.calendar_sync.sync(CALENDAR)
     await register(fake, ALICE)
-    await reply_to(fake, ALICE, lambda: fake.send_text(ALICE, "予定"), 4)
+    await reply_to(fake, ALICE, lambda: fake.send_text(ALICE, "予定"), 2)
     study = card_of(fake, ALICE, "学習会")
     await reply_to(fake, ALICE, lambda: fake.press_button(ALICE, study, label="参加する"), 3)
     (changed,) = await reply_to(fake, ALICE, lambda: fake.press_button(ALICE, study, label="未定"))

@@ -19,6 +19,7 @@ from telegram.request import HTTPXRequest
 from bot.channels.telegram import render
 from bot.config import TelegramConfig
 from bot.delivery.model import PermanentFailure, RateLimited, TemporaryFailure, Unreachable
+from bot.domain.capabilities import Capabilities, adapt
 from bot.domain.messages import Outgoing
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ class TelegramMessenger:
     Its own connection pool keeps a broadcast from queueing in front of interactive replies.
     No python-telegram-bot rate limiter: the dispatcher paces (see bot/delivery/pacing.py).
     """
+
+    capabilities: Capabilities = render.CAPABILITIES
 
     def __init__(
         self,
@@ -70,13 +73,18 @@ class TelegramMessenger:
 
     def parts(self, message: Outgoing) -> int:
         """Telegram messages `send` uses: one per 4096-character chunk, one per attachment."""
-        return len(render.chunks(message.text)) + len(message.attachments)
+        return sum(
+            len(render.chunks(part.text)) + len(part.attachments)
+            for part in adapt(message, self.capabilities)
+        )
 
     async def send(self, external_id: str, message: Outgoing, *, retry_key: str) -> str:
         """Send to the chat `external_id`; returns the id of the last message sent (the one
         carrying the buttons). Telegram has no idempotency key, so `retry_key` is unused."""
         try:
-            ids = await render.deliver(self._bot, external_id, [message], self._menus)
+            ids = await render.deliver(
+                self._bot, external_id, [message], self._menus, capabilities=self.capabilities
+            )
         except RetryAfter as exc:
             raise RateLimited(_seconds(exc.retry_after)) from exc
         except Forbidden as exc:  # blocked, deactivated, never started, kicked

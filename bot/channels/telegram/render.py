@@ -1,4 +1,8 @@
-"""The core's `Outgoing` -> Telegram messages: HTML-escaped text, inline and reply keyboards."""
+"""The core's `Outgoing` -> Telegram messages: HTML-escaped text, inline and reply keyboards.
+
+Every reply is first adapted to `CAPABILITIES` (bot/domain/capabilities.py): Telegram shows up
+to 100 buttons and 4096 characters, so in practice only very long texts are split.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +23,12 @@ from telegram import (
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest
 
+from bot.domain.capabilities import TELEGRAM, Capabilities, adapt, split_text
 from bot.domain.messages import Button, Outgoing
 
 log = logging.getLogger(__name__)
+
+CAPABILITIES = TELEGRAM
 
 Rows = tuple[tuple[Button, ...], ...]
 
@@ -84,14 +91,7 @@ class ShownMenus:
 
 def chunks(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
     """Split text that Telegram would refuse as too long, at line breaks where possible."""
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        cut = cut if cut > limit // 2 else limit
-        parts.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    parts.append(text)
-    return parts
+    return split_text(text, limit)
 
 
 async def deliver(
@@ -101,14 +101,16 @@ async def deliver(
     menus: ShownMenus,
     *,
     pressed_message_id: int | None = None,
+    capabilities: Capabilities = CAPABILITIES,
 ) -> list[int]:
-    """Send the replies in order; a `replace` reply edits the message whose button was pressed.
+    """Send the replies, adapted to `capabilities`, in order; a `replace` reply edits the
+    message whose button was pressed.
 
     Returns the ids of the messages sent or edited.
     """
     ids: list[int] = []
     editable = pressed_message_id
-    for reply in replies:
+    for reply in (part for message in replies for part in adapt(message, capabilities)):
         if reply.replace and editable is not None and not (reply.menu and not reply.buttons):
             ids.append(await _edit(bot, chat_id, editable, reply))
             editable = None
