@@ -4,7 +4,7 @@ Screens are written once, for no channel in particular. A messenger declares its
 `Capabilities`; before anything is sent (a reply, or a message from the outbox) the channel
 passes each `Outgoing` through `adapt`, which pages long lists of choices, shortens long button
 labels (their full text goes into the message, numbered) and splits long texts. So the region
-picker's 17 regions are one message on Telegram and the console, and pages on LINE.
+picker (16 regions and 決定) is one message on Telegram and the console, and two pages on LINE.
 """
 
 from __future__ import annotations
@@ -94,6 +94,8 @@ def adapt(message: Outgoing, capabilities: Capabilities) -> list[Outgoing]:
     - Rows longer than `max_buttons_per_row` wrap; texts longer than `max_text_chars` are
       split at line breaks, the buttons going with the last part.
     - `replace` is dropped where the channel cannot edit a sent message.
+    - Attachments go with the last message; a channel that cannot send files
+      (`can_send_files`) decides what to offer instead.
 
     The result carries no `paging`: adapting it again changes nothing.
     """
