@@ -9,6 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TextIO
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -34,10 +35,12 @@ from bot.faq.matcher import FaqEngine
 from bot.folder_watch import FolderWatch
 from bot.services.calendar_sync import CalendarSync
 from bot.services.conversation import Conversation
+from bot.services.deliveries import DeliveryContent
 from bot.services.faq import Answers
 from bot.services.reachability import Reachability
 from bot.store.database import Database
 from bot.store.deliveries import SqlDeliveryQueue
+from bot.store.rate_budget import SqlSlotLedger
 from bot.texts import Catalogues
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,34 @@ class App:
     scheduler: BackgroundScheduler
     clock: Clock
     dispatcher: Dispatcher
+    outbox_worker: CoreWorker
+    ledger: SqlSlotLedger
+
+    def pacer(self, channel: str) -> Pacer:
+        """The channel's one rate budget, for its replies and its outbox alike."""
+        delivery = self.settings.config.delivery
+        ledger = None
+        if delivery.shared_budget:
+
+            async def reserve(channel: str, count: int, interval: float, now: float) -> float:
+                return await self.outbox_worker.run(
+                    self.ledger.reserve, channel, count, interval, now
+                )
+
+            ledger = (channel, reserve)
+        return Pacer(
+            per_second=delivery.per_second,
+            per_chat_per_second=delivery.per_chat_per_second,
+            per_chat_burst=delivery.per_chat_burst,
+            reply_burst=delivery.reply_burst,
+            ledger=ledger,
+        )
+
+    def forget_old_messages(self) -> int:
+        """Retention: delivered rows keep no message text after `keep_message_days`."""
+        days = self.settings.config.delivery.keep_message_days
+        queue = SqlDeliveryQueue(self.database.sessions)
+        return queue.forget_messages(self.clock.now() - timedelta(days=days))
 
     def start_jobs(self) -> None:
         """Background work that runs whatever the channel: watching the schedules."""
@@ -72,6 +103,7 @@ class App:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         self.core.stop()
+        self.outbox_worker.stop()
         self.database.dispose()
 
 
@@ -83,7 +115,13 @@ def load_calendar(settings: Settings) -> Calendar:
 
 def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> App:
     """Wire the bot together. `migrate` brings the database schema up to date first."""
-    database = Database(settings.database_url, echo=settings.config.database.echo)
+    database_config = settings.config.database
+    database = Database(
+        settings.database_url,
+        echo=database_config.echo,
+        statement_timeout=database_config.statement_timeout,
+        idle_in_transaction_timeout=database_config.idle_in_transaction_timeout,
+    )
     if migrate:
         database.upgrade()
     catalogues = Catalogues.load()
@@ -106,17 +144,23 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     )
     core = CoreWorker(threads=settings.config.database.threads)
     core.start()
+    # The outbox's database work has a thread of its own, so members' replies never queue
+    # behind a broadcast's bookkeeping.
+    outbox_worker = CoreWorker(threads=1, name="outbox")
+    outbox_worker.start()
     delivery = settings.config.delivery
     dispatcher = Dispatcher(
-        SqlDeliveryQueue(database.sessions),
+        SqlDeliveryQueue(database.sessions, lower_lane_share=delivery.lower_lane_share),
         {},
         clock,
-        run_blocking=core.run,
+        run_blocking=outbox_worker.run,
+        renderer=DeliveryContent(database.unit_of_work, conversation.screens, clock),
         batch=delivery.batch,
+        lease=delivery.lease,
         max_attempts=delivery.max_attempts,
     )
     database.when_enqueued(dispatcher.wake)
-    return App(
+    app = App(
         settings,
         database,
         conversation,
@@ -130,7 +174,17 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         jobs.scheduler(settings.zone, [schedules, knowledge]),
         clock,
         dispatcher,
+        outbox_worker,
+        SqlSlotLedger(database.sessions),
     )
+    app.scheduler.add_job(
+        app.forget_old_messages,
+        "cron",
+        hour=4,
+        id="deliveries.forget",
+        name="empty the text of messages sent long ago",
+    )
+    return app
 
 
 def choose_channel(settings: Settings, requested: str) -> str:
@@ -187,6 +241,7 @@ def telegram_channel(app: App) -> TelegramChannel:
         app.reachability,
         app.catalogues,
         app.core,
+        app.pacer("telegram"),
     )
 
 
@@ -197,9 +252,7 @@ async def telegram_service(app: App) -> AsyncIterator[TelegramChannel]:
     await channel.start()
     messenger = TelegramMessenger.from_config(app.settings.config.channels.telegram, channel.token)
     await messenger.initialize()
-    delivery = app.settings.config.delivery
-    pacer = Pacer(per_second=delivery.per_second, per_chat_per_second=delivery.per_chat_per_second)
-    app.dispatcher.attach("telegram", messenger, pacer)
+    app.dispatcher.attach("telegram", messenger, channel.pacer)
     stop = asyncio.Event()
     sending = asyncio.create_task(app.dispatcher.run(stop))
     try:

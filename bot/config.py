@@ -56,6 +56,8 @@ class DatabaseConfig(_Section):
     url: str = "sqlite:///data/campaign-bot.sqlite3"
     echo: bool = False
     threads: int = Field(default=1, ge=1, le=32)
+    statement_timeout: Duration = timedelta(seconds=30)
+    idle_in_transaction_timeout: Duration = timedelta(seconds=15)
 
 
 class ConsoleConfig(_Section):
@@ -99,8 +101,14 @@ class OrganisersConfig(_Section):
 class DeliveryConfig(_Section):
     per_second: float = Field(default=25.0, gt=0, le=1000)
     per_chat_per_second: float = Field(default=1.0, gt=0, le=100)
-    batch: int = Field(default=50, ge=1, le=1000)
+    per_chat_burst: int = Field(default=3, ge=1, le=20)
+    reply_burst: int = Field(default=3, ge=1, le=30)
+    batch: int = Field(default=15, ge=1, le=1000)
     max_attempts: int = Field(default=8, ge=1, le=100)
+    lease: Duration = timedelta(seconds=30)
+    lower_lane_share: float = Field(default=0.1, gt=0, le=0.5)
+    shared_budget: bool = True
+    keep_message_days: int = Field(default=30, ge=1, le=3650)
 
 
 class QuietHoursConfig(_Section):

@@ -8,8 +8,17 @@ import re
 from datetime import date, datetime, time, timedelta
 
 _CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
-_DURATION = re.compile(r"(\d+)(d|h|m|日|時間|分)")
-_UNITS = {"d": "days", "日": "days", "h": "hours", "時間": "hours", "m": "minutes", "分": "minutes"}
+_DURATION = re.compile(r"(\d+)(d|h|m|s|日|時間|分|秒)")
+_UNITS = {
+    "d": "days",
+    "日": "days",
+    "h": "hours",
+    "時間": "hours",
+    "m": "minutes",
+    "分": "minutes",
+    "s": "seconds",
+    "秒": "seconds",
+}
 
 
 def parse_clock(value: object) -> time:
@@ -26,7 +35,7 @@ def parse_clock(value: object) -> time:
 
 
 def parse_duration(value: object) -> timedelta:
-    """A length of time: 1d, 12h, 30m, 1d12h, 1日, 2時間, 30分 (a trailing 前 is allowed)."""
+    """A length of time: 1d, 12h, 30m, 45s, 1d12h, 1日, 2時間, 30分, 45秒 (trailing 前 allowed)."""
     if isinstance(value, timedelta):
         return value
     text = str(value).replace(" ", "").removesuffix("前")

@@ -16,11 +16,13 @@ from bot.delivery.model import (
     Messenger,
     PermanentFailure,
     RateLimited,
+    Renderer,
     TemporaryFailure,
     Unreachable,
 )
 from bot.delivery.pacing import Pacer
 from bot.delivery.policy import SKIP_UNREACHABLE, exponential_backoff
+from bot.domain.deliveries import SKIP_UNKNOWN_KIND, Skip, fixed_message
 from bot.domain.messages import Outgoing
 from bot.domain.ports import Clock
 
@@ -83,18 +85,24 @@ class Dispatcher:
         *,
         run_blocking: RunBlocking,
         pacers: Mapping[str, Pacer] | None = None,
-        batch: int = 50,
-        lease: timedelta = timedelta(minutes=5),
+        renderer: Renderer | None = None,
+        batch: int = 15,
+        lease: timedelta = timedelta(seconds=30),
         max_attempts: int = 8,
         backoff: Callable[[int], timedelta] = exponential_backoff,
         concurrency: int = 16,
         longest_wait: timedelta = timedelta(minutes=1),
     ) -> None:
-        """`longest_wait`: a chat the platform asks us to leave alone for longer than this has
-        its rows put back in the queue rather than held in memory (and under lease)."""
+        """`renderer` writes each claimed row's message at send time (None: rows carry fixed
+        messages only). `batch` rows are claimed at a time: about half a second of sending, so
+        that a higher lane overtakes a running broadcast quickly. `lease`: how long a claimed
+        row is ours; it is renewed while we still hold it, and after a crash another process
+        takes the row once it runs out. `longest_wait`: a chat the platform asks us to leave
+        alone for longer than this has its rows put back in the queue rather than held."""
         if batch < 1 or max_attempts < 1 or concurrency < 1:
             raise ValueError("batch, max_attempts and concurrency must be at least 1")
         self._queue = queue
+        self._renderer = renderer
         self._messengers = dict(messengers)
         self._clock = clock
         self._run_blocking = run_blocking
@@ -187,36 +195,86 @@ class Dispatcher:
         claimed = await self._run_blocking(
             self._queue.claim, now, self._batch, self._lease, channels=reach
         )
-        # Rows not sent by then go back to the queue, before another dispatcher may take them
-        # for abandoned and send them a second time.
-        give_back_at = now + self._lease * 0.8
         report = DispatchReport(claimed=len(claimed))
+        messages = await self._render(claimed, report)
         by_member: dict[int, list[ClaimedDelivery]] = {}
         for delivery in claimed:
-            by_member.setdefault(delivery.member_id, []).append(delivery)
+            if delivery.id in messages:
+                by_member.setdefault(delivery.member_id, []).append(delivery)
         slots = asyncio.Semaphore(self._concurrency)
+        held = {delivery.id for rows in by_member.values() for delivery in rows}
 
         async def serve(rows: list[ClaimedDelivery]) -> None:
             async with slots:
-                await self._deliver_all(rows, give_back_at, report)
+                await self._deliver_all(rows, messages, report)
+            held.difference_update(row.id for row in rows)
 
-        results = await asyncio.gather(
-            *(serve(rows) for rows in by_member.values()), return_exceptions=True
-        )
+        renewing = asyncio.ensure_future(self._renew_while(held))
+        try:
+            results = await asyncio.gather(
+                *(serve(rows) for rows in by_member.values()), return_exceptions=True
+            )
+        finally:
+            renewing.cancel()
         for result in results:
             if isinstance(result, BaseException):  # a bug: the rows wait for their lease
                 log.error("delivering to a member failed", exc_info=result)
         return report
 
+    async def _render(
+        self, claimed: list[ClaimedDelivery], report: DispatchReport
+    ) -> dict[int, Outgoing]:
+        """Each row's message as of now; stale rows are recorded as skipped, undecodable ones
+        as failed (whatever is wrong with them will not get better)."""
+        rendered: Mapping[int, Outgoing | Skip]
+        if self._renderer is not None and claimed:
+            rendered = await self._run_blocking(self._renderer.render, claimed)
+        else:
+            rendered = {}
+        messages: dict[int, Outgoing] = {}
+        skipped: dict[int, str] = {}
+        for row in claimed:
+            result = rendered.get(row.id)
+            if result is None:
+                try:
+                    result = fixed_message(row.payload) or Skip(SKIP_UNKNOWN_KIND)
+                except Exception as exc:
+                    log.warning("delivery %s has an undecodable payload: %r", row.id, exc)
+                    await self._record(
+                        self._queue.mark_failed, row.id, f"undecodable payload: {exc!r}"
+                    )
+                    report.failed += 1
+                    continue
+            if isinstance(result, Skip):
+                skipped[row.id] = result.reason
+            else:
+                messages[row.id] = result
+        if skipped:
+            await self._record(self._queue.mark_skipped_many, skipped)
+            report.skipped += len(skipped)
+        return messages
+
+    async def _renew_while(self, held: set[int]) -> None:
+        """Keep the lease of rows we still hold (waiting for their turn) from running out."""
+        every = self._lease.total_seconds() / 3
+        while held:
+            await asyncio.sleep(every)
+            if held:
+                until = self._clock.now() + self._lease
+                await self._record(self._queue.renew, set(held), until)
+
     async def _deliver_all(
-        self, rows: list[ClaimedDelivery], give_back_at: datetime, report: DispatchReport
+        self,
+        rows: list[ClaimedDelivery],
+        messages: Mapping[int, Outgoing],
+        report: DispatchReport,
     ) -> None:
         """One member's rows, in order; stop early when the rest cannot go now."""
         for index, row in enumerate(rows):
-            if self._stopping or self._clock.now() >= give_back_at:
+            if self._stopping:
                 await self._defer(rows[index:], None, report)
                 return
-            rest = await self._deliver(row, report)
+            rest = await self._deliver(row, messages[row.id], report)
             if rest is None:
                 continue
             remaining = rows[index + 1 :]
@@ -228,20 +286,15 @@ class Dispatcher:
                 await self._defer(remaining, rest.due_at, report)
             return
 
-    async def _deliver(self, row: ClaimedDelivery, report: DispatchReport) -> _Rest | None:
+    async def _deliver(
+        self, row: ClaimedDelivery, message: Outgoing, report: DispatchReport
+    ) -> _Rest | None:
         """Send one row and record the outcome; returns what to do with the member's rest."""
         messenger = self._messengers.get(row.channel)
         if messenger is None:  # detached while this batch was under way
             await self._defer([row], None, report)
             return _Rest()
-        try:
-            message = Outgoing.from_payload(row.payload)
-            parts = messenger.parts(message)
-        except Exception as exc:  # whatever is wrong with it, it will not get better
-            log.warning("delivery %s has an undecodable payload: %r", row.id, exc)
-            await self._record(self._queue.mark_failed, row.id, f"undecodable payload: {exc!r}")
-            report.failed += 1
-            return None
+        parts = messenger.parts(message)
         pacer = self._pacers[row.channel]
         chat = row.external_id
         error = ""
@@ -249,7 +302,7 @@ class Dispatcher:
             held = pacer.held_for(chat)
             if held > self._longest_wait:
                 return await self._put_back(row, error or "rate limited", held, report)
-            if not await self._paced(pacer, chat, parts):
+            if not await self._paced(pacer, chat, parts, row.lane):
                 await self._defer([row], None, report)
                 return _Rest()
             try:
@@ -276,15 +329,15 @@ class Dispatcher:
             return None
         return await self._put_back(row, error, pacer.held_for(chat), report)
 
-    async def _paced(self, pacer: Pacer, chat: str, count: int) -> bool:
+    async def _paced(self, pacer: Pacer, chat: str, count: int, lane: int) -> bool:
         """Wait for the pacer; False if the dispatcher was told to stop meanwhile."""
         stop = self._stop
         if stop is None:
-            await pacer.acquire(chat, count)
+            await pacer.acquire(chat, count, priority=lane)
             return True
         if stop.is_set():
             return False
-        acquiring = asyncio.ensure_future(pacer.acquire(chat, count))
+        acquiring = asyncio.ensure_future(pacer.acquire(chat, count, priority=lane))
         stopping = asyncio.ensure_future(stop.wait())
         try:
             await asyncio.wait({acquiring, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -357,7 +410,7 @@ class Dispatcher:
                 self._queue.mark_retry,
                 row.id,
                 None,
-                due_at or row.due_at,
+                due_at or row.due_at or self._clock.now(),
                 count_attempt=False,
             )
         report.deferred += len(rows)

@@ -6,34 +6,36 @@ or a platform SDK.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot.domain.capabilities import Capabilities
+from bot.domain.deliveries import Lane, Pending, Skip
 from bot.domain.messages import Outgoing
 
 
-@dataclass(frozen=True)
-class ClaimedDelivery:
-    """One outbox row the dispatcher now owns until `lease` runs out, with its recipient.
+@dataclass(frozen=True, kw_only=True)
+class ClaimedDelivery(Pending):
+    """One outbox row the dispatcher now owns until its lease runs out, with its recipient.
 
     `attempts` already counts the attempt this claim is for. `retry_key` is the same on every
     attempt at this row, so a platform that deduplicates (LINE's X-Line-Retry-Key) can drop a
     second copy sent after a crash.
     """
 
-    id: int
-    purpose: str
-    reference: str
-    member_id: int
+    lane: Lane = Lane.BULK
     channel: str
     external_id: str
-    payload: dict[str, Any]
     attempts: int
     retry_key: str
-    due_at: datetime
+
+
+class Renderer(Protocol):
+    """Turns claimed deliveries into messages at send time, or says why they are stale."""
+
+    def render(self, batch: Sequence[Pending]) -> Mapping[int, Outgoing | Skip]: ...
 
 
 class DeliveryQueue(Protocol):
@@ -54,6 +56,10 @@ class DeliveryQueue(Protocol):
         """
         ...
 
+    def renew(self, delivery_ids: Collection[int], until: datetime) -> int:
+        """Extend the lease of rows still being sent; returns how many were still ours."""
+        ...
+
     def mark_sent(self, delivery_id: int, channel_message_id: str, now: datetime) -> None: ...
 
     def mark_retry(
@@ -71,6 +77,8 @@ class DeliveryQueue(Protocol):
     def mark_failed(self, delivery_id: int, error: str) -> None: ...
 
     def mark_skipped(self, delivery_id: int, reason: str) -> None: ...
+
+    def mark_skipped_many(self, reasons: Mapping[int, str]) -> None: ...
 
     def mark_member_unreachable(self, member_id: int, reason: str, now: datetime) -> int:
         """Record that the member cannot be reached and skip their queued rows (how many)."""

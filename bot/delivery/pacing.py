@@ -1,36 +1,65 @@
-"""Pacing: stay under a channel's flood limits, overall and per chat, and obey its 429s.
+"""One rate budget per channel, shared by replies to members and by the outbox's pushes.
 
-Telegram allows about 30 messages a second overall and about one a second per chat; a bot that
-goes faster gets HTTP 429 and must wait. Pacing ourselves keeps a broadcast from ever getting
-there. python-telegram-bot's AIORateLimiter is not used: in 22.8 it ends a global pause early
-(issue 5338) and has no per-private-chat limit.
+Telegram allows about 30 messages a second overall and about one a second per chat (short
+bursts are tolerated); a bot that goes faster gets HTTP 429 and must wait. Every message of a
+channel, reply or push, takes its turn here, so that a normal run never sees a 429:
+
+- Replies to members come first: they may use a small burst, and whenever a reply and a push
+  wait for the same moment, the reply goes. Pushes use what remains, higher lanes first.
+- Per chat, messages are spaced at `per_chat_per_second` with a small burst, so the three
+  messages of one answer go at once but a broadcast never floods one person.
+- Several processes share the overall budget through a `SlotLedger` (a row in the database):
+  each message's slot is reserved there, so two processes never add up to twice the limit.
+
+python-telegram-bot's AIORateLimiter is not used: in 22.8 it ends a global pause early (issue
+5338) and has no per-private-chat limit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 # Chats not heard of for a while are forgotten once this many are remembered.
 _PRUNE_ABOVE = 2048
 
+REPLY = -1
+"""The priority of a direct reply to a member; pushes use their lane (0 and up)."""
+
+
+class SlotLedger(Protocol):
+    """A channel's overall budget kept where every process sees it (the database)."""
+
+    def reserve(self, channel: str, count: int, interval: float, now: float) -> float:
+        """Reserve `count` slots `interval` seconds apart from `now` (wall-clock seconds) on;
+        returns the wall-clock time at which the first of them may be used."""
+        ...
+
+
+BlockingReserve = Callable[[str, int, float, float], Awaitable[float]]
+
 
 @dataclass
 class _Chat:
-    next_at: float = float("-inf")
+    tat: float = float("-inf")
+    """Theoretical arrival time of the chat's next message (GCRA)."""
     held_until: float = float("-inf")
     waiting: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class Pacer:
-    """Spaces messages at most `per_second` overall and `per_chat_per_second` to each chat.
+    """Spaces a channel's messages within `per_second` overall and `per_chat_per_second` to
+    each chat, replies before pushes and higher lanes before lower ones.
 
     `acquire` waits for the moment a message may go; a chat that must wait (its own rate, or a
     429 it got) never holds up other chats. `monotonic` and `sleep` are injectable so that
-    tests run on fake time.
+    tests run on fake time; `ledger` (with `wall` and `run_blocking`) shares the overall budget
+    with other processes.
     """
 
     def __init__(
@@ -38,21 +67,43 @@ class Pacer:
         *,
         per_second: float = 30.0,
         per_chat_per_second: float = 1.0,
+        per_chat_burst: int = 3,
+        reply_burst: int = 3,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        ledger: tuple[str, BlockingReserve] | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
+        """`ledger`: the channel's name and an awaitable `SlotLedger.reserve` (run off the
+        event loop by the caller)."""
         if per_second <= 0 or per_chat_per_second <= 0:
             raise ValueError("rates must be positive")
+        if per_chat_burst < 1 or reply_burst < 1:
+            raise ValueError("bursts must be at least 1")
         self._interval = 1.0 / per_second
         self._chat_interval = 1.0 / per_chat_per_second
+        self._chat_tolerance = (per_chat_burst - 1) * self._chat_interval
+        self._reply_tolerance = (reply_burst - 1) * self._interval
         self._monotonic = monotonic
         self._sleep = sleep
-        self._next_at = float("-inf")
+        self._ledger = ledger
+        self._wall = wall
+        self._tat = float("-inf")
         self._held_until = float("-inf")
         self._chats: dict[str, _Chat] = {}
+        self._waiting: Counter[int] = Counter()
+        self._reserving = asyncio.Lock()
 
-    async def acquire(self, chat: str, count: int = 1) -> None:
-        """Wait until `count` messages may be sent to `chat` now, and count them as sent."""
+    @property
+    def per_second(self) -> float:
+        return 1.0 / self._interval
+
+    async def acquire(self, chat: str, count: int = 1, *, priority: int) -> None:
+        """Wait until `count` messages may be sent to `chat` now, and count them as sent.
+
+        `priority`: `REPLY` for an answer to what the member just did, else the lane of the
+        push (a lower number goes first).
+        """
         state = self._chats.get(chat)
         if state is None:
             state = self._chats[chat] = _Chat()
@@ -61,30 +112,57 @@ class Pacer:
             # One message at a time per chat, so that the chat's spacing is measured from
             # the moment its previous message really went.
             async with state.lock:
-                await self._wait_for_turn(state, count)
+                await self._chat_turn(state)
+                await self._overall_turn(state, count, priority)
         finally:
             state.waiting -= 1
             if len(self._chats) > _PRUNE_ABOVE:
                 self._prune()
 
-    async def _wait_for_turn(self, state: _Chat, count: int) -> None:
+    async def _chat_turn(self, state: _Chat) -> None:
         while True:
             now = self._monotonic()
-            ready = max(state.next_at, state.held_until, self._held_until)
-            if ready > now:
-                await self._sleep(ready - now)
-                continue
-            # The overall slot is reserved only once the chat itself may send: reserving it
-            # earlier would leave it unused while other chats wait behind it.
-            slot = max(now, self._next_at)
-            self._next_at = slot + count * self._interval
-            if slot > now:
-                await self._sleep(slot - now)
+            # A message in several parts goes at once and makes the next one wait longer.
+            ready = max(state.tat - self._chat_tolerance, state.held_until, self._held_until)
+            if ready <= now:
+                return
+            await self._sleep(ready - now)
+
+    async def _overall_turn(self, state: _Chat, count: int, priority: int) -> None:
+        # The overall slot is taken only once the chat itself may send: taking it earlier
+        # would leave it unused while other chats wait behind it.
+        self._waiting[priority] += 1
+        try:
+            while True:
                 now = self._monotonic()
-                if max(state.held_until, self._held_until) > now:
-                    continue  # a 429 arrived while we waited for the slot
-            state.next_at = now + count * self._chat_interval
-            return
+                held = max(state.held_until, self._held_until)
+                if held > now:  # a 429 arrived while we waited
+                    await self._sleep(held - now)
+                    continue
+                if any(n and p < priority for p, n in self._waiting.items()):
+                    await self._sleep(self._interval / 2)  # someone more urgent goes first
+                    continue
+                tolerance = self._reply_tolerance if priority == REPLY else 0.0
+                ready = self._tat - tolerance
+                if ready > now:
+                    await self._sleep(min(ready - now, self._interval))
+                    continue
+                self._tat = max(self._tat, now) + count * self._interval
+                break
+        finally:
+            self._waiting[priority] -= 1
+        if self._ledger is not None:
+            await self._shared_turn(count)
+        state.tat = max(state.tat, self._monotonic()) + count * self._chat_interval
+
+    async def _shared_turn(self, count: int) -> None:
+        assert self._ledger is not None
+        channel, reserve = self._ledger
+        async with self._reserving:
+            start = await reserve(channel, count, self._interval, self._wall())
+        wait = start - self._wall()
+        if wait > 0:
+            await self._sleep(wait)
 
     def hold(self, seconds: float, chat: str | None = None) -> None:
         """Send nothing to `chat` (None: to anyone) for `seconds`, as a 429 asks."""
@@ -108,7 +186,7 @@ class Pacer:
         idle = [
             name
             for name, state in self._chats.items()
-            if not state.waiting and state.next_at <= now and state.held_until <= now
+            if not state.waiting and state.tat <= now and state.held_until <= now
         ]
         for name in idle:
             del self._chats[name]

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.domain.deliveries import needs_subscription
 from bot.domain.members import Subscription
 
-TRANSACTIONAL_PURPOSES = frozenset(
-    {"event_change", "waitlist_promoted", "relay_question", "relay_answer"}
-)
-"""Messages about something the member did or asked for: sent even after they unsubscribed."""
+LOWER_LANE_SHARE = 0.1
+"""The part of each claimed batch kept for lower lanes while a higher one is busy."""
 
 SKIP_UNREACHABLE = "unreachable"
 SKIP_UNSUBSCRIBED = "unsubscribed"
 SKIP_NO_CONSENT = "not subscribed"
-
-
-def needs_subscription(purpose: str) -> bool:
-    """Reminders, broadcasts and anything else not transactional need the member's consent."""
-    return purpose not in TRANSACTIONAL_PURPOSES
 
 
 def skip_reason(purpose: str, subscription: str, *, unreachable: bool) -> str | None:

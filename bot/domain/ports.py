@@ -9,9 +9,9 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from bot.domain.calendar import EventSpec, OccurrenceSpec
+from bot.domain.deliveries import About, Audience
 from bot.domain.events import Attendee, Occurrence, Rsvp, RsvpCounts
 from bot.domain.members import Member
-from bot.domain.messages import Outgoing
 
 
 class Clock(Protocol):
@@ -87,6 +87,10 @@ class CalendarRepository(Protocol):
 
     def cancel_occurrence(self, occurrence_id: int, now: datetime) -> None: ...
 
+    def next_revision(self, occurrence_id: int) -> int:
+        """Count one more change members are told about; returns the new revision."""
+        ...
+
     def occurrence(self, occurrence_id: int, *, lock: bool = False) -> Occurrence | None:
         """One occurrence; `lock` holds it against concurrent answers until commit."""
         ...
@@ -125,28 +129,44 @@ class RsvpRepository(Protocol):
         """Going, maybe and waiting answers to the event's occurrences from `since` on."""
         ...
 
-    def to_notify(self, occurrence_id: int) -> list[Member]:
-        """Members who said they would (or might) come, or are waiting for a seat."""
-        ...
-
 
 class Outbox(Protocol):
-    """Messages the bot sends on its own initiative, written in the same transaction."""
+    """Messages the bot sends on its own initiative, written in the same transaction.
+
+    A payload says what to render when the delivery is sent (see `bot.services.deliveries`),
+    so the words follow the member's language of that moment and nothing goes out stale.
+    """
 
     def enqueue(
         self,
         purpose: str,
         reference: str,
         member: Member,
-        message: Outgoing,
+        payload: Mapping[str, Any],
         due_at: datetime,
         *,
+        about: About = ...,
         now: datetime | None = None,
     ) -> bool:
         """Queue once per (purpose, reference, member); False if it was already queued.
 
         `now` is when it was decided (defaults to `due_at`, for messages sent at once).
         """
+        ...
+
+    def enqueue_audience(
+        self,
+        purpose: str,
+        reference: str,
+        audience: Audience,
+        payload: Mapping[str, Any],
+        due_at: datetime,
+        *,
+        about: About = ...,
+        now: datetime | None = None,
+    ) -> int:
+        """Queue for every member of `audience` who may get it, in a constant number of
+        statements whatever its size; returns how many were queued."""
         ...
 
 

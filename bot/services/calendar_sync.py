@@ -1,8 +1,9 @@
 """Bring the stored calendar in line with the schedule files, without losing any answer.
 
 Occurrences are matched by their key, so editing a time or a place keeps every RSVP. A change
-of time or place, or a cancellation, of an occurrence still to come queues one notice for each
-member who answered 参加 or 未定 (or waits for a seat), in the same transaction.
+of time or place, a cancellation or its withdrawal, of an occurrence still to come queues one
+notice for each member who answered 参加 or 未定 (or waits for a seat), in the same transaction
+and in one statement however many they are; the words are written when it is sent.
 """
 
 from __future__ import annotations
@@ -13,17 +14,17 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.domain.calendar import Calendar, EventSpec, OccurrenceSpec
-from bot.domain.events import Occurrence, SyncReport
-from bot.domain.members import Member
-from bot.domain.messages import Outgoing
+from bot.domain.deliveries import EVENT_CHANGE, About, Audience
+from bot.domain.events import Occurrence, RsvpStatus, SyncReport
 from bot.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from bot.services import event_cards
+from bot.services.deliveries import snapshot
 from bot.services.rsvp import promote_waiting
 from bot.services.screens import Screens
 
 log = logging.getLogger(__name__)
 
-CHANGE_NOTICE = "event_change"
+# Answers of people who may turn up: they hear about changes.
+EXPECTED = frozenset({RsvpStatus.GOING, RsvpStatus.MAYBE, RsvpStatus.WAITLIST})
 HORIZON = timedelta(days=90)
 
 Expand = Callable[[EventSpec, datetime, datetime], list[OccurrenceSpec]]
@@ -119,7 +120,7 @@ class CalendarSync:
                 totals["cancelled"] += after.cancelled and not before.cancelled
                 totals["notices"] += self._notify(uow, before, after, now)
             if after.capacity != before.capacity or fingerprint(after) != fingerprint(before):
-                promote_waiting(uow, after, self._screens, now)
+                promote_waiting(uow, after, now)
         for key, before in stored.items():
             if key in expected or before.cancelled or before.starts_at < now:
                 continue
@@ -132,57 +133,20 @@ class CalendarSync:
             totals["notices"] += self._notify(uow, before, after, now)
 
     def _notify(self, uow: UnitOfWork, before: Occurrence, after: Occurrence, now: datetime) -> int:
-        reference = f"occurrence:{after.id}:{fingerprint(after)}"
-        queued = 0
-        for member in uow.rsvps.to_notify(after.id):
-            message = self._notice(uow, member, before, after, now)
-            queued += uow.outbox.enqueue(CHANGE_NOTICE, reference, member, message, now)
-        return queued
+        """Queue one notice of this change for everyone expected, in one statement.
 
-    def _notice(
-        self, uow: UnitOfWork, member: Member, before: Occurrence, after: Occurrence, now: datetime
-    ) -> Outgoing:
-        texts = self._screens.catalogues[member.language]
-        zone = self._screens.campaign.timezone
-        if after.cancelled:
-            lines = [
-                texts(
-                    "notice.cancelled",
-                    title=after.title,
-                    when=event_cards.when(texts, before, zone),
-                )
-            ]
-            if after.note:
-                lines.append(texts("notice.reason", note=after.note))
-            return Outgoing("\n".join(lines))
-        lines = [texts("notice.changed", title=after.title)]
-        if (before.starts_at, before.ends_at) != (after.starts_at, after.ends_at):
-            lines.append(
-                texts(
-                    "notice.time",
-                    before=event_cards.when(texts, before, zone),
-                    after=event_cards.when(texts, after, zone),
-                )
-            )
-        if (before.venue_name, before.venue_address) != (after.venue_name, after.venue_address):
-            lines.append(
-                texts(
-                    "notice.venue",
-                    before=before.venue_name or texts("notice.no_venue"),
-                    after=after.venue_name or texts("notice.no_venue"),
-                )
-            )
-        assert member.id is not None
-        card = event_cards.card(
-            texts,
-            after,
-            zone,
-            rsvp=uow.rsvps.get(after.id, member.id),
-            counts=uow.rsvps.counts(after.id),
-            now=now,
-            organiser=False,
+        The reference names the change (the occurrence's revision), not the state it leads to:
+        cancelled, restored and cancelled again are three notices, each told once.
+        """
+        revision = uow.calendar.next_revision(after.id)
+        return uow.outbox.enqueue_audience(
+            EVENT_CHANGE,
+            f"occurrence:{after.id}:rev:{revision}",
+            Audience(occurrence_id=after.id, rsvp_statuses=EXPECTED),
+            {"kind": EVENT_CHANGE, "before": snapshot(before), "after": snapshot(after)},
+            now,
+            about=About(occurrence_id=after.id, expect_rsvp=EXPECTED),
         )
-        return Outgoing("\n".join(lines) + "\n\n" + card.text, buttons=card.buttons)
 
     @staticmethod
     def _has_answers(uow: UnitOfWork, slug: str, now: datetime) -> bool:

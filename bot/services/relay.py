@@ -6,13 +6,12 @@ the organiser's answer is written with the member's id only on the relay, never 
 
 from __future__ import annotations
 
+from bot.domain.deliveries import RELAY_ANSWER, RELAY_QUESTION, About
 from bot.domain.members import Member
-from bot.domain.messages import Action, Button, Outgoing
+from bot.domain.messages import Outgoing
 from bot.services.events import number
 from bot.services.turn import Turn
 
-QUESTION = "relay_question"
-ANSWER = "relay_answer"
 DIALOG = "relay:"
 
 
@@ -26,26 +25,21 @@ def ask_human(turn: Turn) -> list[Outgoing]:
     if not organisers:
         return [turn.screens.with_menu(member, texts("relay.no_organisers"))]
     relay = turn.uow.relays.open(member, question, turn.now)
+    payload = {
+        "kind": RELAY_QUESTION,
+        "name": member.display_name,
+        "channel": member.channel,
+        "question": question,
+    }
     for organiser in organisers:
-        organiser_texts = turn.screens.catalogues[organiser.language]
-        message = Outgoing(
-            organiser_texts(
-                "relay.to_organiser",
-                id=relay.id,
-                name=member.display_name or organiser_texts("attendance.no_name"),
-                channel=member.channel,
-                question=question,
-            ),
-            buttons=(
-                (
-                    Button(
-                        organiser_texts("relay.reply_button"),
-                        Action("relay_reply", (str(relay.id),)),
-                    ),
-                ),
-            ),
+        turn.uow.outbox.enqueue(
+            RELAY_QUESTION,
+            f"relay:{relay.id}",
+            organiser,
+            payload,
+            turn.now,
+            about=About(relay_id=relay.id),
         )
-        turn.uow.outbox.enqueue(QUESTION, f"relay:{relay.id}", organiser, message, turn.now)
     member.last_question = None  # pressing twice does not send the same question twice
     return [turn.screens.with_menu(member, texts("relay.sent"))]
 
@@ -81,10 +75,11 @@ def write_reply(turn: Turn, text: str) -> list[Outgoing]:
         return [turn.screens.with_menu(organiser, texts("relay.not_found"))]
     answered_before = relay.answer is not None
     turn.uow.relays.answer(relay.id, organiser, text, turn.now)
-    asker_texts = turn.screens.catalogues[asker.language]
-    message = Outgoing(asker_texts("relay.to_member", question=relay.question, answer=text))
     reference = f"relay:{relay.id}:{organiser.id}:{int(turn.now.timestamp())}"
-    turn.uow.outbox.enqueue(ANSWER, reference, asker, message, turn.now)
+    payload = {"kind": RELAY_ANSWER, "question": relay.question, "answer": text}
+    turn.uow.outbox.enqueue(
+        RELAY_ANSWER, reference, asker, payload, turn.now, about=About(relay_id=relay.id)
+    )
     reply = texts("relay.answered", id=relay.id)
     if answered_before:
         reply = f"{reply}\n{texts('relay.answered_before')}"

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import datetime
 
+from bot.domain.deliveries import WAITLIST_PROMOTED, About
 from bot.domain.events import MAX_GUESTS, Occurrence, Rsvp, RsvpStatus
 from bot.domain.messages import Action, Button, Outgoing
 from bot.domain.ports import UnitOfWork
 from bot.services import event_cards
 from bot.services.events import card_for, number
-from bot.services.screens import Screens
 from bot.services.turn import StaleAction, Turn, choice
-
-PROMOTED = "waitlist_promoted"
 
 
 def _closed(turn: Turn, occurrence: Occurrence) -> str | None:
@@ -58,7 +56,7 @@ def answer(turn: Turn, occurrence_id: str, status: str) -> list[Outgoing]:
         rsvp.status, rsvp.guests, rsvp.waitlisted_at = wanted, 0, None
     uow.rsvps.save(rsvp)
     if was_going and rsvp.status is not RsvpStatus.GOING:
-        promote_waiting(uow, occurrence, turn.screens, turn.now)
+        promote_waiting(uow, occurrence, turn.now)
     return _replies_after_answer(turn, occurrence, rsvp)
 
 
@@ -122,14 +120,12 @@ def guests(turn: Turn, occurrence_id: str, count: str) -> list[Outgoing]:
     rsvp.guests, rsvp.updated_at = wanted, turn.now
     uow.rsvps.save(rsvp)
     if fewer:
-        promote_waiting(uow, occurrence, turn.screens, turn.now)
+        promote_waiting(uow, occurrence, turn.now)
     key = "rsvp.guests_saved" if wanted else "rsvp.guests_saved_none"
     return [Outgoing(texts(key, n=wanted), replace=True), card_for(turn, occurrence)]
 
 
-def promote_waiting(
-    uow: UnitOfWork, occurrence: Occurrence, screens: Screens, now: datetime
-) -> int:
+def promote_waiting(uow: UnitOfWork, occurrence: Occurrence, now: datetime) -> int:
     """Give freed seats to the waiting list, first come first; each promoted member is told."""
     if occurrence.capacity is None or occurrence.cancelled:
         return 0
@@ -146,24 +142,12 @@ def promote_waiting(
         if member is None:
             continue
         uow.outbox.enqueue(
-            PROMOTED,
+            WAITLIST_PROMOTED,
             # One notice per promotion, even if the same member is promoted again later.
             f"occurrence:{occurrence.id}:{int(now.timestamp())}",
             member,
-            _promotion_notice(screens, member.language, occurrence, screens.campaign.timezone),
+            {"kind": WAITLIST_PROMOTED},
             now,
+            about=About(occurrence_id=occurrence.id, expect_rsvp=frozenset({RsvpStatus.GOING})),
         )
     return promoted
-
-
-def _promotion_notice(
-    screens: Screens, language: str, occurrence: Occurrence, zone: tzinfo
-) -> Outgoing:
-    texts = screens.catalogues[language]
-    return Outgoing(
-        texts(
-            "rsvp.promoted",
-            title=occurrence.title,
-            when=event_cards.when(texts, occurrence, zone),
-        )
-    )

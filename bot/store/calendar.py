@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, exists, select
+from sqlalchemy import Table, and_, exists, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain.calendar import EventSpec, OccurrenceSpec, Venue
@@ -177,6 +177,17 @@ class SqlCalendarRepository:
             occurrences.update()
             .where(occurrences.c.id == occurrence_id)
             .values(status=OccurrenceStatus.CANCELLED.value, updated_at=now)
+        )
+
+    def next_revision(self, occurrence_id: int) -> int:
+        """Count one more change members are told about; returns the new revision."""
+        return int(
+            self._session.execute(
+                update(occurrences)
+                .where(occurrences.c.id == occurrence_id)
+                .values(revision=occurrences.c.revision + 1)
+                .returning(occurrences.c.revision)
+            ).scalar_one()
         )
 
     def occurrence(self, occurrence_id: int, *, lock: bool = False) -> Occurrence | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -17,7 +18,14 @@ from bot.store.unit_of_work import SqlUnitOfWork
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        statement_timeout: timedelta | None = None,
+        idle_in_transaction_timeout: timedelta | None = None,
+    ) -> None:
         parsed = make_url(url)
         connect_args: dict[str, object] = {}
         if parsed.get_backend_name() == "sqlite":
@@ -28,7 +36,11 @@ class Database:
             connect_args["check_same_thread"] = False
         self.url = parsed
         self.engine: Engine = create_engine(parsed, echo=echo, connect_args=connect_args)
-        configure_engine(self.engine)
+        configure_engine(
+            self.engine,
+            statement_timeout=statement_timeout,
+            idle_in_transaction_timeout=idle_in_transaction_timeout,
+        )
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._enqueued_listeners: list[Callable[[], None]] = []
 

@@ -7,15 +7,28 @@ durable before anything is sent, and an outcome as soon as it is known.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Table, and_, bindparam, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Table,
+    and_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery.model import Channels, ClaimedDelivery
-from bot.delivery.policy import SKIP_UNREACHABLE, skip_reason
+from bot.delivery.policy import LOWER_LANE_SHARE, SKIP_UNREACHABLE, skip_reason
+from bot.domain.deliveries import About, Lane
+from bot.domain.events import RsvpStatus
 from bot.store.dialect import for_update_skip_locked
 from bot.store.repositories import members
 from bot.store.tables import DeliveryRow
@@ -26,6 +39,7 @@ _MAX_ERROR_CHARS = 2000
 _MAX_REASON_CHARS = 64  # deliveries.skip_reason
 _MAX_MEMBER_REASON_CHARS = 200  # members.unreachable_reason
 _MAX_MESSAGE_ID_CHARS = 64  # deliveries.channel_message_id
+_FORGOTTEN: dict[str, Any] = {}
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -37,8 +51,11 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _candidates(session: Session, now: datetime, limit: int, channels: Channels) -> list[Any]:
-    """Due rows with their member's channel, ids and standing, locked where the database can."""
+def _candidates(
+    session: Session, now: datetime, limit: int, channels: Channels, lane: Lane
+) -> list[Any]:
+    """Due rows of one lane, oldest first, with their member's channel, ids, language and
+    standing; locked where the database can."""
     d, m = deliveries.c, members.c
     statement = (
         select(
@@ -49,13 +66,20 @@ def _candidates(session: Session, now: datetime, limit: int, channels: Channels)
             d.payload,
             d.retry_key,
             d.due_at,
+            d.lane,
+            d.occurrence_id,
+            d.relay_id,
+            d.broadcast_id,
+            d.expect_rsvp,
             m.channel,
             m.external_id,
+            m.language,
+            m.role,
             m.subscription,
             m.unreachable_at,
         )
         .join_from(deliveries, members, m.id == d.member_id)
-        .where(_claimable(now))
+        .where(d.lane == int(lane), _claimable(now))
         .order_by(d.due_at, d.id)
         .limit(limit)
     )
@@ -78,6 +102,25 @@ def _candidates(session: Session, now: datetime, limit: int, channels: Channels)
     return list(session.execute(locked).all())
 
 
+def _allot(candidates: dict[Lane, list[Any]], limit: int, share: float) -> list[Any]:
+    """Fill the batch by lane, highest first, after giving every waiting lane its share.
+
+    The share (at least one row) is what keeps a lower lane from being starved for ever while
+    a higher one is busy; it also bounds how far a lower lane can slow a higher one.
+    """
+    floor = max(1, int(limit * share))
+    taken = {lane: min(len(rows), floor) for lane, rows in candidates.items()}
+    while sum(taken.values()) > limit:  # more lanes waiting than the batch has room for
+        lowest = max(lane for lane, count in taken.items() if count)
+        taken[lowest] -= 1
+    room = limit - sum(taken.values())
+    for lane in sorted(candidates):
+        extra = min(room, len(candidates[lane]) - taken[lane])
+        taken[lane] += extra
+        room -= extra
+    return [row for lane in sorted(candidates) for row in candidates[lane][: taken[lane]]]
+
+
 def claim_in(
     session: Session,
     now: datetime,
@@ -85,11 +128,14 @@ def claim_in(
     lease: timedelta,
     *,
     channels: Channels = None,
+    share: float = LOWER_LANE_SHARE,
 ) -> list[ClaimedDelivery]:
     """`SqlDeliveryQueue.claim` inside a transaction the caller commits."""
     claimed: list[ClaimedDelivery] = []
     while len(claimed) < limit:
-        rows = _candidates(session, now, limit - len(claimed), channels)
+        wanted = limit - len(claimed)
+        candidates = {lane: _candidates(session, now, wanted, channels, lane) for lane in Lane}
+        rows = _allot({lane: rows for lane, rows in candidates.items() if rows}, wanted, share)
         if not rows:
             break
         sendable = []
@@ -146,12 +192,23 @@ def _take(
             purpose=row.purpose,
             reference=row.reference,
             member_id=row.member_id,
+            language=row.language,
+            role=row.role,
+            payload=row.payload,
+            about=About(
+                occurrence_id=row.occurrence_id,
+                relay_id=row.relay_id,
+                broadcast_id=row.broadcast_id,
+                expect_rsvp=frozenset(
+                    RsvpStatus(status) for status in (row.expect_rsvp or "").split(",") if status
+                ),
+            ),
+            due_at=row.due_at,
+            lane=Lane(row.lane),
             channel=row.channel,
             external_id=row.external_id,
-            payload=row.payload,
             attempts=taken[row.id].attempts,
             retry_key=keys[row.id],
-            due_at=row.due_at,
         )
         for row in rows
         if row.id in taken
@@ -161,8 +218,11 @@ def _take(
 class SqlDeliveryQueue:
     """The `DeliveryQueue` port on SQLAlchemy; each method commits its own transaction."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], *, lower_lane_share: float = LOWER_LANE_SHARE
+    ) -> None:
         self._sessions = sessions
+        self._share = lower_lane_share
 
     def claim(
         self,
@@ -172,7 +232,8 @@ class SqlDeliveryQueue:
         *,
         channels: Channels = None,
     ) -> list[ClaimedDelivery]:
-        """Take up to `limit` due rows and mark them sending until `now + lease`.
+        """Take up to `limit` due rows, highest lane first, and mark them sending until
+        `now + lease`; every waiting lower lane gets a share of the batch.
 
         Due: queued with `due_at <= now`, or sending with an expired lease (the process that
         claimed them stopped before recording an outcome: at most one duplicate, never a loss).
@@ -181,7 +242,50 @@ class SqlDeliveryQueue:
         another dispatcher is claiming are passed over (`SKIP LOCKED`).
         """
         with self._sessions.begin() as session:
-            return claim_in(session, now, limit, lease, channels=channels)
+            return claim_in(session, now, limit, lease, channels=channels, share=self._share)
+
+    def renew(self, delivery_ids: Collection[int], until: datetime) -> int:
+        """Extend the lease of rows still being sent; returns how many were still ours."""
+        if not delivery_ids:
+            return 0
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(sorted(delivery_ids)), deliveries.c.state == "sending")
+                .values(lease_until=until)
+            )
+            return cast(CursorResult[Any], result).rowcount
+
+    def mark_skipped_many(self, reasons: Mapping[int, str]) -> None:
+        """Skip several rows at once (rendering found them stale), each with its reason."""
+        if not reasons:
+            return
+        by_reason: dict[str, list[int]] = {}
+        for delivery_id, reason in reasons.items():
+            by_reason.setdefault(reason[:_MAX_REASON_CHARS], []).append(delivery_id)
+        with self._sessions.begin() as session:
+            for reason, ids in by_reason.items():
+                session.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id.in_(ids))
+                    .values(state="skipped", skip_reason=reason, lease_until=None)
+                )
+
+    def forget_messages(self, done_before: datetime) -> int:
+        """Empty the payload of rows done with (sent, failed, skipped) before `done_before`:
+        what a message said is not kept longer than needed. Returns how many were emptied."""
+        d = deliveries.c
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(deliveries)
+                .where(
+                    d.state.in_(["sent", "failed", "skipped"]),
+                    func.coalesce(d.sent_at, d.created_at) < done_before,
+                    d.payload != literal(_FORGOTTEN, d.payload.type),
+                )
+                .values(payload=_FORGOTTEN)
+            )
+            return cast(CursorResult[Any], result).rowcount
 
     def _update(self, delivery_id: int, **values: Any) -> None:
         with self._sessions.begin() as session:

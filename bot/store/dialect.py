@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import JSON, BigInteger, Connection, DateTime, Dialect, Integer, Table, event, text
@@ -56,8 +56,35 @@ def insert_ignoring_conflicts(
     raise NotImplementedError(f"unsupported database {dialect_name}")
 
 
-def configure_engine(engine: Engine) -> None:
-    """Per-connection settings the application relies on."""
+def configure_engine(
+    engine: Engine,
+    *,
+    statement_timeout: timedelta | None = None,
+    idle_in_transaction_timeout: timedelta | None = None,
+) -> None:
+    """Per-connection settings the application relies on.
+
+    PostgreSQL: the timeouts stop a runaway statement, and end the transaction of a process
+    that stopped inside it (hung, paused, half-killed), so the rows it locked (a claim's
+    `FOR UPDATE`) are free again within that time instead of until the connection dies.
+    """
+    if engine.dialect.name == "postgresql":
+        settings = {
+            "statement_timeout": statement_timeout,
+            "idle_in_transaction_session_timeout": idle_in_transaction_timeout,
+        }
+        wanted = {k: int(v.total_seconds() * 1000) for k, v in settings.items() if v}
+        if wanted:
+
+            @event.listens_for(engine, "connect")
+            def _postgres_timeouts(dbapi_connection: Any, _record: Any) -> None:
+                cursor = dbapi_connection.cursor()
+                for name, milliseconds in wanted.items():
+                    cursor.execute(f"SET {name} = {milliseconds}")
+                cursor.close()
+                dbapi_connection.commit()
+
+        return
     if engine.dialect.name != "sqlite":
         return
 

@@ -1,15 +1,84 @@
-"""The outbox: deliveries written in the same transaction as the change that caused them."""
+"""The outbox: deliveries written in the same transaction as the change that caused them.
+
+An audience is queued with one INSERT ... SELECT whatever its size, the skip rules applied in
+SQL, so that a change notice to ten thousand members holds the write lock for a moment only.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any, cast
 
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    literal,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.domain.members import Member
-from bot.domain.messages import Outgoing
+from bot.domain.deliveries import NOTHING, About, Audience, lane_of, needs_subscription
+from bot.domain.members import Member, Subscription
 from bot.store.dialect import insert_ignoring_conflicts
-from bot.store.tables import DeliveryRow
+from bot.store.repositories import members
+from bot.store.tables import DeliveryRow, MemberRegionRow, MemberTagRow, RsvpRow
+
+deliveries = cast(Table, DeliveryRow.__table__)
+member_regions = cast(Table, MemberRegionRow.__table__)
+member_tags = cast(Table, MemberTagRow.__table__)
+rsvps = cast(Table, RsvpRow.__table__)
+
+
+def expect_rsvp_column(about: About) -> str | None:
+    return ",".join(sorted(about.expect_rsvp)) or None
+
+
+def _about_values(about: About) -> dict[str, Any]:
+    return {
+        "occurrence_id": about.occurrence_id,
+        "relay_id": about.relay_id,
+        "broadcast_id": about.broadcast_id,
+        "expect_rsvp": expect_rsvp_column(about),
+    }
+
+
+def audience_condition(audience: Audience, *, purpose: str) -> ColumnElement[bool]:
+    """The members `audience` names who may get a delivery for `purpose` now."""
+    m = members.c
+    # Never empty: SQLite needs a WHERE in an INSERT ... SELECT ... ON CONFLICT to parse it.
+    conditions: list[ColumnElement[bool]] = [m.unreachable_at.is_(None)]
+    if needs_subscription(purpose):
+        conditions.append(m.subscription == Subscription.SUBSCRIBED.value)
+    if audience.channels:
+        conditions.append(m.channel.in_(sorted(audience.channels)))
+    if audience.regions:
+        conditions.append(
+            m.id.in_(
+                select(member_regions.c.member_id).where(
+                    member_regions.c.region.in_(sorted(audience.regions))
+                )
+            )
+        )
+    if audience.tags:
+        conditions.append(
+            m.id.in_(
+                select(member_tags.c.member_id).where(member_tags.c.tag.in_(sorted(audience.tags)))
+            )
+        )
+    if audience.occurrence_id is not None:
+        conditions.append(
+            m.id.in_(
+                select(rsvps.c.member_id).where(
+                    rsvps.c.occurrence_id == audience.occurrence_id,
+                    rsvps.c.status.in_(sorted(s.value for s in audience.rsvp_statuses)),
+                )
+            )
+        )
+    return and_(*conditions)
 
 
 class SqlOutbox:
@@ -17,26 +86,33 @@ class SqlOutbox:
         self._session = session
         self.enqueued = False  # something new to send once this transaction commits
 
+    @property
+    def _dialect(self) -> str:
+        return self._session.get_bind().dialect.name
+
     def enqueue(
         self,
         purpose: str,
         reference: str,
         member: Member,
-        message: Outgoing,
+        payload: Mapping[str, Any],
         due_at: datetime,
         *,
+        about: About = NOTHING,
         now: datetime | None = None,
     ) -> bool:
         if member.id is None:
             raise ValueError("only stored members can be sent messages")
         statement = insert_ignoring_conflicts(
-            self._session.get_bind().dialect.name,
+            self._dialect,
             DeliveryRow,
             {
                 "purpose": purpose,
                 "reference": reference,
                 "member_id": member.id,
-                "payload": message.to_payload(),
+                "payload": dict(payload),
+                "lane": int(lane_of(purpose)),
+                **_about_values(about),
                 "state": "queued",
                 "due_at": due_at,
                 "attempts": 0,
@@ -47,3 +123,51 @@ class SqlOutbox:
         inserted = self._session.execute(statement).scalar_one_or_none() is not None
         self.enqueued = self.enqueued or inserted
         return inserted
+
+    def enqueue_audience(
+        self,
+        purpose: str,
+        reference: str,
+        audience: Audience,
+        payload: Mapping[str, Any],
+        due_at: datetime,
+        *,
+        about: About = NOTHING,
+        now: datetime | None = None,
+    ) -> int:
+        """One INSERT ... SELECT for the whole audience; returns how many rows were queued.
+
+        Members who cannot get it now (unreachable; unsubscribed where the purpose needs
+        consent) are left out; members who already have this (purpose, reference) keep theirs.
+        """
+        m = members.c
+        constants: dict[str, Any] = {
+            "purpose": purpose,
+            "reference": reference,
+            "lane": int(lane_of(purpose)),
+            **_about_values(about),
+            "state": "queued",
+            "due_at": due_at,
+            "attempts": 0,
+            "created_at": now or due_at,
+        }
+        columns = ["member_id", "payload", *constants]
+        selected = select(
+            m.id,
+            bindparam("payload", dict(payload), type_=deliveries.c.payload.type),
+            *(
+                literal(value, type_=deliveries.c[name].type).label(name)
+                for name, value in constants.items()
+            ),
+        ).where(audience_condition(audience, purpose=purpose))
+        dialect = self._dialect
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(deliveries)
+        statement = (
+            insert.from_select(columns, selected)
+            .on_conflict_do_nothing(index_elements=["purpose", "reference", "member_id"])
+            .returning(deliveries.c.id)
+        )
+        # Counted from RETURNING: psycopg gives no rowcount for INSERT ... SELECT ON CONFLICT.
+        queued = len(self._session.execute(statement).all())
+        self.enqueued = self.enqueued or queued > 0
+        return int(queued)

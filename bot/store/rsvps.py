@@ -9,7 +9,6 @@ from sqlalchemy import Row, Table, func, select
 from sqlalchemy.orm import Session
 
 from bot.domain.events import Attendee, Rsvp, RsvpCounts, RsvpStatus
-from bot.domain.members import Member
 from bot.store.calendar import events, occurrences
 from bot.store.repositories import SqlMemberRepository, members
 from bot.store.tables import RsvpRow
@@ -146,15 +145,3 @@ class SqlRsvpRepository:
             )
             or 0
         )
-
-    def to_notify(self, occurrence_id: int) -> list[Member]:
-        member_ids = self._session.scalars(
-            select(rsvps.c.member_id)
-            .where(
-                rsvps.c.occurrence_id == occurrence_id,
-                rsvps.c.status.in_(_EXPECTED),
-            )
-            .order_by(rsvps.c.member_id)
-        ).all()
-        found = [self._members.get_by_id(member_id) for member_id in member_ids]
-        return [member for member in found if member is not None]

@@ -130,6 +130,8 @@ class OccurrenceRow(Base):
     venue_map_url: Mapped[str | None] = mapped_column(String(500))
     note: Mapped[str | None] = mapped_column(Text)
     rsvp_deadline: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    """Counts the changes members were told about; change notices are keyed by it."""
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
@@ -161,7 +163,9 @@ class DeliveryRow(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("purpose", "reference", "member_id"),
-        Index("ix_deliveries_state_due_at", "state", "due_at"),
+        # Claims take the due rows of one lane at a time, oldest first.
+        Index("ix_deliveries_state_lane_due_at", "state", "lane", "due_at"),
+        Index("ix_deliveries_member_id_state", "member_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -169,6 +173,18 @@ class DeliveryRow(Base):
     reference: Mapped[str] = mapped_column(String(128))
     member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id", ondelete="CASCADE"))
     payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    """What to render at send time (a template's arguments, or a fixed message); emptied once
+    the row has been done with for `delivery.keep_message_days`."""
+    lane: Mapped[int] = mapped_column(Integer, default=3)
+    occurrence_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("occurrences.id", ondelete="SET NULL")
+    )
+    relay_id: Mapped[int | None] = mapped_column(Id, ForeignKey("relays.id", ondelete="SET NULL"))
+    broadcast_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("broadcasts.id", ondelete="SET NULL")
+    )
+    expect_rsvp: Mapped[str | None] = mapped_column(String(64))
+    """Comma-separated answers the member must still have to the occurrence when it is sent."""
     state: Mapped[str] = mapped_column(String(16), default="queued")
     due_at: Mapped[datetime] = mapped_column(UtcDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -243,3 +259,13 @@ class FaqQuestionRow(Base):
     score: Mapped[float | None] = mapped_column(Float)
     language: Mapped[str] = mapped_column(String(8))
     asked_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class RateBudgetRow(Base):
+    """A channel's send budget shared by every process (GCRA): the theoretical arrival time
+    of the next message, in seconds since the epoch."""
+
+    __tablename__ = "rate_budgets"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    tat: Mapped[float] = mapped_column(Float)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.domain.deliveries import message_payload
 from bot.domain.members import Member, Subscription
 from bot.domain.messages import Outgoing
 from bot.store.database import Database
@@ -67,7 +68,7 @@ class Outbox:
                 purpose,
                 reference or text,
                 member,
-                message or Outgoing(text),
+                message_payload(message or Outgoing(text)),
                 due_at or self.clock.now(),
             )
             uow.commit()
@@ -82,7 +83,9 @@ class Outbox:
                 member = Member("telegram", external_id, created_at=now, last_seen_at=now)
                 member.subscribe(now)
                 stored, _ = uow.members.register(member)
-                uow.outbox.enqueue("broadcast", "broadcast:1", stored, Outgoing(text), now)
+                uow.outbox.enqueue(
+                    "broadcast", "broadcast:1", stored, message_payload(Outgoing(text)), now
+                )
             uow.commit()
 
     def rows(self) -> list[DeliveryRow]:

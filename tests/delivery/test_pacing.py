@@ -1,4 +1,4 @@
-"""The pacer keeps Telegram's limits (30/s overall, 1/s per chat) on fake time."""
+"""The pacer keeps Telegram's limits (30/s overall, 1/s per chat) on fake time, replies first."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import itertools
 
 import pytest
 
-from bot.delivery.pacing import Pacer
+from bot.delivery.pacing import REPLY, Pacer
+from bot.domain.deliveries import Lane
 from tests.delivery.fakes import FakeTime
 
 
@@ -16,8 +17,9 @@ def time() -> FakeTime:
     return FakeTime()
 
 
-def pacer(time: FakeTime, **rates: float) -> Pacer:
-    return Pacer(monotonic=time.monotonic, sleep=time.sleep, **rates)
+def pacer(time: FakeTime, *, per_chat_burst: int = 1, **rates: float) -> Pacer:
+    """Without a per-chat burst unless asked, so that spacing is easy to read."""
+    return Pacer(monotonic=time.monotonic, sleep=time.sleep, per_chat_burst=per_chat_burst, **rates)
 
 
 def busiest_second(moments: list[float]) -> int:
@@ -26,12 +28,14 @@ def busiest_second(moments: list[float]) -> int:
     return max(sum(1 for t in ordered if start <= t < start + 1.0 - 1e-9) for start in ordered)
 
 
-async def send_all(time: FakeTime, limiter: Pacer, chats: list[str]) -> list[tuple[str, float]]:
+async def send_all(
+    time: FakeTime, limiter: Pacer, chats: list[str], priority: int = Lane.BULK
+) -> list[tuple[str, float]]:
     """Acquire for every chat concurrently (as the dispatcher does); when each got its turn."""
     sent: list[tuple[str, float]] = []
 
     async def one(chat: str) -> None:
-        await limiter.acquire(chat)
+        await limiter.acquire(chat, priority=priority)
         sent.append((chat, time.now))
 
     async def everything() -> None:
@@ -85,7 +89,7 @@ async def test_a_message_in_several_parts_counts_as_several(time: FakeTime) -> N
 
     async def three_long_messages() -> None:
         for _ in range(3):
-            await limiter.acquire("1001", count=2)
+            await limiter.acquire("1001", count=2, priority=Lane.BULK)
             sent.append(time.now)
 
     await time.run(three_long_messages())
@@ -118,7 +122,7 @@ async def test_a_hold_that_arrives_while_waiting_for_a_slot_is_obeyed(time: Fake
     sent: list[tuple[str, float]] = []
 
     async def one(chat: str) -> None:
-        await limiter.acquire(chat)
+        await limiter.acquire(chat, priority=Lane.BULK)
         sent.append((chat, time.now))
 
     async def scenario() -> None:
@@ -139,7 +143,98 @@ async def test_forgets_chats_it_has_not_seen_for_a_while(time: FakeTime) -> None
 
     async def later() -> None:
         await time.sleep(2.0)
-        await limiter.acquire("new")
+        await limiter.acquire("new", priority=REPLY)
 
     await time.run(later())
     assert len(limiter._chats) < 3000
+
+
+async def test_a_chat_may_get_a_short_burst_then_one_a_second(time: FakeTime) -> None:
+    sent = await send_all(time, pacer(time, per_chat_burst=3), ["1001"] * 6, priority=REPLY)
+
+    # A reply may use the overall burst too: the three messages of one answer go at once.
+    assert [at for _, at in sent] == pytest.approx([0.0, 0.0, 0.0, 1.0, 2.0, 3.0])
+
+
+async def test_a_reply_overtakes_pushes_waiting_for_the_same_budget(time: FakeTime) -> None:
+    limiter = pacer(time, per_second=10.0)
+    sent: list[tuple[str, float]] = []
+
+    async def one(chat: str, priority: int) -> None:
+        await limiter.acquire(chat, priority=priority)
+        sent.append((chat, time.now))
+
+    async def scenario() -> None:
+        pushes = [asyncio.ensure_future(one(f"push{n}", Lane.BULK)) for n in range(30)]
+        await time.sleep(1.05)  # the pushes are well under way, 20 still waiting
+        await one("member", REPLY)
+        await asyncio.gather(*pushes)
+
+    await time.run(scenario())
+
+    at = dict(sent)
+    assert at["member"] <= 1.05 + 0.1 + 1e-9
+    assert sum(1 for chat, moment in sent if chat != "member" and moment > at["member"]) >= 15
+    assert busiest_second([moment for _, moment in sent]) <= 10 + 2  # a reply's small burst
+
+
+async def test_a_higher_lane_goes_before_a_lower_one_waiting_longer(time: FakeTime) -> None:
+    limiter = pacer(time, per_second=10.0)
+    order: list[str] = []
+
+    async def one(chat: str, lane: Lane) -> None:
+        await limiter.acquire(chat, priority=lane)
+        order.append(chat)
+
+    async def scenario() -> None:
+        bulk = [asyncio.ensure_future(one(f"bulk{n}", Lane.BULK)) for n in range(10)]
+        await time.sleep(0.25)
+        await one("relay", Lane.TRANSACTIONAL)
+        await asyncio.gather(*bulk)
+
+    await time.run(scenario())
+
+    assert order.index("relay") <= 4
+
+
+class MemoryLedger:
+    """The database ledger's arithmetic (GCRA) in memory, for two pacers on fake time."""
+
+    def __init__(self, time: FakeTime) -> None:
+        self.tat = float("-inf")
+        self.time = time
+
+    async def reserve(self, channel: str, count: int, interval: float, now: float) -> float:
+        start = max(self.tat, now)
+        self.tat = start + count * interval
+        return start
+
+
+async def test_two_pacers_sharing_a_ledger_stay_within_one_budget(time: FakeTime) -> None:
+    ledger = MemoryLedger(time)
+
+    def shared() -> Pacer:
+        return Pacer(
+            monotonic=time.monotonic,
+            sleep=time.sleep,
+            wall=time.monotonic,
+            ledger=("telegram", ledger.reserve),
+        )
+
+    first, second = shared(), shared()
+    moments: list[float] = []
+
+    async def one(limiter: Pacer, chat: str) -> None:
+        await limiter.acquire(chat, priority=Lane.BULK)
+        moments.append(time.now)
+
+    async def scenario() -> None:
+        await asyncio.gather(
+            *(one(first, f"a{n}") for n in range(60)), *(one(second, f"b{n}") for n in range(60))
+        )
+
+    await time.run(scenario())
+
+    assert len(moments) == 120
+    assert busiest_second(moments) <= 30
+    assert max(moments) == pytest.approx(119 / 30, abs=0.1)

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from bot.domain.deliveries import Lane
 from bot.domain.members import Subscription
 from bot.store.database import Database
 from bot.store.deliveries import SqlDeliveryQueue, claim_in
@@ -30,7 +31,8 @@ def test_claim_takes_due_rows_and_marks_them_sending(
         "1001",
         hanako.id,
     )
-    assert claimed.payload["text"] == "明日の集会"
+    assert claimed.payload["message"]["text"] == "明日の集会"
+    assert (claimed.language, claimed.role, claimed.lane) == ("ja", "member", Lane.BULK)
     assert claimed.attempts == 1
     row = outbox.row(due)
     assert row.state == "sending"

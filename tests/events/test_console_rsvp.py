@@ -12,10 +12,11 @@ from sqlalchemy import select
 from bot.app import App, build
 from bot.channels.console import ConsoleChannel
 from bot.config import Secrets, Settings
-from bot.domain.messages import MemberRef
-from bot.store.tables import DeliveryRow, RsvpRow
+from bot.domain.messages import MemberRef, Outgoing
+from bot.store.tables import RsvpRow
 from tests.events.conftest import at
 from tests.fakes.clock import FakeClock
+from tests.outbox_text import rendered
 
 SCHEDULE = """\
 organiser: テスト社保協
@@ -82,10 +83,10 @@ def test_waiting_list_and_promotion(app: App) -> None:
     )  # 参加する again, ひとりで行く -> a seat frees
     assert "おひとりで受け付けました" in changed
     assert [s for _, s in statuses(app)] == ["going", "going"]
-    with app.database.session() as session:
-        (notice,) = session.scalars(select(DeliveryRow)).all()
+    ((notice, message),) = rendered(app.database, app.conversation.screens, app.clock)
     assert notice.purpose == "waitlist_promoted"
-    assert "空きが出ました" in notice.payload["text"]
+    assert isinstance(message, Outgoing)
+    assert "空きが出ました" in message.text
     assert "あなたの返事: 参加" in console(app, "bunta", "予定")
 
 
@@ -110,7 +111,7 @@ def test_cancelled_event(app: App) -> None:
     assert "【中止】【学習会】少人数学習会" in shown
     assert "※ 会場の都合で中止します。" in shown
     assert "参加する" not in shown.split("> 予定")[1]
-    with app.database.session() as session:
-        (notice,) = session.scalars(select(DeliveryRow)).all()
+    ((notice, message),) = rendered(app.database, app.conversation.screens, app.clock)
     assert notice.purpose == "event_change"
-    assert "中止になりました" in notice.payload["text"]
+    assert isinstance(message, Outgoing)
+    assert "中止になりました" in message.text

@@ -5,17 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from icalendar import Calendar as ICalendar
 from sqlalchemy import select
 
 from bot.domain.events import RsvpStatus
 from bot.services.calendar_sync import CalendarSync
+from bot.services.conversation import Conversation
 from bot.services.events import PAGE
 from bot.store.database import Database
-from bot.store.tables import DeliveryRow, RsvpRow
+from bot.store.tables import RsvpRow
 from tests.dialogs.chat import Chat
 from tests.events.conftest import CALENDAR, RALLY, STUDY, at, called_off, with_changes
 from tests.fakes.clock import FakeClock
+from tests.outbox_text import texts_of
 
 Member = Callable[..., Chat]
 
@@ -26,12 +29,12 @@ def answers(database: Database) -> list[tuple[str, int]]:
         return [(row.status, row.guests) for row in rows]
 
 
-def deliveries(database: Database, purpose: str) -> list[tuple[int, str]]:
-    with database.session() as session:
-        rows = session.scalars(
-            select(DeliveryRow).where(DeliveryRow.purpose == purpose).order_by(DeliveryRow.id)
-        ).all()
-        return [(row.member_id, str(row.payload["text"])) for row in rows]
+@pytest.fixture
+def deliveries(
+    database: Database, conversation: Conversation, clock: FakeClock
+) -> Callable[[str], list[tuple[int, str]]]:
+    """(member id, text) of each queued delivery of a purpose, as it would be sent now."""
+    return lambda purpose: texts_of(database, conversation.screens, clock, purpose)
 
 
 def test_events_show_the_members_regions_and_tokyo_wide_ones(member: Member) -> None:
@@ -101,7 +104,7 @@ def test_an_answer_can_change_and_is_stored_once(member: Member, database: Datab
 
 
 def test_a_full_event_takes_the_next_ones_on_a_waiting_list(
-    member: Member, database: Database
+    deliveries: Callable[[str], list[tuple[int, str]]], member: Member, database: Database
 ) -> None:
     alice, bob, chie = (member(n, "板橋区", name=n) for n in ("alice", "bob", "chie"))
     for chat in (alice, bob, chie):
@@ -120,7 +123,7 @@ def test_a_full_event_takes_the_next_ones_on_a_waiting_list(
     bob.press("行けない", on="12.7大集会")
 
     assert [s for s, _ in answers(database)] == ["going", "no", "going"]
-    promoted = deliveries(database, "waitlist_promoted")
+    promoted = deliveries("waitlist_promoted")
     assert len(promoted) == 1
     assert "空きが出ました" in promoted[0][1]
 
@@ -161,7 +164,10 @@ def test_answers_close_when_the_event_starts(
 
 
 def test_a_cancelled_event_refuses_answers_and_tells_those_who_answered(
-    member: Member, calendar_sync: CalendarSync, database: Database
+    deliveries: Callable[[str], list[tuple[int, str]]],
+    member: Member,
+    calendar_sync: CalendarSync,
+    database: Database,
 ) -> None:
     alice, bob, chie = member("alice", "板橋区"), member("bob", "板橋区"), member("chie", "板橋区")
     for chat, button in ((alice, "参加する"), (bob, "未定"), (chie, "行けない")):
@@ -178,7 +184,7 @@ def test_a_cancelled_event_refuses_answers_and_tells_those_who_answered(
     assert report.occurrences_cancelled == 1
     assert report.notices_queued == 2
     assert again.notices_queued == 0, "syncing twice never tells anyone twice"
-    notices = deliveries(database, "event_change")
+    notices = deliveries("event_change")
     assert len(notices) == 2
     assert all("中止になりました" in text and "雨天のため中止" in text for _, text in notices)
     alice.press_raw(old_button.action.encode())  # a card sent before the cancellation
@@ -189,7 +195,10 @@ def test_a_cancelled_event_refuses_answers_and_tells_those_who_answered(
 
 
 def test_a_new_time_keeps_answers_and_tells_each_member_once(
-    member: Member, calendar_sync: CalendarSync, database: Database
+    deliveries: Callable[[str], list[tuple[int, str]]],
+    member: Member,
+    calendar_sync: CalendarSync,
+    database: Database,
 ) -> None:
     alice = member("alice", "板橋区")
     alice.say("予定")
@@ -203,7 +212,7 @@ def test_a_new_time_keeps_answers_and_tells_each_member_once(
     calendar_sync.sync(calendar)
     calendar_sync.sync(calendar)
 
-    (notice,) = deliveries(database, "event_change")
+    (notice,) = deliveries("event_change")
     assert "【予定の変更】" in notice[1]
     assert "12月10日(木) 18:30〜20:30 → 12月10日(木) 19:00〜21:00" in notice[1]
     assert answers(database) == [("going", 1)]
@@ -212,7 +221,10 @@ def test_a_new_time_keeps_answers_and_tells_each_member_once(
 
 
 def test_a_removed_event_disappears_and_the_report_warns(
-    member: Member, calendar_sync: CalendarSync, database: Database
+    deliveries: Callable[[str], list[tuple[int, str]]],
+    member: Member,
+    calendar_sync: CalendarSync,
+    database: Database,
 ) -> None:
     alice = member("alice", "板橋区")
     alice.say("予定")
@@ -222,7 +234,7 @@ def test_a_removed_event_disappears_and_the_report_warns(
 
     assert report.events_removed == ("itabashi-study-1210",)
     assert report.removed_with_answers == ("itabashi-study-1210",)
-    assert deliveries(database, "event_change") == []
+    assert deliveries("event_change") == []
     alice.say("予定")
     assert "学習会" not in alice.text
 

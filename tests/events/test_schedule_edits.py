@@ -11,9 +11,11 @@ from sqlalchemy import func, select
 
 from bot.app import App, build, run_console
 from bot.config import Secrets, Settings
+from bot.domain.messages import Outgoing
 from bot.jobs import FOLDER_CHECK_SECONDS, JOB_DEFAULTS
-from bot.store.tables import DeliveryRow, RsvpRow
+from bot.store.tables import RsvpRow
 from tests.fakes.clock import FakeClock
+from tests.outbox_text import rendered
 
 SCHEDULE = """\
 organiser: テスト社保協
@@ -108,9 +110,10 @@ def test_an_edited_file_updates_members_keeps_answers_and_tells_each_once(
     assert "あなたの返事: 参加" in transcript
     with app.database.session() as session:
         assert session.scalar(select(func.count()).select_from(RsvpRow)) == 1
-        notices = session.scalars(select(DeliveryRow)).all()
-    assert [n.purpose for n in notices] == ["event_change"]
-    assert "13:00〜15:00 → 12月7日(月) 14:00〜15:00" in str(notices[0].payload["text"])
+    ((notice, message),) = rendered(app.database, app.conversation.screens, app.clock)
+    assert notice.purpose == "event_change"
+    assert isinstance(message, Outgoing)
+    assert "13:00〜15:00 → 12月7日(月) 14:00〜15:00" in message.text
 
 
 def test_a_broken_edit_keeps_the_calendar_and_says_why(app: App) -> None:

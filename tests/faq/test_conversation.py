@@ -10,17 +10,18 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import Settings
-from bot.domain.messages import MemberRef
+from bot.domain.messages import MemberRef, Outgoing
 from bot.faq.knowledge import KnowledgeBase
 from bot.faq.matcher import FaqEngine
 from bot.services.conversation import Conversation
 from bot.services.faq import Answers
 from bot.store.database import Database
-from bot.store.tables import DeliveryRow, FaqQuestionRow, RelayRow
+from bot.store.tables import FaqQuestionRow, RelayRow
 from bot.texts import Catalogues
 from tests.dialogs.chat import Chat
 from tests.dialogs.test_registration import register
 from tests.fakes.clock import FakeClock
+from tests.outbox_text import rendered
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -152,7 +153,10 @@ def test_odd_questions_get_a_sensible_reply(member: Callable[[str], Chat], text:
 
 
 def test_asking_an_organiser_round_trip(
-    conversation: Conversation, member: Callable[[str], Chat], database: Database
+    conversation: Conversation,
+    member: Callable[[str], Chat],
+    database: Database,
+    clock: FakeClock,
 ) -> None:
     organiser = Chat(
         conversation, MemberRef("console", "console-organiser", display_name="世話人A")
@@ -163,26 +167,26 @@ def test_asking_an_organiser_round_trip(
     alice.press("世話人に聞く")
     assert "世話人に質問を送りました" in alice.text
 
+    ((question, message),) = rendered(database, conversation.screens, clock)
     with database.session() as session:
-        (question,) = session.scalars(select(DeliveryRow)).all()
         relay = session.scalars(select(RelayRow)).one()
     assert question.purpose == "relay_question"
-    assert "「うちの区の国保の窓口は何時まで？」" in question.payload["text"]
-    assert "aliceさん（console）より" in question.payload["text"]
+    assert isinstance(message, Outgoing)
+    assert "「うちの区の国保の窓口は何時まで？」" in message.text
+    assert "aliceさん（console）より" in message.text
 
-    reply_action = question.payload["buttons"][0][0][1]
+    reply_action = message.buttons[0][0].action.encode()
     organiser.press_raw(reply_action)
     assert f"質問 #{relay.id} への返事を書いて" in organiser.text
     organiser.say("平日の17時までです。区役所2階の国保年金課です。")
     assert f"質問 #{relay.id} に返事を送りました" in organiser.text
 
+    ((_, answer),) = rendered(database, conversation.screens, clock, "relay_answer")
     with database.session() as session:
-        answer = session.scalars(
-            select(DeliveryRow).where(DeliveryRow.purpose == "relay_answer")
-        ).one()
         stored = session.scalars(select(RelayRow)).one()
-    assert "【世話人からの返事】" in answer.payload["text"]
-    assert "平日の17時までです" in answer.payload["text"]
+    assert isinstance(answer, Outgoing)
+    assert "【世話人からの返事】" in answer.text
+    assert "平日の17時までです" in answer.text
     assert stored.answer == "平日の17時までです。区役所2階の国保年金課です。"
     organiser.say("ヘルプ")
     assert "使い方" in organiser.text, "the dialog ended with the answer"

@@ -18,6 +18,7 @@ from bot.channels.telegram.handlers import (
 from bot.channels.telegram.ordering import PerChatUpdateProcessor
 from bot.channels.telegram.webhook import WebhookServer
 from bot.config import TelegramConfig
+from bot.delivery.pacing import Pacer
 from bot.services.conversation import Conversation
 from bot.services.reachability import Reachability
 from bot.texts import Catalogues
@@ -42,10 +43,13 @@ class TelegramChannel:
         reachability: Reachability,
         catalogues: Catalogues,
         core: CoreWorker,
+        pacer: Pacer | None = None,
         *,
         concurrency: int = 32,
     ) -> None:
+        """`pacer`: the channel's one rate budget, shared by replies and the outbox."""
         self._config = config
+        self.pacer = pacer or Pacer()
         self._catalogues = catalogues
         self.token = token
         builder = (
@@ -59,7 +63,7 @@ class TelegramChannel:
         if config.mode == "webhook":
             builder = builder.updater(None)  # updates arrive over HTTP instead of getUpdates
         self.application: PTBApplication = builder.build()
-        register(self.application, TelegramHandlers(conversation, reachability, core))
+        register(self.application, TelegramHandlers(conversation, reachability, core, self.pacer))
         self.webhook: WebhookServer | None = None
 
     async def start(self) -> None:

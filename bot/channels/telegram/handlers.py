@@ -19,6 +19,7 @@ from telegram.ext import (
 
 from bot.channels.core_worker import CoreWorker
 from bot.channels.telegram import render, translate
+from bot.delivery.pacing import REPLY, Pacer
 from bot.domain.messages import Incoming, Outgoing
 from bot.services.conversation import Conversation
 from bot.services.reachability import Reachability
@@ -34,10 +35,16 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
 
 class TelegramHandlers:
     def __init__(
-        self, conversation: Conversation, reachability: Reachability, core: CoreWorker
+        self,
+        conversation: Conversation,
+        reachability: Reachability,
+        core: CoreWorker,
+        pacer: Pacer | None = None,
     ) -> None:
+        """`pacer`: the channel's rate budget, shared with the outbox (replies go first)."""
         self._conversation = conversation
         self._reachability = reachability
+        self._pacer = pacer
         # The core blocks on the database: every call into it goes through the worker.
         self._core = core
         self._menus = render.ShownMenus()
@@ -48,7 +55,8 @@ class TelegramHandlers:
         if incoming is None or update.effective_chat is None:
             return
         replies = await self._ask_core(incoming)
-        await render.deliver(context.bot, update.effective_chat.id, replies, self._menus)
+        chat_id = update.effective_chat.id
+        await render.deliver(context.bot, chat_id, replies, self._menus, pace=self._pace(chat_id))
 
     async def on_button(self, update: Update, context: Context) -> None:
         """An inline button: answer the query at once (stops the spinner), then reply."""
@@ -64,8 +72,14 @@ class TelegramHandlers:
             return
         replies = await self._ask_core(incoming)
         pressed = query.message.message_id if query.message else None
+        chat_id = update.effective_chat.id
         await render.deliver(
-            context.bot, update.effective_chat.id, replies, self._menus, pressed_message_id=pressed
+            context.bot,
+            chat_id,
+            replies,
+            self._menus,
+            pressed_message_id=pressed,
+            pace=self._pace(chat_id),
         )
 
     async def on_membership(self, update: Update, context: Context) -> None:
@@ -104,6 +118,16 @@ class TelegramHandlers:
             )
         except Exception:
             log.warning("could not send the apology to %s", ref, exc_info=True)
+
+    def _pace(self, chat_id: int) -> render.Pace | None:
+        pacer = self._pacer
+        if pacer is None:
+            return None
+
+        async def pace(count: int) -> None:
+            await pacer.acquire(str(chat_id), count, priority=REPLY)
+
+        return pace
 
     async def _ask_core(self, incoming: Incoming) -> list[Outgoing]:
         return await self._core.run(self._conversation.reply_to, incoming)

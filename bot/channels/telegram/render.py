@@ -10,7 +10,7 @@ import html
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from telegram import (
     Bot,
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 CAPABILITIES = TELEGRAM
 
 Rows = tuple[tuple[Button, ...], ...]
+Pace = Callable[[int], Awaitable[None]]
 
 
 def inline_keyboard(rows: Rows) -> InlineKeyboardMarkup:
@@ -102,19 +103,25 @@ async def deliver(
     *,
     pressed_message_id: int | None = None,
     capabilities: Capabilities = CAPABILITIES,
+    pace: Pace | None = None,
 ) -> list[int]:
     """Send the replies, adapted to `capabilities`, in order; a `replace` reply edits the
     message whose button was pressed.
 
-    Returns the ids of the messages sent or edited.
+    `pace(n)` is awaited before `n` messages go (the channel's rate budget); None when the
+    caller has paced already. Returns the ids of the messages sent or edited.
     """
     ids: list[int] = []
     editable = pressed_message_id
     for reply in (part for message in replies for part in adapt(message, capabilities)):
         if reply.replace and editable is not None and not (reply.menu and not reply.buttons):
+            if pace is not None:
+                await pace(1)
             ids.append(await _edit(bot, chat_id, editable, reply))
             editable = None
             continue
+        if pace is not None:
+            await pace(len(chunks(reply.text)) + len(reply.attachments))
         ids.extend(await _send(bot, chat_id, reply, menus))
     return ids
 

@@ -1,0 +1,211 @@
+"""Queued deliveries become messages when they are sent, not when they were queued.
+
+Rendering at send time uses the member's language of that moment and the event as it is now,
+and checks that the delivery still makes sense: a change notice to someone who has since said
+they will not come, or a promotion for an event that was cancelled meanwhile, is skipped with
+a reason instead of going out stale.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.domain import deliveries as d
+from bot.domain.deliveries import Pending, Skip
+from bot.domain.events import Occurrence, OccurrenceStatus
+from bot.domain.members import Role
+from bot.domain.messages import Action, Button, Outgoing
+from bot.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from bot.services import event_cards
+from bot.services.screens import Screens
+
+log = logging.getLogger(__name__)
+
+Rendered = Outgoing | Skip
+
+
+def snapshot(occurrence: Occurrence) -> dict[str, Any]:
+    """What members are told about an occurrence, for a change notice's before and after."""
+    return {
+        "starts_at": occurrence.starts_at.isoformat(),
+        "ends_at": occurrence.ends_at.isoformat() if occurrence.ends_at else None,
+        "venue_name": occurrence.venue_name,
+        "venue_address": occurrence.venue_address,
+        "status": occurrence.status.value,
+        "title": occurrence.title,
+        "note": occurrence.note,
+    }
+
+
+def _as_told(current: Occurrence, told: Mapping[str, Any]) -> Occurrence:
+    ends_at = told.get("ends_at")
+    return dataclasses.replace(
+        current,
+        starts_at=datetime.fromisoformat(told["starts_at"]),
+        ends_at=datetime.fromisoformat(ends_at) if ends_at else None,
+        venue_name=told.get("venue_name"),
+        venue_address=told.get("venue_address"),
+        status=OccurrenceStatus(told["status"]),
+        title=told.get("title") or current.title,
+        note=told.get("note"),
+    )
+
+
+class DeliveryContent:
+    """The dispatcher's renderer: one unit of work per batch of claimed deliveries."""
+
+    def __init__(self, units_of_work: UnitOfWorkFactory, screens: Screens, clock: Clock) -> None:
+        self._units_of_work = units_of_work
+        self._screens = screens
+        self._clock = clock
+
+    def render(self, batch: Sequence[Pending]) -> dict[int, Rendered]:
+        now = self._clock.now()
+        rendered: dict[int, Rendered] = {}
+        with self._units_of_work() as uow:
+            for pending in batch:
+                try:
+                    rendered[pending.id] = self._render(uow, pending, now)
+                except (KeyError, TypeError, ValueError) as exc:
+                    log.warning("delivery %s cannot be rendered: %r", pending.id, exc)
+                    rendered[pending.id] = Skip(f"unrenderable: {type(exc).__name__}")
+        return rendered
+
+    def _render(self, uow: UnitOfWork, pending: Pending, now: datetime) -> Rendered:
+        fixed = d.fixed_message(pending.payload)
+        if fixed is not None:
+            return fixed
+        kind = pending.payload.get("kind")
+        if kind == d.EVENT_CHANGE:
+            return self._event_change(uow, pending, now)
+        if kind == d.WAITLIST_PROMOTED:
+            return self._promoted(uow, pending, now)
+        if kind == d.RELAY_QUESTION:
+            return self._relay_question(pending)
+        if kind == d.RELAY_ANSWER:
+            return self._relay_answer(pending)
+        return Skip(d.SKIP_UNKNOWN_KIND)
+
+    # --- events ---------------------------------------------------------------------------
+
+    def _occurrence(self, uow: UnitOfWork, pending: Pending, now: datetime) -> Occurrence | Skip:
+        """The occurrence as it is now, if the delivery about it may still go out."""
+        occurrence_id = pending.about.occurrence_id
+        occurrence = uow.calendar.occurrence(occurrence_id) if occurrence_id else None
+        if occurrence is None:
+            return Skip(d.SKIP_EVENT_GONE)
+        if occurrence.starts_at <= now:
+            return Skip(d.SKIP_EVENT_STARTED)
+        expected = pending.about.expect_rsvp
+        if expected:
+            rsvp = uow.rsvps.get(occurrence.id, pending.member_id)
+            if rsvp is None or rsvp.status not in expected:
+                return Skip(d.SKIP_RSVP_CHANGED)
+        return occurrence
+
+    def _event_change(self, uow: UnitOfWork, pending: Pending, now: datetime) -> Rendered:
+        current = self._occurrence(uow, pending, now)
+        if isinstance(current, Skip):
+            return current
+        before = _as_told(current, pending.payload["before"])
+        after = _as_told(current, pending.payload["after"])
+        if current.cancelled and not after.cancelled:
+            # Cancelled since: the cancellation's own notice tells what matters now.
+            return Skip(d.SKIP_EVENT_CANCELLED)
+        texts = self._screens.catalogues[pending.language]
+        zone = self._screens.campaign.timezone
+        if after.cancelled:
+            lines = [
+                texts(
+                    "notice.cancelled",
+                    title=after.title,
+                    when=event_cards.when(texts, before, zone),
+                )
+            ]
+            if after.note:
+                lines.append(texts("notice.reason", note=after.note))
+            return Outgoing("\n".join(lines))
+        if before.cancelled:
+            lines = [texts("notice.restored", title=after.title)]
+        else:
+            lines = [texts("notice.changed", title=after.title)]
+        if (before.starts_at, before.ends_at) != (after.starts_at, after.ends_at):
+            lines.append(
+                texts(
+                    "notice.time",
+                    before=event_cards.when(texts, before, zone),
+                    after=event_cards.when(texts, after, zone),
+                )
+            )
+        if (before.venue_name, before.venue_address) != (after.venue_name, after.venue_address):
+            lines.append(
+                texts(
+                    "notice.venue",
+                    before=before.venue_name or texts("notice.no_venue"),
+                    after=after.venue_name or texts("notice.no_venue"),
+                )
+            )
+        card = event_cards.card(
+            texts,
+            current,
+            zone,
+            rsvp=uow.rsvps.get(current.id, pending.member_id),
+            counts=uow.rsvps.counts(current.id),
+            now=now,
+            organiser=False,
+        )
+        return Outgoing("\n".join(lines) + "\n\n" + card.text, buttons=card.buttons)
+
+    def _promoted(self, uow: UnitOfWork, pending: Pending, now: datetime) -> Rendered:
+        current = self._occurrence(uow, pending, now)
+        if isinstance(current, Skip):
+            return current
+        if current.cancelled:
+            return Skip(d.SKIP_EVENT_CANCELLED)
+        texts = self._screens.catalogues[pending.language]
+        zone = self._screens.campaign.timezone
+        return Outgoing(
+            texts(
+                "rsvp.promoted",
+                title=current.title,
+                when=event_cards.when(texts, current, zone),
+            )
+        )
+
+    # --- relays ---------------------------------------------------------------------------
+
+    def _relay_question(self, pending: Pending) -> Rendered:
+        # The role is checked now: someone removed as organiser since gets no member's name.
+        if pending.role != Role.ORGANISER:
+            return Skip(d.SKIP_NOT_ORGANISER)
+        texts = self._screens.catalogues[pending.language]
+        payload = pending.payload
+        relay_id = pending.about.relay_id
+        if relay_id is None:
+            return Skip(d.SKIP_UNKNOWN_KIND)
+        return Outgoing(
+            texts(
+                "relay.to_organiser",
+                id=relay_id,
+                name=payload.get("name") or texts("attendance.no_name"),
+                channel=payload["channel"],
+                question=payload["question"],
+            ),
+            buttons=(
+                (Button(texts("relay.reply_button"), Action("relay_reply", (str(relay_id),))),),
+            ),
+        )
+
+    def _relay_answer(self, pending: Pending) -> Rendered:
+        texts = self._screens.catalogues[pending.language]
+        return Outgoing(
+            texts(
+                "relay.to_member",
+                question=pending.payload["question"],
+                answer=pending.payload["answer"],
+            )
+        )
