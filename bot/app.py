@@ -134,9 +134,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         database.unit_of_work, campaign, catalogues, clock, Answers(library.current)
     )
     reachability = Reachability(database.unit_of_work, clock)
-    calendar_sync = CalendarSync(
-        database.unit_of_work, conversation.screens, clock, expand_occurrences
-    )
+    calendar_sync = CalendarSync(database.unit_of_work, clock, expand_occurrences)
     schedules = FolderWatch(
         settings.schedules_dir,
         lambda: calendar_sync.sync(load_calendar(settings)),

@@ -19,7 +19,6 @@ from bot.domain.events import Occurrence, RsvpStatus, SyncReport
 from bot.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from bot.services.deliveries import snapshot
 from bot.services.rsvp import promote_waiting
-from bot.services.screens import Screens
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +45,12 @@ class CalendarSync:
     def __init__(
         self,
         units_of_work: UnitOfWorkFactory,
-        screens: Screens,
         clock: Clock,
         expand: Expand,
         *,
         horizon: timedelta = HORIZON,
     ) -> None:
         self._units_of_work = units_of_work
-        self._screens = screens
         self._clock = clock
         self._expand = expand
         self._horizon = horizon

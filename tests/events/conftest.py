@@ -90,7 +90,7 @@ def conversation(settings: Settings, database: Database, clock: FakeClock) -> Co
 
 @pytest.fixture
 def calendar_sync(conversation: Conversation, database: Database, clock: FakeClock) -> CalendarSync:
-    sync = CalendarSync(database.unit_of_work, conversation.screens, clock, expand)
+    sync = CalendarSync(database.unit_of_work, clock, expand)
     sync.sync(CALENDAR)
     return sync
 
