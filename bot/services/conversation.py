@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import inspect
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 
 from bot.domain.campaign import Campaign
 from bot.domain.capabilities import PAGE_ACTION
+from bot.domain.deliveries import REPLY, message_payload
 from bot.domain.members import Member, Role, Subscription
 from bot.domain.messages import Action, Incoming, MemberRef, Outgoing
 from bot.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
@@ -124,6 +126,26 @@ class Conversation:
         except Exception:  # the database may be what failed
             log.warning("could not look up the language of %s", ref, exc_info=True)
         return Outgoing(self.screens.catalogues[language]("error.generic"))
+
+    def defer(self, ref: MemberRef, replies: list[Outgoing]) -> int:
+        """Replies the channel could not send now (rate limited, network down) go through the
+        outbox's interactive lane, ahead of everything else; returns how many were queued."""
+        now = self._clock.now()
+        batch, queued = uuid.uuid4().hex, 0
+        with self._units_of_work() as uow:
+            member = uow.members.get(ref.channel, ref.external_id)
+            if member is None:
+                return 0
+            for index, reply in enumerate(replies):
+                queued += uow.outbox.enqueue(
+                    REPLY,
+                    f"reply:{batch}:{index}",
+                    member,
+                    message_payload(reply),
+                    now,
+                )
+            uow.commit()
+        return queued
 
     def _member(self, uow: UnitOfWork, ref: MemberRef, now: datetime) -> tuple[Member, bool]:
         member, is_new = uow.members.register(

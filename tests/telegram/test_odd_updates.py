@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 
 import pytest
+from sqlalchemy import select
 
+from bot.domain.deliveries import Lane
 from bot.domain.members import Subscription
+from bot.store.tables import DeliveryRow
 from tests.fakes.telegram_api import FakeTelegram
 from tests.telegram.conftest import RunningBot
 from tests.telegram.test_journey import (
@@ -159,12 +162,21 @@ async def test_a_member_gone_while_we_answer_is_marked_not_apologised_to(
     assert attempts()[before:] == [403], "one refused answer, and no apology after it"
 
 
-async def test_a_failure_while_answering_becomes_a_polite_apology(
+async def test_a_reply_telegram_fails_to_take_waits_in_the_outbox_not_an_apology(
     running: RunningBot, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
 ) -> None:
     await register(fake, HANAKO)
+    before = len(fake.messages(HANAKO))
     fake.fail_next(1, status=500, methods="sendMessage")
-    (apology,) = await reply_to(fake, HANAKO, lambda: fake.send_text(HANAKO, "ヘルプ"))
-    assert "申し訳ありません" in apology.text
-    assert "Traceback" not in apology.text
-    assert "failed to handle update" in caplog.text
+    fake.send_text(HANAKO, "ヘルプ")
+
+    def deferred() -> list[DeliveryRow]:
+        with running.database.session() as session:
+            return list(session.scalars(select(DeliveryRow).where(DeliveryRow.purpose == "reply")))
+
+    await fake.until(lambda: bool(deferred()), description="the reply was queued")
+    (row,) = deferred()
+    assert row.lane == Lane.INTERACTIVE
+    assert "使い方" in row.payload["message"]["text"]
+    assert len(fake.messages(HANAKO)) == before, "no apology: the answer itself will follow"
+    assert "deferred to the outbox" in caplog.text

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from bot.domain.deliveries import Lane
+from bot.store.tables import DeliveryRow
 from tests.fakes.telegram_api import FakeTelegram
 from tests.telegram.conftest import RunningBot
 from tests.telegram.test_journey import HANAKO, register, reply_to
@@ -43,12 +47,21 @@ async def test_polling_recovers_after_dropped_connections(
     assert sum(1 for m in fake.messages(HANAKO) if "使い方" in m.text) == 1, "no update twice"
 
 
-async def test_a_reply_lost_to_a_server_error_is_replaced_by_an_apology(
-    running: RunningBot, fake: FakeTelegram
+async def test_a_reply_lost_to_a_server_error_still_arrives_through_the_outbox(
+    serving: RunningBot, fake: FakeTelegram
 ) -> None:
+    running = serving
     await register(fake, HANAKO)
     fake.fail_next(1, status=502, methods="sendMessage", html=True)
     (reply,) = await reply_to(fake, HANAKO, lambda: fake.send_text(HANAKO, "ヘルプ"))
-    assert "申し訳ありません" in reply.text
+    assert "使い方" in reply.text, "sent again, in the outbox's first lane"
+    assert "申し訳ありません" not in reply.text
+
+    def deferred() -> DeliveryRow:
+        with running.database.session() as session:
+            return session.scalars(select(DeliveryRow).where(DeliveryRow.purpose == "reply")).one()
+
+    await fake.until(lambda: deferred().state == "sent", description="recorded as sent")
+    assert deferred().lane == Lane.INTERACTIVE
     (again,) = await reply_to(fake, HANAKO, lambda: fake.send_text(HANAKO, "ヘルプ"))
     assert "使い方" in again.text

@@ -56,7 +56,12 @@ class TelegramHandlers:
             return
         replies = await self._ask_core(incoming)
         chat_id = update.effective_chat.id
-        await render.deliver(context.bot, chat_id, replies, self._menus, pace=self._pace(chat_id))
+        try:
+            await render.deliver(
+                context.bot, chat_id, replies, self._menus, pace=self._pace(chat_id)
+            )
+        except render.NotDelivered as exc:
+            await self._defer(incoming, exc)
 
     async def on_button(self, update: Update, context: Context) -> None:
         """An inline button: answer the query at once (stops the spinner), then reply."""
@@ -73,14 +78,17 @@ class TelegramHandlers:
         replies = await self._ask_core(incoming)
         pressed = query.message.message_id if query.message else None
         chat_id = update.effective_chat.id
-        await render.deliver(
-            context.bot,
-            chat_id,
-            replies,
-            self._menus,
-            pressed_message_id=pressed,
-            pace=self._pace(chat_id),
-        )
+        try:
+            await render.deliver(
+                context.bot,
+                chat_id,
+                replies,
+                self._menus,
+                pressed_message_id=pressed,
+                pace=self._pace(chat_id),
+            )
+        except render.NotDelivered as exc:
+            await self._defer(incoming, exc)
 
     async def on_membership(self, update: Update, context: Context) -> None:
         """The member blocked the bot (kicked) or unblocked it (member again)."""
@@ -118,6 +126,16 @@ class TelegramHandlers:
             )
         except Exception:
             log.warning("could not send the apology to %s", ref, exc_info=True)
+
+    async def _defer(self, incoming: Incoming, failure: render.NotDelivered) -> None:
+        """Replies Telegram would not take now go out through the outbox's first lane."""
+        log.warning(
+            "%d replies to %s deferred to the outbox: %r",
+            len(failure.unsent),
+            incoming.member.external_id,
+            failure.__cause__,
+        )
+        await self._core.run(self._conversation.defer, incoming.member, failure.unsent)
 
     def _pace(self, chat_id: int) -> render.Pace | None:
         pacer = self._pacer

@@ -82,9 +82,12 @@ class TelegramMessenger:
         """Send to the chat `external_id`; returns the id of the last message sent (the one
         carrying the buttons). Telegram has no idempotency key, so `retry_key` is unused."""
         try:
-            ids = await render.deliver(
-                self._bot, external_id, [message], self._menus, capabilities=self.capabilities
-            )
+            try:
+                ids = await render.deliver(
+                    self._bot, external_id, [message], self._menus, capabilities=self.capabilities
+                )
+            except render.NotDelivered as exc:  # the row as a whole is retried
+                raise exc.__cause__ or exc from None
         except RetryAfter as exc:
             raise RateLimited(_seconds(exc.retry_after)) from exc
         except Forbidden as exc:  # blocked, deactivated, never started, kicked

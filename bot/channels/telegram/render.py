@@ -21,7 +21,7 @@ from telegram import (
     ReplyKeyboardMarkup,
 )
 from telegram.constants import MessageLimit, ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, NetworkError, RetryAfter
 
 from bot.domain.capabilities import TELEGRAM, Capabilities, adapt, split_text
 from bot.domain.messages import Button, Outgoing
@@ -113,17 +113,34 @@ async def deliver(
     """
     ids: list[int] = []
     editable = pressed_message_id
-    for reply in (part for message in replies for part in adapt(message, capabilities)):
-        if reply.replace and editable is not None and not (reply.menu and not reply.buttons):
+    parts = [part for message in replies for part in adapt(message, capabilities)]
+    for index, reply in enumerate(parts):
+        try:
+            if reply.replace and editable is not None and not (reply.menu and not reply.buttons):
+                if pace is not None:
+                    await pace(1)
+                ids.append(await _edit(bot, chat_id, editable, reply))
+                editable = None
+                continue
             if pace is not None:
-                await pace(1)
-            ids.append(await _edit(bot, chat_id, editable, reply))
-            editable = None
-            continue
-        if pace is not None:
-            await pace(len(chunks(reply.text)) + len(reply.attachments))
-        ids.extend(await _send(bot, chat_id, reply, menus))
+                await pace(len(chunks(reply.text)) + len(reply.attachments))
+            ids.extend(await _send(bot, chat_id, reply, menus))
+        except RetryAfter as exc:
+            raise NotDelivered(parts[index:]) from exc
+        except BadRequest:  # before NetworkError: BadRequest is one in PTB
+            raise
+        except NetworkError as exc:
+            raise NotDelivered(parts[index:]) from exc
     return ids
+
+
+class NotDelivered(Exception):
+    """Telegram asked us to wait, or could not be reached: `unsent` are the replies (from the
+    one that failed on) still to send. The first of them may have arrived in part."""
+
+    def __init__(self, unsent: list[Outgoing]) -> None:
+        super().__init__(f"{len(unsent)} replies not delivered")
+        self.unsent = unsent
 
 
 async def _edit(bot: Bot, chat_id: int | str, message_id: int, reply: Outgoing) -> int:
