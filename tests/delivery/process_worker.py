@@ -1,0 +1,138 @@
+"""One outbox dispatcher in a process of its own, for tests that need several processes.
+
+Run as `python -m tests.delivery.process_worker --database-url ... --base-url ...`. It wires
+what the app wires (SqlDeliveryQueue, a real TelegramMessenger, a Pacer, the SqlSlotLedger when
+`--shared-budget`, the outbox's database work on one CoreWorker thread), without config or CLI.
+
+It talks to the test over its standard streams, one line at a time:
+- it prints `ready` once its Bot client is initialised, then waits for `go` on stdin;
+- it dispatches until it reads `stop` (or stdin closes), then prints a JSON line with what it
+  sent and how many 429s it got, and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from datetime import timedelta
+
+from bot.channels.core_worker import CoreWorker
+from bot.channels.telegram.messenger import TelegramMessenger
+from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.model import RateLimited
+from bot.delivery.pacing import BlockingReserve, Pacer
+from bot.domain.capabilities import Capabilities
+from bot.domain.clock import SystemClock
+from bot.domain.messages import Outgoing
+from bot.store.database import Database
+from bot.store.deliveries import SqlDeliveryQueue
+from bot.store.rate_budget import SqlSlotLedger
+
+# As tests/conftest.py: python-telegram-bot builds RetryAfter with a timedelta, without warning.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+CHANNEL = "telegram"
+
+
+class CountingMessenger:
+    """The real messenger, counting what it sent and the 429s it got."""
+
+    def __init__(self, inner: TelegramMessenger) -> None:
+        self._inner = inner
+        self.capabilities: Capabilities = inner.capabilities
+        self.sent = 0
+        self.rate_limited = 0
+
+    def parts(self, message: Outgoing) -> int:
+        return self._inner.parts(message)
+
+    async def send(self, external_id: str, message: Outgoing, *, retry_key: str) -> str:
+        try:
+            message_id = await self._inner.send(external_id, message, retry_key=retry_key)
+        except RateLimited:
+            self.rate_limited += 1
+            raise
+        self.sent += 1
+        return message_id
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--base-url", required=True, help="the fake Bot API's base_url")
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--per-second", type=float, default=30.0)
+    parser.add_argument("--lease", type=float, default=30.0, help="seconds")
+    parser.add_argument("--batch", type=int, default=15)
+    parser.add_argument("--idle", type=float, default=0.1, help="seconds between polls")
+    parser.add_argument("--shared-budget", action="store_true")
+    return parser.parse_args(argv)
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+async def _until_stopped(stop: asyncio.Event) -> None:
+    while True:
+        line = await asyncio.to_thread(sys.stdin.readline)
+        if not line or line.strip() == "stop":
+            stop.set()
+            return
+
+
+async def _main(args: argparse.Namespace) -> None:
+    database = Database(args.database_url)
+    # As bot.app wires them: the outbox's database work on a thread of its own, and the
+    # budget's reservations on another (they must not wait behind a claim).
+    outbox = CoreWorker(threads=1, name="outbox")
+    outbox.start()
+    budget = CoreWorker(threads=1, name="budget")
+    budget.start()
+    ledger = SqlSlotLedger(database.sessions)
+
+    async def reserve(channel: str, count: int, interval: float, now: float) -> float:
+        return await budget.run(ledger.reserve, channel, count, interval, now)
+
+    shared: tuple[str, BlockingReserve] | None = (CHANNEL, reserve) if args.shared_budget else None
+    pacer = Pacer(per_second=args.per_second, ledger=shared)
+    telegram = TelegramMessenger(args.token, base_url=args.base_url)
+    messenger = CountingMessenger(telegram)
+    dispatcher = Dispatcher(
+        SqlDeliveryQueue(database.sessions),
+        {CHANNEL: messenger},
+        SystemClock(),
+        run_blocking=outbox.run,
+        pacers={CHANNEL: pacer},
+        batch=args.batch,
+        lease=timedelta(seconds=args.lease),
+    )
+    await telegram.initialize()
+    try:
+        _say("ready")
+        if (await asyncio.to_thread(sys.stdin.readline)).strip() != "go":
+            return
+        stop = asyncio.Event()
+        watching = asyncio.create_task(_until_stopped(stop))
+        await dispatcher.run(stop, idle=args.idle)
+        await watching
+        _say(json.dumps({"sent": messenger.sent, "rate_limited": messenger.rate_limited}))
+    finally:
+        await telegram.shutdown()
+        outbox.stop()
+        budget.stop()
+        database.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(_main(_arguments(argv)))
+
+
+if __name__ == "__main__":
+    main()
