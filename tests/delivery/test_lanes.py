@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
+from bot.app import build
+from bot.config import Secrets, Settings
 from bot.domain.deliveries import Lane, lane_of
 from bot.store.database import Database
 from bot.store.deliveries import SqlDeliveryQueue
@@ -110,3 +113,30 @@ def test_messages_done_with_long_ago_keep_no_text(
     assert payloads[recent]["message"]["text"] == "新しいお知らせ"
     assert payloads[waiting]["message"]["text"] == "まだ送っていない"
     assert outbox.row(old).state == "sent", "the record that it was sent stays"
+
+
+def test_the_bot_empties_old_messages_every_night(
+    settings: Settings, database_url: str, clock: FakeClock, tmp_path: Path
+) -> None:
+    app = build(
+        Settings(
+            config=settings.config,
+            path=settings.path,
+            secrets=Secrets(database_url=database_url),
+        ),
+        clock=clock,
+    )
+    try:
+        job = app.scheduler.get_job("deliveries.forget")
+        assert job is not None
+        assert str(job.trigger) == "cron[hour='4']"
+        outbox = Outbox(app.database, clock)
+        outbox.enqueue(outbox.member("1001"), "お知らせ")
+        queue = SqlDeliveryQueue(app.database.sessions)
+        (claimed,) = queue.claim(clock.now(), 10, LEASE)
+        queue.mark_sent(claimed.id, "m1", clock.now())
+        assert app.forget_old_messages() == 0, "kept for keep_message_days"
+        clock.advance(timedelta(days=settings.config.delivery.keep_message_days, minutes=1))
+        assert app.forget_old_messages() == 1
+    finally:
+        app.close()
