@@ -67,6 +67,7 @@ class App:
     dispatcher: Dispatcher
     outbox_worker: CoreWorker
     ledger: SqlSlotLedger
+    budget_worker: CoreWorker
 
     def pacer(self, channel: str) -> Pacer:
         """The channel's one rate budget, for its replies and its outbox alike."""
@@ -75,7 +76,7 @@ class App:
         if delivery.shared_budget:
 
             async def reserve(channel: str, count: int, interval: float, now: float) -> float:
-                return await self.outbox_worker.run(
+                return await self.budget_worker.run(
                     self.ledger.reserve, channel, count, interval, now
                 )
 
@@ -104,6 +105,7 @@ class App:
             self.scheduler.shutdown(wait=True)
         self.core.stop()
         self.outbox_worker.stop()
+        self.budget_worker.stop()
         self.database.dispose()
 
 
@@ -146,6 +148,11 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     # behind a broadcast's bookkeeping.
     outbox_worker = CoreWorker(threads=1, name="outbox")
     outbox_worker.start()
+    # Every message, reply or push, reserves its slot in the shared budget before it goes:
+    # on the outbox's thread a member's reply would wait behind a broadcast's claims and
+    # outcomes (bench/outbox.py measured it), so the reservations have a thread of their own.
+    budget_worker = CoreWorker(threads=1, name="budget")
+    budget_worker.start()
     delivery = settings.config.delivery
     dispatcher = Dispatcher(
         SqlDeliveryQueue(database.sessions, lower_lane_share=delivery.lower_lane_share),
@@ -174,6 +181,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         dispatcher,
         outbox_worker,
         SqlSlotLedger(database.sessions),
+        budget_worker,
     )
     app.scheduler.add_job(
         app.forget_old_messages,

@@ -152,15 +152,17 @@ class Pacer:
         finally:
             self._waiting[priority] -= 1
         if self._ledger is not None:
-            await self._shared_turn(count)
+            await self._shared_turn(count, tolerance)
         state.tat = max(state.tat, self._monotonic()) + count * self._chat_interval
 
-    async def _shared_turn(self, count: int) -> None:
+    async def _shared_turn(self, count: int, tolerance: float) -> None:
+        """Reserve the slots in the shared ledger; a reply may use them as early as locally
+        (`tolerance`), or it would wait behind the pushes that reserved just before it."""
         assert self._ledger is not None
         channel, reserve = self._ledger
         async with self._reserving:
             start = await reserve(channel, count, self._interval, self._wall())
-        wait = start - self._wall()
+        wait = start - tolerance - self._wall()
         if wait > 0:
             await self._sleep(wait)
 
