@@ -650,6 +650,9 @@ def main() -> None:
         f"bot process CPU during the drain: {run.bot_cpu_s:.1f} s in {run.drain_wall_s:.1f} s; "
         f"benchmark time: {time.perf_counter() - started:.0f} s"
     )
+    # Tails depend on the machine being quiet: with two cores, anything else running shows.
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"load average (1, 5, 15 min) at the end: {load} on {os.cpu_count()} cores")
     nan = float("nan")
     print(
         "RESULT "
