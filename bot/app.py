@@ -32,11 +32,12 @@ from bot.domain.messages import MemberRef
 from bot.domain.ports import Clock
 from bot.faq.library import Library
 from bot.faq.matcher import FaqEngine
-from bot.folder_watch import FolderWatch
+from bot.folder_watch import FolderWatch, Trouble
 from bot.services.calendar_sync import CalendarSync
 from bot.services.conversation import Conversation
 from bot.services.deliveries import DeliveryContent
 from bot.services.faq import Answers
+from bot.services.organiser_alerts import OrganiserAlerts
 from bot.services.reachability import Reachability
 from bot.store.database import Database
 from bot.store.deliveries import SqlDeliveryQueue
@@ -130,8 +131,21 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     clock = clock or SystemClock()
     campaign = settings.campaign()
     zone = settings.zone
+    alerts = OrganiserAlerts(database.unit_of_work, catalogues, clock)
+
+    def tell_organisers(setting: str) -> Trouble:
+        # A folder that cannot be read keeps the last good state; organisers hear it once.
+        folder = f"{setting}/"
+        return lambda incident, problems: alerts.folder_broken(incident, folder, problems)
+
     library = Library(settings.knowledge_dir, lambda: clock.now().astimezone(zone).date())
-    knowledge = FolderWatch(settings.knowledge_dir, library.load, name="knowledge base")
+    knowledge = FolderWatch(
+        settings.knowledge_dir,
+        library.load,
+        name="knowledge base",
+        on_trouble=tell_organisers(settings.config.knowledge_dir),
+        now=clock.now,
+    )
     conversation = Conversation(
         database.unit_of_work, campaign, catalogues, clock, Answers(library.current)
     )
@@ -141,6 +155,8 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         settings.schedules_dir,
         lambda: calendar_sync.sync(load_calendar(settings)),
         name="schedules",
+        on_trouble=tell_organisers(settings.config.schedules_dir),
+        now=clock.now,
     )
     core = CoreWorker(threads=settings.config.database.threads)
     core.start()

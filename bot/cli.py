@@ -21,12 +21,14 @@ from bot.commands import texts_for
 from bot.config import Settings, find_config, load_settings
 from bot.faq.evaluation import evaluate, load_questions
 from bot.faq.knowledge import load_knowledge
-from bot.store.database import Database
-from bot.yaml_validation import InvalidDocument, Problem
+from bot.store.database import Database, DatabaseProblem, shown
+from bot.yaml_validation import InvalidDocument, Problem, folder_problems
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
+CHECK_CONNECT_TIMEOUT = 5
+"""Seconds `check` waits for the database to answer."""
 
 
 def _config_option() -> argparse.ArgumentParser:
@@ -171,12 +173,36 @@ def build_parser() -> argparse.ArgumentParser:
 def _print_problems(problems: Sequence[Problem]) -> None:
     for problem in problems:
         print(problem, file=sys.stderr)
-    noun = "problem" if len(problems) == 1 else "problems"
-    print(f"{len(problems)} {noun} found.", file=sys.stderr)
+    if len(problems) > 1:
+        print(f"{len(problems)} problems found.", file=sys.stderr)
 
 
 def _settings(path: Path | None) -> Settings:
     return load_settings(find_config(path))
+
+
+def _database_problem(settings: Settings, exc: DatabaseProblem) -> Problem:
+    """A database that cannot be used, named where its URL was written."""
+    if settings.secrets.database_url:
+        return Problem("DATABASE_URL", None, "", str(exc))
+    return Problem(settings.path.name, settings.database_url_line, "database.url", str(exc))
+
+
+@contextmanager
+def _database_named(settings: Settings) -> Iterator[None]:
+    """Report a database that cannot be used like any other mistake: one line, no traceback."""
+    try:
+        yield
+    except DatabaseProblem as exc:
+        raise InvalidDocument([_database_problem(settings, exc)]) from exc
+
+
+def _folder_problems(settings: Settings) -> list[Problem]:
+    """The schedules and knowledge folders are there and hold files: the bot needs both."""
+    return [
+        *folder_problems(settings.schedules_dir, "schedules_dir"),
+        *folder_problems(settings.knowledge_dir, "knowledge_dir"),
+    ]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -189,12 +215,25 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_PROBLEMS
     print(f"{path.name}: OK")
     try:
+        database = Database(settings.database_url, connect_timeout=CHECK_CONNECT_TIMEOUT)
+        try:
+            database.ping()
+        finally:
+            database.dispose()
+    except DatabaseProblem as exc:
+        problems.append(_database_problem(settings, exc))
+    else:
+        print(f"database: OK ({shown(database.url)})")
+    try:
         calendar = load_calendar(settings)
     except InvalidDocument as exc:
         problems.extend(exc.problems)
     else:
         print(f"{settings.config.schedules_dir}/: OK ({len(calendar.events)} events)")
+    missing = folder_problems(settings.knowledge_dir, "knowledge_dir")
     try:
+        if missing:
+            raise InvalidDocument(missing)
         knowledge = load_knowledge(settings.knowledge_dir, datetime.now(settings.zone).date())
     except InvalidDocument as exc:
         problems.extend(exc.problems)
@@ -211,7 +250,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
     channel = application.choose_channel(settings, args.channel)
-    bot = application.build(settings)
+    # A folder that is not there is a mistake in the setup, not an empty calendar: refuse
+    # to start rather than hide every event. Mistakes inside files are the running bot's
+    # business: it keeps the stored calendar and tells the organisers.
+    missing = _folder_problems(settings)
+    if missing:
+        raise InvalidDocument(missing)
+    with _database_named(settings):
+        bot = application.build(settings)
     try:
         bot.schedules.reload()
         bot.knowledge.reload()
@@ -233,7 +279,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 @contextmanager
 def _built(args: argparse.Namespace, *, reload: bool = True) -> Iterator[App]:
     """The bot's services for a one-off command; the calendar read afresh first."""
-    bot = build(_settings(args.config))
+    settings = _settings(args.config)
+    with _database_named(settings):
+        bot = build(settings)
     try:
         if reload and bot.schedules.reload() is None:
             print(texts_for(bot.settings)("cli.schedules_have_mistakes"))
@@ -312,13 +360,14 @@ def cmd_faq(args: argparse.Namespace) -> int:
 
 def cmd_db(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
-    database = Database(settings.database_url)
-    try:
-        if args.db_command == "upgrade":
-            database.upgrade()
-        print(f"schema version: {database.current_revision() or 'none'}")
-    finally:
-        database.dispose()
+    with _database_named(settings):
+        database = Database(settings.database_url)
+        try:
+            if args.db_command == "upgrade":
+                database.upgrade()
+            print(f"schema version: {database.current_revision() or 'none'}")
+        finally:
+            database.dispose()
     return EXIT_OK
 
 
@@ -353,3 +402,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StartupError as exc:
         print(f"campaign-bot: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except DatabaseProblem as exc:  # a database opened outside `_database_named`
+        print(f"campaign-bot: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import time, timedelta
@@ -15,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from bot.domain.campaign import Campaign
 from bot.domain.members import Region
-from bot.yaml_validation import Loc, YamlDocument, read_yaml, validate
+from bot.yaml_validation import InvalidDocument, Loc, Problem, YamlDocument, read_yaml, validate
 from bot.yaml_values import parse_clock, parse_duration
 
 CONFIG_SEARCH = ("config.yaml", "config.example.yaml")
@@ -39,6 +40,35 @@ LocalTime = Annotated[time, BeforeValidator(parse_clock)]
 TimeZoneName = Annotated[str, AfterValidator(_zone)]
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 ExternalId = Annotated[str, BeforeValidator(_as_text), Field(min_length=1, max_length=128)]
+
+
+DATABASE_EXAMPLES = (
+    "sqlite:///data/campaign-bot.sqlite3 or postgresql+psycopg://user@host:5432/campaign"
+)
+TELEGRAM_TOKEN = re.compile(r"^[0-9]{1,20}:[A-Za-z0-9_-]{1,100}$")
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why `url` is not a database the bot can use, in words; None when it is one.
+
+    The URL itself is never repeated: it may hold a password.
+    """
+    try:
+        parsed = make_url(url)
+    except Exception:  # ArgumentError, or ValueError for a port that is not a number
+        return f"not a database URL; write it like {DATABASE_EXAMPLES}"
+    scheme = parsed.drivername
+    if scheme in {"sqlite", "sqlite+pysqlite"}:
+        return None
+    if scheme == "postgresql+psycopg":
+        if not parsed.database:
+            return (
+                "name the database after the last /, as in postgresql+psycopg://user@host/campaign"
+            )
+        return None
+    if parsed.get_backend_name() in {"postgresql", "postgres"}:
+        return f'write postgresql+psycopg:// (the psycopg 3 driver), not "{scheme}://"'
+    return f'unsupported database "{scheme}"; use {DATABASE_EXAMPLES}'
 
 
 class _Section(BaseModel):
@@ -153,10 +183,9 @@ class Config(_Section):
         for index, before in enumerate(self.reminders.before):
             if before <= timedelta(0):
                 yield ("reminders", "before", index), "must be longer than zero"
-        try:
-            make_url(self.database.url)
-        except Exception:
-            yield ("database", "url"), "not a database URL such as sqlite:///data/bot.sqlite3"
+        problem = database_url_problem(self.database.url)
+        if problem:
+            yield ("database", "url"), problem
 
 
 @dataclass(frozen=True)
@@ -167,6 +196,26 @@ class Secrets:
     line_channel_secret: str | None = None
     line_channel_access_token: str | None = None
     database_url: str | None = None
+
+    def problems(self) -> list[Problem]:
+        """Environment values that cannot work, one line each, never echoing the secret."""
+        found = []
+        if self.database_url is not None:
+            problem = database_url_problem(self.database_url)
+            if problem:
+                found.append(Problem("DATABASE_URL", None, "", problem))
+        token = self.telegram_bot_token
+        if token is not None and not TELEGRAM_TOKEN.fullmatch(token):
+            found.append(
+                Problem(
+                    "TELEGRAM_BOT_TOKEN",
+                    None,
+                    "",
+                    "not a bot token; @BotFather gives one like 123456789:AAE... "
+                    "(digits, a colon, then letters, digits, _ and -, no spaces or quotes)",
+                )
+            )
+        return found
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Secrets:
@@ -185,6 +234,8 @@ class Settings:
     config: Config
     path: Path
     secrets: Secrets
+    database_url_line: int | None = None
+    """Where `database.url` is written in the config file, to name it in messages."""
 
     @property
     def base_dir(self) -> Path:
@@ -249,5 +300,18 @@ def parse_config(document: YamlDocument) -> Config:
 
 def load_settings(path: Path, env: Mapping[str, str] = os.environ) -> Settings:
     """Read and validate the config file; raises `InvalidDocument` listing every problem."""
-    config = parse_config(read_yaml(path, display_name=path.name))
-    return Settings(config=config, path=path.resolve(), secrets=Secrets.from_env(env))
+    secrets = Secrets.from_env(env)
+    document = read_yaml(path, display_name=path.name)
+    try:
+        config = parse_config(document)
+    except InvalidDocument as exc:
+        raise InvalidDocument([*exc.problems, *secrets.problems()]) from exc
+    if secrets.problems():
+        raise InvalidDocument(secrets.problems())
+    written = isinstance(document.data, dict) and "url" in (document.data.get("database") or {})
+    return Settings(
+        config=config,
+        path=path.resolve(),
+        secrets=secrets,
+        database_url_line=document.line_of(("database", "url")) if written else None,
+    )

@@ -180,11 +180,58 @@ def read_yaml(path: Path, display_name: str | None = None) -> YamlDocument:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise InvalidDocument([Problem(name, None, "", "file not found")]) from exc
+    except IsADirectoryError as exc:
+        raise InvalidDocument(
+            [Problem(name, None, "", "is a folder, not a file; name the YAML file inside it")]
+        ) from exc
     except UnicodeDecodeError as exc:
         raise InvalidDocument(
             [Problem(name, None, "", "not UTF-8 text; save the file as UTF-8")]
         ) from exc
+    except OSError as exc:
+        raise InvalidDocument(
+            [Problem(name, None, "", f"cannot be read: {_os_reason(exc)}")]
+        ) from exc
     return parse_yaml(text, name)
+
+
+def _os_reason(exc: OSError) -> str:
+    """What the operating system said, without the path (the caller names the file)."""
+    return (exc.strerror or type(exc).__name__).lower()
+
+
+def folder_problems(directory: Path, setting: str, pattern: str = "*.yaml") -> list[Problem]:
+    """Why `directory` cannot be a folder of YAML files: missing, a file, unreadable, empty.
+
+    A folder organisers fill with files is never "empty, so nothing": a typo in the setting,
+    an unmounted volume or a half-finished deploy looks exactly like that, and would wipe
+    what the files describe. `setting` is the config key naming the folder.
+    """
+    shown = f"{directory.name or directory}/"
+    try:
+        if not directory.exists():
+            return [Problem(shown, None, "", f"folder not found; create it or change {setting}")]
+        if not directory.is_dir():
+            return [
+                Problem(shown, None, "", f"is a file, not a folder; {setting} must be a folder")
+            ]
+        names = [
+            p.name
+            for p in directory.iterdir()
+            if p.suffix in {".yaml", ".yml"} and not p.name.startswith(".") and p.is_file()
+        ]
+    except OSError as exc:
+        return [Problem(shown, None, "", f"folder cannot be read: {_os_reason(exc)}")]
+    if not names:
+        return [
+            Problem(
+                shown,
+                None,
+                "",
+                f"no {pattern} files in the folder; put the files back or correct {setting}",
+            )
+        ]
+    return []
 
 
 def format_loc(loc: Loc) -> str:

@@ -27,6 +27,7 @@ from bot.yaml_validation import (
     InvalidDocument,
     Problem,
     YamlDocument,
+    folder_problems,
     format_loc,
     parse_yaml,
     validate,
@@ -107,19 +108,18 @@ def parse_schedule(
     return checked.schedule
 
 
-def load_calendar(
-    directory: Path, regions: Collection[str], zone: ZoneInfo, *, must_exist: bool = False
-) -> Calendar:
+def load_calendar(directory: Path, regions: Collection[str], zone: ZoneInfo) -> Calendar:
     """Read every *.yaml and *.yml file of `directory` (sorted by name, hidden files skipped).
 
     Raises `InvalidDocument` with every problem of every file, ids used twice across files
-    included. A folder with no schedule files is a calendar with no events. So is a missing
-    folder, unless `must_exist`: then it is a problem, for `campaign-bot check` to report.
+    included. A missing, unreadable or empty folder is a problem too, never a calendar with
+    no events: that would hide (remove) every stored event because of a typo in
+    `schedules_dir`, an unmounted volume or a deploy that swapped the folder.
     """
     problems: list[Problem] = []
     ids: list[IdMark] = []
     schedules: list[Schedule] = []
-    for path in schedule_files(directory, must_exist=must_exist):
+    for path in schedule_files(directory):
         shown = path.resolve().relative_to(directory.resolve().parent).as_posix()
         try:
             document = parse_yaml(_read_text(path, shown), shown)
@@ -140,25 +140,21 @@ def load_calendar(
     )
 
 
-def schedule_files(directory: Path, *, must_exist: bool = False) -> list[Path]:
-    """The schedule files of a folder, sorted; see `load_calendar` for a missing folder."""
-    shown = directory.resolve().name or str(directory)
-    if not directory.exists():
-        if must_exist:
-            raise InvalidDocument(
-                [Problem(shown, None, "", "folder not found; create it or change schedules_dir")]
-            )
-        return []
-    if not directory.is_dir():
-        raise InvalidDocument(
-            [Problem(shown, None, "", "is a file, not a folder; schedules_dir must be a folder")]
+def schedule_files(directory: Path) -> list[Path]:
+    """The schedule files of a folder, sorted; raises `InvalidDocument` if there are none."""
+    problems = folder_problems(directory, "schedules_dir")
+    if problems:
+        raise InvalidDocument(problems)
+    try:
+        return sorted(
+            path
+            for path in directory.iterdir()
+            # Editors leave hidden files such as .#itabashi.yaml while a file is open.
+            if path.suffix in SUFFIXES and not path.name.startswith(".") and path.is_file()
         )
-    return sorted(
-        path
-        for path in directory.iterdir()
-        # Editors leave hidden files such as .#itabashi.yaml while a file is open.
-        if path.suffix in SUFFIXES and not path.name.startswith(".") and path.is_file()
-    )
+    except OSError as exc:  # the folder went away between the two looks
+        unreadable = Problem(f"{directory.name}/", None, "", "folder cannot be read")
+        raise InvalidDocument(folder_problems(directory, "schedules_dir") or [unreadable]) from exc
 
 
 def _read_text(path: Path, shown: str) -> str:
@@ -169,6 +165,9 @@ def _read_text(path: Path, shown: str) -> str:
         raise InvalidDocument(
             [Problem(shown, None, "", "not UTF-8 text; save the file as UTF-8")]
         ) from exc
+    except OSError as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+        raise InvalidDocument([Problem(shown, None, "", f"cannot be read: {reason}")]) from exc
 
 
 def check_schedule(

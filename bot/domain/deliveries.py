@@ -37,6 +37,8 @@ RELAY_QUESTION = "relay_question"
 RELAY_ANSWER = "relay_answer"
 REMINDER = "reminder"
 BROADCAST = "broadcast"
+ORGANISER_ALERT = "organiser_alert"
+"""Something organisers must fix (a schedules folder that vanished); referenced by incident."""
 
 LANES: Mapping[str, Lane] = {
     REPLY: Lane.INTERACTIVE,
@@ -44,6 +46,7 @@ LANES: Mapping[str, Lane] = {
     WAITLIST_PROMOTED: Lane.TRANSACTIONAL,
     RELAY_QUESTION: Lane.TRANSACTIONAL,
     RELAY_ANSWER: Lane.TRANSACTIONAL,
+    ORGANISER_ALERT: Lane.TRANSACTIONAL,
     REMINDER: Lane.REMINDERS,
     BROADCAST: Lane.BULK,
 }

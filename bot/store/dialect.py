@@ -101,6 +101,26 @@ def configure_engine(
         cursor.close()
 
 
+MIGRATION_LOCK_KEY = 0x63625F6D6967  # "cb_mig": the one advisory lock key for migrations
+
+
+def lock_for_migrations(connection: Connection) -> None:
+    """Hold the database's migration lock until `connection`'s transaction ends.
+
+    PostgreSQL: a transaction-level advisory lock on a fixed key (released at commit, or when
+    a crashed process's session ends); the wait and the migrations are not cut short by the
+    statement timeout. SQLite: `BEGIN IMMEDIATE` takes the one write lock, so the schema is
+    read and changed by one process at a time.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SET LOCAL statement_timeout = 0"))
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    elif connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        raise NotImplementedError(f"unsupported database {connection.dialect.name}")
+
+
 def delete_all_rows(connection: Connection, tables: list[Table]) -> None:
     """Empty every table (tests); PostgreSQL also restarts its id sequences."""
     if connection.dialect.name == "postgresql":

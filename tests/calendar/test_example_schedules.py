@@ -19,7 +19,7 @@ MAP_SEARCH = "https://www.google.com/maps/search/?api=1&query="
 
 @pytest.fixture(scope="module")
 def calendar() -> Calendar:
-    return load_calendar(EXAMPLES, REGIONS, TOKYO, must_exist=True)
+    return load_calendar(EXAMPLES, REGIONS, TOKYO)
 
 
 def test_every_example_file_is_read(calendar: Calendar) -> None:

@@ -3,6 +3,7 @@ folder means."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,9 +28,9 @@ def folder(tmp_path: Path, files: dict[str, str | bytes]) -> Path:
     return path
 
 
-def problems(directory: Path, **options: bool) -> list[str]:
+def problems(directory: Path) -> list[str]:
     with pytest.raises(InvalidDocument) as caught:
-        load_calendar(directory, REGIONS, TOKYO, **options)
+        load_calendar(directory, REGIONS, TOKYO)
     return [str(problem) for problem in caught.value.problems]
 
 
@@ -55,23 +56,52 @@ def test_yaml_and_yml_files_are_read_in_name_order_and_others_skipped(tmp_path: 
     assert calendar.event("b") is calendar.events[1]
 
 
-def test_an_empty_folder_is_a_calendar_without_events(tmp_path: Path) -> None:
-    calendar = load_calendar(folder(tmp_path, {}), REGIONS, TOKYO)
-    assert (calendar.events, calendar.files) == ((), ())
+def test_a_file_without_events_is_a_calendar_without_events(tmp_path: Path) -> None:
+    calendar = load_calendar(
+        folder(tmp_path, {"itabashi.yaml": "organiser: 板橋社保協\nevents:\n"}), REGIONS, TOKYO
+    )
+    assert (calendar.events, calendar.files) == ((), ("itabashi.yaml",))
 
 
-def test_a_missing_folder_is_empty_unless_it_must_exist(tmp_path: Path) -> None:
-    missing = tmp_path / "schedules"
-    assert load_calendar(missing, REGIONS, TOKYO).events == ()
-    assert problems(missing, must_exist=True) == [
-        "schedules: folder not found; create it or change schedules_dir"
+# Issue 9, hole 1: a folder that vanished or emptied is never "no events" (that would remove
+# every stored event); it is a problem, and the calendar stays as it was.
+def test_an_empty_folder_is_a_problem_not_an_empty_calendar(tmp_path: Path) -> None:
+    assert problems(folder(tmp_path, {})) == [
+        "schedules/: no *.yaml files in the folder; put the files back or correct schedules_dir"
     ]
+
+
+def test_a_folder_with_only_hidden_or_other_files_is_a_problem(tmp_path: Path) -> None:
+    directory = folder(tmp_path, {".#itabashi.yaml": "x", "README.md": "# 予定"})
+    assert problems(directory) == [
+        "schedules/: no *.yaml files in the folder; put the files back or correct schedules_dir"
+    ]
+
+
+def test_a_missing_folder_is_a_problem(tmp_path: Path) -> None:
+    assert problems(tmp_path / "schedules") == [
+        "schedules/: folder not found; create it or change schedules_dir"
+    ]
+
+
+def test_an_unreadable_folder_is_a_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = folder(tmp_path, {"itabashi.yaml": schedule_text(ONE_EVENT % "a")})
+    listing = Path.iterdir
+
+    def refused(self: Path) -> Iterator[Path]:
+        # The tests run as root, whom no folder mode stops: the refusal is simulated.
+        if self == directory:
+            raise PermissionError(13, "Permission denied")
+        return listing(self)
+
+    monkeypatch.setattr(Path, "iterdir", refused)
+    assert problems(directory) == ["schedules/: folder cannot be read: permission denied"]
 
 
 def test_a_file_where_the_folder_should_be(tmp_path: Path) -> None:
     path = tmp_path / "schedules"
     path.write_text("events: []", encoding="utf-8")
-    assert problems(path) == ["schedules: is a file, not a folder; schedules_dir must be a folder"]
+    assert problems(path) == ["schedules/: is a file, not a folder; schedules_dir must be a folder"]
 
 
 def test_files_are_named_from_the_folders_parent(tmp_path: Path) -> None:

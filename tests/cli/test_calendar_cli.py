@@ -46,6 +46,7 @@ def workdir(tmp_path: Path) -> Path:
     (tmp_path / "schedules").mkdir()
     day = datetime.now(ZoneInfo("Asia/Tokyo")).date() + timedelta(days=5)
     (tmp_path / "schedules" / "test.yaml").write_text(schedule(day), encoding="utf-8")
+    (tmp_path / "knowledge").symlink_to(ROOT / "knowledge")
     return tmp_path
 
 

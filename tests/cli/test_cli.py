@@ -12,7 +12,7 @@ import pytest
 
 from bot import __version__
 from bot.cli import main
-from tests.conftest import EXAMPLE_CONFIG
+from tests.conftest import EXAMPLE_CONFIG, ROOT
 
 
 def campaign_bot(
@@ -36,7 +36,10 @@ def campaign_bot(
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
+    """A checkout's files as `run` needs them: the example config, schedules and knowledge."""
     shutil.copyfile(EXAMPLE_CONFIG, tmp_path / "config.example.yaml")
+    (tmp_path / "schedules").symlink_to(ROOT / "schedules")
+    (tmp_path / "knowledge").symlink_to(ROOT / "knowledge")
     return tmp_path
 
 

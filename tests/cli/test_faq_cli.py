@@ -62,7 +62,7 @@ def test_eval_lists_misses_when_asked(capsys: pytest.CaptureFixture[str], tmp_pa
 def test_unanswered_groups_what_the_bot_could_not_answer(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text(EXAMPLE_CONFIG.read_text("utf-8"), "utf-8")
     (tmp_path / "knowledge").symlink_to(ROOT / "knowledge")
-    (tmp_path / "schedules").mkdir()
+    (tmp_path / "schedules").symlink_to(ROOT / "schedules")
     questions = ["明日の天気は？", "明日の天気は?", "宇宙の果てには何がある", "資格確認書ってなに"]
     lines = "\n".join(["/start", "1", "1", "17", *questions, ""])
     campaign_bot("run", cwd=tmp_path, stdin=lines)
