@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy.engine import make_url
 
-from bot.domain.campaign import Campaign
+from bot.domain.campaign import Allowance, Campaign, Limits
 from bot.domain.members import Region
 from bot.yaml_validation import InvalidDocument, Loc, Problem, YamlDocument, read_yaml, validate
 from bot.yaml_values import parse_clock, parse_duration
@@ -152,6 +152,16 @@ class RemindersConfig(_Section):
     quiet_hours: QuietHoursConfig = QuietHoursConfig()
 
 
+class AllowanceConfig(_Section):
+    count: int = Field(ge=1, le=10_000)
+    per: Duration
+
+
+class LimitsConfig(_Section):
+    relays: AllowanceConfig = AllowanceConfig(count=3, per=timedelta(hours=1))
+    questions: AllowanceConfig = AllowanceConfig(count=30, per=timedelta(minutes=10))
+
+
 class Config(_Section):
     timezone: TimeZoneName = "Asia/Tokyo"
     default_language: Literal["ja", "en"] = "ja"
@@ -163,6 +173,7 @@ class Config(_Section):
     channels: ChannelsConfig = ChannelsConfig()
     reminders: RemindersConfig = RemindersConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    limits: LimitsConfig = LimitsConfig()
 
     def problems(self) -> Iterable[tuple[Loc, str]]:
         codes: dict[str, int] = {}
@@ -266,6 +277,7 @@ class Settings:
     def campaign(self) -> Campaign:
         organisers = self.config.organisers
         console = self.config.channels.console
+        limits = self.config.limits
         return Campaign(
             regions=tuple(
                 Region(r.code, r.name, r.name_en or r.name, r.everyone) for r in self.config.regions
@@ -278,6 +290,10 @@ class Settings:
             },
             default_language=self.config.default_language,
             timezone=self.zone,
+            limits=Limits(
+                relays=Allowance(limits.relays.count, limits.relays.per),
+                questions=Allowance(limits.questions.count, limits.questions.per),
+            ),
         )
 
 

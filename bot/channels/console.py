@@ -45,6 +45,11 @@ class ConsoleChannel:
     def run(self) -> None:
         """Read lines until end of input; piped input is echoed so the transcript reads well."""
         interactive = self._in.isatty()
+        reconfigure = getattr(self._in, "reconfigure", None)
+        if reconfigure is not None:
+            # Bytes that are not UTF-8 (a file in Shift_JIS, a broken paste) become U+FFFD
+            # instead of ending the session with a UnicodeDecodeError.
+            reconfigure(errors="replace")
         self._write(self._texts("console.hint"))
         if self._as_organiser:
             self._write(self._texts("console.as_organiser"))
@@ -91,7 +96,8 @@ class ConsoleChannel:
         return Incoming.from_text(self.member, line)
 
     def _write(self, text: str) -> None:
-        self._out.write(text + "\n")
+        # A lone surrogate (from a stream decoded with surrogateescape) cannot be printed.
+        self._out.write(text.encode("utf-8", "replace").decode("utf-8") + "\n")
         self._out.flush()
 
 

@@ -4,10 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from bot.domain.members import Region
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """At most `count` within `per`, for each member (the window starts at the first use)."""
+
+    count: int
+    per: timedelta
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one member may ask for in a while: relays reach every organiser's phone."""
+
+    relays: Allowance = Allowance(3, timedelta(hours=1))
+    questions: Allowance = Allowance(30, timedelta(minutes=10))
 
 
 @dataclass(frozen=True)
@@ -16,6 +32,7 @@ class Campaign:
     organisers: Mapping[str, frozenset[str]] = field(default_factory=dict)
     default_language: str = "ja"
     timezone: tzinfo = field(default_factory=lambda: ZoneInfo("Asia/Tokyo"))
+    limits: Limits = Limits()
 
     def region(self, code: str) -> Region | None:
         return next((r for r in self.regions if r.code == code), None)

@@ -47,6 +47,8 @@ class Occurrence:
     capacity: int | None = None
     rsvp_enabled: bool = True
     rsvp_deadline: datetime | None = None
+    removed: bool = False
+    """The event was deleted from the schedule files: hidden from everyone, answers refused."""
 
     @property
     def cancelled(self) -> bool:

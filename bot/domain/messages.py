@@ -15,7 +15,11 @@ MAX_ACTION_BYTES = 64
 """Telegram's callback_data limit, the tightest of all channels."""
 
 MAX_TEXT_CHARS = 2000
-"""Longer messages are cut before the core looks at them: nobody types more to a chat bot."""
+"""Longer messages are cut before the core looks at them (measured after NFKC normalisation):
+nobody types more to a chat bot."""
+
+MAX_NAME_CHARS = 64
+"""Display names are cut to this (Telegram allows 64 for a first name; other channels more)."""
 
 _ACTION_NAME = re.compile(r"[a-z][a-z0-9_]{0,23}")
 _ACTION_ARG = re.compile(r"[A-Za-z0-9_\-.]{1,48}")
@@ -259,8 +263,31 @@ class Outgoing:
 
 
 def clean_text(text: str) -> str:
-    """Drop control characters and surrounding space, and cut text to `MAX_TEXT_CHARS`."""
-    kept = "".join(
-        ch for ch in text[: MAX_TEXT_CHARS * 2] if ch in "\n\t" or unicodedata.category(ch) != "Cc"
-    )
-    return kept.strip()[:MAX_TEXT_CHARS]
+    """Drop control characters and surrounding space, and cut text to `MAX_TEXT_CHARS`.
+
+    The bound holds after NFKC normalisation (what the question matcher and its tokenizer
+    see): one character can grow to 18 (U+FDFA), so a text is cut where its characters'
+    compatibility decompositions (never shorter than their NFKC form) reach the bound. Lone
+    surrogates (undecodable bytes passed through, or `\\ud800` in JSON) cannot be stored or
+    sent, and become U+FFFD.
+    """
+    kept: list[str] = []
+    size = 0
+    for ch in text[: MAX_TEXT_CHARS * 2]:
+        category = unicodedata.category(ch)
+        if category == "Cc" and ch not in "\n\t":
+            continue
+        if category == "Cs":
+            ch = "\ufffd"
+        kept.append(ch)
+    stripped = "".join(kept).strip()
+    for index, ch in enumerate(stripped):
+        size += len(unicodedata.normalize("NFKD", ch)) if ord(ch) > 0x7F else 1
+        if size > MAX_TEXT_CHARS:
+            return stripped[:index].rstrip()
+    return stripped
+
+
+def normalised_length(text: str) -> int:
+    """How long `text` is once NFKC-normalised: what `clean_text` keeps within bounds."""
+    return len(unicodedata.normalize("NFKC", text))

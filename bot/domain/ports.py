@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -208,6 +208,17 @@ class RelayRepository(Protocol):
     def answer(self, relay_id: int, organiser: Member, text: str, at: datetime) -> None: ...
 
 
+class MemberLimits(Protocol):
+    """Per-member allowances (relays, questions), stored so they hold across restarts and
+    across processes."""
+
+    def take(
+        self, member_id: int, kind: str, now: datetime, count: int, per: timedelta
+    ) -> datetime | None:
+        """Use one of `count` per `per`; None if allowed, else when the next one is."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: everything done inside is committed together or not at all."""
 
@@ -231,6 +242,9 @@ class UnitOfWork(Protocol):
 
     @property
     def relays(self) -> RelayRepository: ...
+
+    @property
+    def limits(self) -> MemberLimits: ...
 
     def __enter__(self) -> Self: ...
 

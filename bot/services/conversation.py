@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 
 from bot.domain.campaign import Campaign
 from bot.domain.capabilities import PAGE_ACTION
 from bot.domain.deliveries import REPLY, message_payload
 from bot.domain.members import Member, Role, Subscription
-from bot.domain.messages import Action, Incoming, MemberRef, Outgoing
+from bot.domain.messages import MAX_NAME_CHARS, Action, Incoming, MemberRef, Outgoing, clean_text
 from bot.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from bot.faq.matcher import Outcome
-from bot.services import events, onboarding, organiser, preferences, relay, rsvp
+from bot.services import buttons, events, onboarding, organiser, preferences, relay, rsvp
+from bot.services.buttons import Flow, Press
 from bot.services.faq import Answers
 from bot.services.screens import Intent, Screens
 from bot.services.turn import StaleAction, Turn, choice
@@ -23,7 +22,6 @@ from bot.texts import Catalogues
 
 log = logging.getLogger(__name__)
 
-Flow = Callable[..., list[Outgoing]]
 
 COMMANDS: dict[str, Intent] = {
     "start": Intent.START,
@@ -39,12 +37,17 @@ COMMANDS: dict[str, Intent] = {
 }
 
 ORGANISER_ONLY = frozenset({Intent.STATS, Intent.ATTENDANCE})
-ORGANISER_ACTIONS = frozenset({"attendance", "attendees", "relay_reply"})
+# What someone who has not answered the consent question may ask for; anything else gets the
+# welcome (or the consent question) again, and nothing is stored for them.
+# (/stop tells them nothing will be sent, which is already so.)
+WITHOUT_CONSENT = frozenset({Intent.START, Intent.HELP, Intent.STOP})
 # Screens a 「次へ」/「戻る」 button may redraw (see `Conversation._page`): actions that show
 # something and change nothing, so a forged page button can do no more than show it.
 REDRAWN_SCREENS = frozenset({"regions"})
 # What the member still has to decide during registration; a question does not skip it.
 ANSWERED = frozenset({Outcome.ANSWER, Outcome.SUGGEST, Outcome.EVENTS})
+QUESTIONS = "questions"
+"""A member's allowance of questions to the knowledge base (`Campaign.limits.questions`)."""
 
 
 class Conversation:
@@ -74,36 +77,40 @@ class Conversation:
             Intent.ATTENDANCE: organiser.attendance_list,
             Intent.CANCEL: lambda turn: [self.screens.menu_prompt(turn.member)],
         }
-        # Button actions: name -> flow taking the action's arguments.
-        self._actions: dict[str, Flow] = {
-            "consent": onboarding.consent,
-            "region": onboarding.toggle_region,
-            "regions": onboarding.show_regions,
-            "regions_done": onboarding.regions_done,
-            "settings_regions": preferences.change_regions,
-            "notify": preferences.set_notifications,
-            "lang": preferences.set_language,
-            "menu": self._menu_button,
-            "events": events.upcoming,
-            "rsvp": rsvp.answer,
-            "guests": rsvp.guests,
-            "attendance": organiser.attendance,
-            "attendees": organiser.attendees,
-            "faq": self.answers.show,
-            "faq_more": self.answers.more,
-            "ask_human": relay.ask_human,
-            "relay_reply": relay.start_reply,
-            PAGE_ACTION: self._page,
+        # Buttons: what each action runs, how its arguments are read, who may press it;
+        # `buttons.decode` is the one place a pressed button is read (see its docstring).
+        self._presses: dict[str, Press] = {
+            "consent": Press(onboarding.consent, (buttons.text,), consent=False),
+            "region": Press(onboarding.toggle_region, (buttons.text, buttons.text)),
+            "regions": Press(onboarding.show_regions, (buttons.text,)),
+            "regions_done": Press(onboarding.regions_done, (buttons.text,)),
+            "settings_regions": Press(preferences.change_regions),
+            "notify": Press(preferences.set_notifications, (buttons.text,)),
+            "lang": Press(preferences.set_language, (buttons.text,)),
+            "menu": Press(self._menu_button, (buttons.text,)),
+            "events": Press(events.upcoming, (buttons.text,), optional=1),
+            "rsvp": Press(rsvp.answer, (buttons.occurrence_to_answer, buttons.text)),
+            "guests": Press(rsvp.guests, (buttons.occurrence_to_answer, buttons.count)),
+            "attendance": Press(organiser.attendance, (buttons.occurrence,), organiser=True),
+            "attendees": Press(organiser.attendees, (buttons.occurrence,), organiser=True),
+            "faq": Press(self.answers.show, (buttons.text,), consent=False),
+            "faq_more": Press(self.answers.more, (buttons.text,), consent=False),
+            "ask_human": Press(relay.ask_human),
+            "relay_reply": Press(relay.start_reply, (buttons.text,), organiser=True),
+            PAGE_ACTION: Press(self._page, (buttons.text, buttons.text), rest=buttons.text),
         }
 
     def handle(self, incoming: Incoming) -> list[Outgoing]:
         """Everything one message changes is committed together with the decision to reply."""
         now = incoming.received_at or self._clock.now()
         with self._units_of_work() as uow:
-            member, is_new = self._member(uow, incoming.member, now)
-            turn = Turn(member, is_new, uow, now, self._campaign, self.screens)
+            member = self._member(uow, incoming.member, now)
+            turn = Turn(member, member.id is None, uow, now, self._campaign, self.screens)
             replies = [self.screens.finish(member, r) for r in self._route(turn, incoming)]
-            uow.members.save(member)
+            if member.id is not None:
+                uow.members.save(member)
+            elif member.subscription is not Subscription.PENDING:
+                self._store_new_member(uow, member)
             uow.commit()
         return replies
 
@@ -147,24 +154,31 @@ class Conversation:
             uow.commit()
         return queued
 
-    def _member(self, uow: UnitOfWork, ref: MemberRef, now: datetime) -> tuple[Member, bool]:
-        member, is_new = uow.members.register(
-            Member(
-                channel=ref.channel,
-                external_id=ref.external_id,
-                display_name=ref.display_name,
-                language=self._campaign.default_language,
-                created_at=now,
-                last_seen_at=now,
-            )
+    def _member(self, uow: UnitOfWork, ref: MemberRef, now: datetime) -> Member:
+        """The stored member, or someone not stored yet (no id) until they answer consent."""
+        member = uow.members.get(ref.channel, ref.external_id) or Member(
+            channel=ref.channel,
+            external_id=ref.external_id,
+            language=self._campaign.default_language,
+            created_at=now,
+            last_seen_at=now,
         )
         member.seen(now)
-        if ref.display_name:
-            member.display_name = ref.display_name
+        name = clean_text(ref.display_name or "")[:MAX_NAME_CHARS]
+        if name:
+            member.display_name = name
         # The configuration decides who organises; a role removed there is removed here.
         organises = self._campaign.is_organiser(ref.channel, ref.external_id)
         member.role = Role.ORGANISER if organises else Role.MEMBER
-        return member, is_new
+        return member
+
+    @staticmethod
+    def _store_new_member(uow: UnitOfWork, member: Member) -> None:
+        """Someone just answered the consent question: from now on they are a member."""
+        stored, inserted = uow.members.register(member)
+        if inserted and member.regions:
+            stored.regions = set(member.regions)
+            uow.members.save(stored)
 
     def _route(self, turn: Turn, incoming: Incoming) -> list[Outgoing]:
         if incoming.command is not None:
@@ -180,14 +194,21 @@ class Conversation:
             return self._press(turn, incoming.action)
         if incoming.raw_action is not None:
             log.info("stale or forged button %r from %s", incoming.raw_action, incoming.member)
+            if not buttons.consented(turn):
+                return onboarding.needs_consent(turn)
             return [self.screens.with_menu(turn.member, turn.texts("fallback.stale_button"))]
-        if turn.is_new:
-            return onboarding.welcome(turn)
         if incoming.media is not None:
+            if turn.is_new:
+                return onboarding.welcome(turn)
             return [self.screens.with_menu(turn.member, turn.texts("fallback.media"))]
         return self._text(turn, incoming.text or "")
 
     def _text(self, turn: Turn, text: str) -> list[Outgoing]:
+        if turn.is_new:
+            # Someone not stored yet: menu words are understood (and refused if they need
+            # consent); anything else, a question included, gets the welcome first.
+            word = self.screens.catalogues.intent_of(text) if text else None
+            return self._run_intent(turn, Intent(word)) if word else onboarding.welcome(turn)
         if not text:
             return [self.screens.with_menu(turn.member, turn.texts("fallback.empty"))]
         name = self.screens.catalogues.intent_of(text)
@@ -199,12 +220,28 @@ class Conversation:
                 return relay.cancel(turn)
         if name is not None:
             return self._run_intent(turn, Intent(name))
+        limited = self._question_limit(turn)
+        if limited is not None:
+            return [limited]
         outcome, replies = self.answers.ask(turn, text)
         if turn.member.subscription is Subscription.PENDING and outcome not in ANSWERED:
             return [onboarding.consent_question(turn)]
         return replies
 
+    def _question_limit(self, turn: Turn) -> Outgoing | None:
+        """The reply for a member who asked too many questions in a row, else None."""
+        member, allowance = turn.member, self._campaign.limits.questions
+        if member.id is None:
+            return None
+        until = turn.uow.limits.take(member.id, QUESTIONS, turn.now, allowance.count, allowance.per)
+        if until is None:
+            return None
+        when = turn.texts.format_datetime(until, self._campaign.timezone)
+        return self.screens.with_menu(member, turn.texts("limits.questions", when=when))
+
     def _run_intent(self, turn: Turn, intent: Intent) -> list[Outgoing]:
+        if intent not in WITHOUT_CONSENT and not buttons.consented(turn):
+            return onboarding.needs_consent(turn)
         if intent in ORGANISER_ONLY and not turn.member.is_organiser:
             return [self.screens.with_menu(turn.member, turn.texts("fallback.not_allowed"))]
         return self._intents[intent](turn)
@@ -220,19 +257,16 @@ class Conversation:
         ]
 
     def _run_action(self, turn: Turn, action: Action) -> list[Outgoing]:
-        flow = self._actions.get(action.name)
-        if action.name in ORGANISER_ACTIONS and not turn.member.is_organiser:
-            return [self.screens.with_menu(turn.member, turn.texts("fallback.not_allowed"))]
         try:
-            if flow is None:
-                raise StaleAction(action.name)
-            try:
-                inspect.signature(flow).bind(turn, *action.args)
-            except TypeError:
-                raise StaleAction(f"{action.name} with {len(action.args)} arguments") from None
-            return flow(turn, *action.args)
+            return buttons.decode(turn, action, self._presses)()
+        except buttons.NeedsConsent:
+            return onboarding.needs_consent(turn)
+        except buttons.NotAllowed:
+            return [self.screens.with_menu(turn.member, turn.texts("fallback.not_allowed"))]
         except StaleAction:
             log.info("refused button %s from %s", action.encode(), turn.member.external_id)
+            if not buttons.consented(turn):
+                return onboarding.needs_consent(turn)
             return [self.screens.with_menu(turn.member, turn.texts("fallback.stale_button"))]
 
     def _page(self, turn: Turn, page: str, screen: str, *args: str) -> list[Outgoing]:

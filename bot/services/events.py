@@ -21,8 +21,8 @@ def number(value: str) -> int:
 
 def card_for(turn: Turn, occurrence: Occurrence) -> Outgoing:
     member = turn.member
-    assert member.id is not None
-    rsvp = turn.uow.rsvps.get(occurrence.id, member.id)
+    # Someone not stored yet (shown an event from a flyer before consenting) has no answer.
+    rsvp = turn.uow.rsvps.get(occurrence.id, member.id) if member.id is not None else None
     return event_cards.card(
         turn.texts,
         occurrence,

@@ -1,4 +1,11 @@
-"""First contact: welcome, consent to notifications, regions."""
+"""First contact: welcome, consent to notifications, regions.
+
+Nobody is stored before they answer the consent question: the welcome says what the bot
+keeps, and a person becomes a member row when they press 「はい」 or 「いいえ」 (with
+「いいえ」 they use the menu without notices). Until then every message gets the welcome,
+and buttons other than the consent question's (and the FAQ's) are refused with it
+(`bot.services.buttons`), so a forged button or a stray word stores nothing.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +31,13 @@ def consent_question(turn: Turn) -> Outgoing:
             (Button(texts("welcome.consent_no"), Action("consent", ("no",))),),
         ),
     )
+
+
+def needs_consent(turn: Turn) -> list[Outgoing]:
+    """What someone who has not answered the consent question gets for anything else."""
+    if turn.member.id is None:
+        return welcome(turn)
+    return [consent_question(turn)]
 
 
 def start(turn: Turn) -> list[Outgoing]:

@@ -6,7 +6,6 @@ from bot.domain.events import Occurrence, RsvpStatus
 from bot.domain.messages import Action, Button, Outgoing
 from bot.services import event_cards
 from bot.services.attendance import answers, counted, upcoming
-from bot.services.events import number
 from bot.services.turn import Turn
 
 
@@ -65,11 +64,8 @@ def _heading(turn: Turn, key: str, occurrence: Occurrence) -> str:
     return turn.texts(key, title=occurrence.title, when=when)
 
 
-def attendance(turn: Turn, occurrence_id: str) -> list[Outgoing]:
+def attendance(turn: Turn, occurrence: Occurrence) -> list[Outgoing]:
     """Counts for one occurrence: going (with guests), maybe, no, waiting."""
-    occurrence = turn.uow.calendar.occurrence(number(occurrence_id))
-    if occurrence is None:
-        return [turn.screens.with_menu(turn.member, turn.texts("events.not_found"))]
     texts = turn.texts
     counts = counted(turn.uow, occurrence).counts
     text = "\n".join(
@@ -90,11 +86,8 @@ def attendance(turn: Turn, occurrence_id: str) -> list[Outgoing]:
     return [Outgoing(text, buttons=((names,),))]
 
 
-def attendees(turn: Turn, occurrence_id: str) -> list[Outgoing]:
+def attendees(turn: Turn, occurrence: Occurrence) -> list[Outgoing]:
     """Who answered what. Only organisers reach this; members never see others' names."""
-    occurrence = turn.uow.calendar.occurrence(number(occurrence_id))
-    if occurrence is None:
-        return [turn.screens.with_menu(turn.member, turn.texts("events.not_found"))]
     texts = turn.texts
     heading = _heading(turn, "attendance.names_heading", occurrence)
     people = answers(turn.uow, occurrence).attendees

@@ -19,6 +19,8 @@ def change_regions(turn: Turn) -> list[Outgoing]:
 def stop(turn: Turn) -> list[Outgoing]:
     """Unsubscribe at once, and say how to come back."""
     member = turn.member
+    if member.id is None:  # not stored (never consented): nothing is sent, nothing to store
+        return [turn.screens.with_menu(member, turn.texts("stop.done"))]
     if member.subscription is Subscription.UNSUBSCRIBED:
         return [turn.screens.with_menu(member, turn.texts("stop.already"))]
     member.unsubscribe(turn.now)

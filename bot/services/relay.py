@@ -13,6 +13,8 @@ from bot.services.events import number
 from bot.services.turn import Turn
 
 DIALOG = "relay:"
+RELAYS = "relays"
+"""The member's allowance of relays (`Campaign.limits.relays`), as stored."""
 
 
 def ask_human(turn: Turn) -> list[Outgoing]:
@@ -24,6 +26,13 @@ def ask_human(turn: Turn) -> list[Outgoing]:
     organisers = [o for o in turn.uow.members.organisers() if o.id != member.id]
     if not organisers:
         return [turn.screens.with_menu(member, texts("relay.no_organisers"))]
+    assert member.id is not None  # buttons.decode: only members who consented get here
+    allowance = turn.campaign.limits.relays
+    until = turn.uow.limits.take(member.id, RELAYS, turn.now, allowance.count, allowance.per)
+    if until is not None:
+        # The question stays, so pressing again once the time has come sends it.
+        when = texts.format_datetime(until, turn.campaign.timezone)
+        return [turn.screens.with_menu(member, texts("limits.relays", when=when))]
     relay = turn.uow.relays.open(member, question, turn.now)
     payload = {
         "kind": RELAY_QUESTION,

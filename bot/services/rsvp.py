@@ -9,7 +9,7 @@ from bot.domain.events import MAX_GUESTS, Occurrence, Rsvp, RsvpStatus
 from bot.domain.messages import Action, Button, Outgoing
 from bot.domain.ports import UnitOfWork
 from bot.services import event_cards
-from bot.services.events import card_for, number
+from bot.services.events import card_for
 from bot.services.turn import StaleAction, Turn, choice
 
 
@@ -24,15 +24,13 @@ def _closed(turn: Turn, occurrence: Occurrence) -> str | None:
     return None
 
 
-def answer(turn: Turn, occurrence_id: str, status: str) -> list[Outgoing]:
+def answer(turn: Turn, occurrence: Occurrence, status: str) -> list[Outgoing]:
+    """参加 / 未定 / 行けない on an occurrence (held by `buttons.occurrence_to_answer`)."""
     wanted = choice(RsvpStatus, status)
     if wanted is RsvpStatus.WAITLIST:  # members never choose the waiting list themselves
         raise StaleAction(status)
     uow, member = turn.uow, turn.member
     assert member.id is not None
-    occurrence = uow.calendar.occurrence(number(occurrence_id), lock=True)
-    if occurrence is None:
-        return [turn.screens.with_menu(member, turn.texts("events.not_found"))]
     reason = _closed(turn, occurrence)
     if reason:
         return [Outgoing(turn.texts(reason)), card_for(turn, occurrence)]
@@ -93,15 +91,12 @@ def _guest_question(turn: Turn, occurrence: Occurrence) -> Outgoing:
     )
 
 
-def guests(turn: Turn, occurrence_id: str, count: str) -> list[Outgoing]:
+def guests(turn: Turn, occurrence: Occurrence, wanted: int) -> list[Outgoing]:
+    """How many come along (held by `buttons.occurrence_to_answer`)."""
     uow, member, texts = turn.uow, turn.member, turn.texts
     assert member.id is not None
-    wanted = number(count)
     if wanted > MAX_GUESTS:
-        return [turn.screens.with_menu(member, texts("fallback.stale_button"))]
-    occurrence = uow.calendar.occurrence(number(occurrence_id), lock=True)
-    if occurrence is None:
-        return [turn.screens.with_menu(member, texts("events.not_found"))]
+        raise StaleAction(f"{wanted} guests")
     reason = _closed(turn, occurrence)
     if reason:
         return [Outgoing(texts(reason)), card_for(turn, occurrence)]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain.calendar import EventSpec, OccurrenceSpec, Venue
 from bot.domain.events import Occurrence, OccurrenceStatus
+from bot.store.dialect import lock_rows
 from bot.store.tables import EventRegionRow, EventRow, OccurrenceRow
 
 events = cast(Table, EventRow.__table__)
@@ -39,6 +40,7 @@ _OCCURRENCE_COLUMNS = (
     events.c.organiser,
     events.c.capacity,
     events.c.rsvp_enabled,
+    events.c.removed_at,
 )
 
 
@@ -193,8 +195,11 @@ class SqlCalendarRepository:
     def occurrence(self, occurrence_id: int, *, lock: bool = False) -> Occurrence | None:
         if lock:
             # Answers to one occurrence take turns, so two people cannot take the last seat.
-            self._session.execute(
-                select(occurrences.c.id).where(occurrences.c.id == occurrence_id).with_for_update()
+            lock_rows(
+                self._session,
+                occurrences,
+                occurrences.c.id == occurrence_id,
+                touch=occurrences.c.updated_at,
             )
         found = self._select(occurrences.c.id == occurrence_id)
         return found[0] if found else None
@@ -276,6 +281,7 @@ class SqlCalendarRepository:
                 capacity=r.capacity,
                 rsvp_enabled=r.rsvp_enabled,
                 rsvp_deadline=r.rsvp_deadline,
+                removed=r.removed_at is not None,
             )
             for r in rows
         ]

@@ -6,10 +6,22 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, BigInteger, Connection, DateTime, Dialect, Integer, Table, event, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    Dialect,
+    Integer,
+    Table,
+    event,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.selectable import GenerativeSelect
 from sqlalchemy.types import TypeDecorator
@@ -132,6 +144,23 @@ def delete_all_rows(connection: Connection, tables: list[Table]) -> None:
 
 
 Lockable = TypeVar("Lockable", bound=GenerativeSelect)
+
+
+def lock_rows(session: Session, table: Table, condition: Any, *, touch: Column[Any]) -> None:
+    """Hold the rows of `table` matching `condition` against other writers until commit.
+
+    PostgreSQL: `SELECT ... FOR UPDATE`, a row lock. SQLite ignores `FOR UPDATE`: there an
+    UPDATE that writes `touch` back unchanged takes the database's write lock at once (what
+    `BEGIN IMMEDIATE` would have done), so what is read afterwards in this transaction cannot
+    change before it commits. Either way, two answers to one occurrence take turns.
+    """
+    dialect_name = session.get_bind().dialect.name
+    if dialect_name == "postgresql":
+        session.execute(select(touch).where(condition).with_for_update())
+    elif dialect_name == "sqlite":
+        session.execute(table.update().where(condition).values({touch.name: touch}))
+    else:
+        raise NotImplementedError(f"unsupported database {dialect_name}")
 
 
 def for_update_skip_locked(statement: Lockable, dialect_name: str, *, of: Any) -> Lockable:

@@ -269,3 +269,16 @@ class RateBudgetRow(Base):
 
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     tat: Mapped[float] = mapped_column(Float)
+
+
+class MemberLimitRow(Base):
+    """How much of a per-member allowance (relays, questions) the current window has used."""
+
+    __tablename__ = "member_limits"
+
+    member_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    window_started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used: Mapped[int] = mapped_column(Integer)

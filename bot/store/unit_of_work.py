@@ -9,6 +9,7 @@ from typing import Self
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.calendar import SqlCalendarRepository
+from bot.store.limits import SqlMemberLimits
 from bot.store.outbox import SqlOutbox
 from bot.store.questions import SqlQuestionLog, SqlRelayRepository
 from bot.store.repositories import SqlAuditLog, SqlMemberRepository
@@ -24,6 +25,7 @@ class SqlUnitOfWork:
     outbox: SqlOutbox
     questions: SqlQuestionLog
     relays: SqlRelayRepository
+    limits: SqlMemberLimits
 
     def __init__(
         self, sessions: sessionmaker[Session], on_enqueued: Callable[[], None] | None = None
@@ -40,6 +42,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(self.session)
         self.questions = SqlQuestionLog(self.session)
         self.relays = SqlRelayRepository(self.session)
+        self.limits = SqlMemberLimits(self.session)
         return self
 
     def __exit__(

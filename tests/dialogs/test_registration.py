@@ -21,23 +21,35 @@ def register(chat: Chat, *regions: str) -> None:
     chat.press("決定")
 
 
-def test_start_welcomes_says_what_is_stored_and_asks_consent(chat: Chat, stored: Stored) -> None:
+def is_stored(database: Database, external_id: str) -> bool:
+    with database.unit_of_work() as uow:
+        return uow.members.get("console", external_id) is not None
+
+
+def test_start_welcomes_says_what_is_stored_and_asks_consent(
+    chat: Chat, stored: Stored, database: Database
+) -> None:
     chat.say("/start")
 
     assert "東京社保協" in chat.text
     assert "記録するのは" in chat.text
     assert chat.labels() == ["はい、受け取ります", "いいえ、受け取りません"]
+    assert not is_stored(database, "alice"), "nothing is stored before the consent answer"
+
+    chat.press("はい、受け取ります")
     member = stored("alice")
-    assert member.subscription is Subscription.PENDING
+    assert member.subscription is Subscription.SUBSCRIBED
     assert member.display_name == "アリス"
-    assert member.consent_at is None
 
 
-def test_any_first_message_starts_the_welcome(chat: Chat, stored: Stored) -> None:
+def test_any_first_message_starts_the_welcome(chat: Chat, database: Database) -> None:
     chat.say("こんにちは")
 
     assert "受け取りますか" in chat.text
-    assert stored("alice").subscription is Subscription.PENDING
+    assert not is_stored(database, "alice")
+    chat.say("保険証はいつまで使えますか")
+    assert "受け取りますか" in chat.text, "the welcome again, until they answer"
+    assert not is_stored(database, "alice")
 
 
 def test_consent_is_recorded_with_its_time_then_regions_are_asked(
@@ -158,6 +170,7 @@ def test_start_when_already_registered_shows_the_menu(chat: Chat, stored: Stored
 
 def test_last_seen_moves_with_every_message(chat: Chat, stored: Stored, clock: FakeClock) -> None:
     chat.say("/start")
+    chat.press("はい、受け取ります")
     created = stored("alice").created_at
     clock.advance(timedelta(hours=5))
     chat.say("ヘルプ")
@@ -186,4 +199,5 @@ def test_a_message_clears_an_unreachable_mark(
 
 def test_role_follows_the_configuration(chat: Chat, stored: Stored) -> None:
     chat.say("/start")
+    chat.press("いいえ、受け取りません")
     assert stored("alice").role is Role.MEMBER

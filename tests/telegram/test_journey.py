@@ -47,13 +47,14 @@ async def test_first_contact_consent_region_menu(running: RunningBot, fake: Fake
     assert "東京社保協" in welcome.text
     assert "記録するのは" in welcome.text
     assert consent.button_labels == ["はい、受け取ります", "いいえ、受け取りません"]
-    assert stored(running, HANAKO).display_name == "花子 山田"
 
     (picker,) = await reply_to(
         fake,
         HANAKO,
         lambda: fake.press_button(HANAKO, consent.message_id, label="はい、受け取ります"),
     )
+    # Stored from the consent answer on (nothing before), with the name Telegram gave.
+    assert stored(running, HANAKO).display_name == "花子 山田"
     assert fake.message(HANAKO, consent.message_id).text.startswith("ありがとうございます")
     assert "地域を選んでください" in picker.text
     assert len(fake.callback_answers) == 1, "every button press is answered"

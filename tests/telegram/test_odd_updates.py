@@ -97,8 +97,11 @@ async def test_html_in_member_text_cannot_break_our_markup(
 ) -> None:
     await register(fake, HANAKO)
     fake.add_user(4001, "<b>悪い</b> & 名前")
-    welcome, _ = await reply_to(fake, 4001, lambda: fake.send_text(4001, "/start"), 2)
+    welcome, consent = await reply_to(fake, 4001, lambda: fake.send_text(4001, "/start"), 2)
     assert "東京社保協" in welcome.text
+    await reply_to(
+        fake, 4001, lambda: fake.press_button(4001, consent.message_id, label="はい、受け取ります")
+    )
     assert stored(running, 4001).display_name == "<b>悪い</b> & 名前"
 
 
