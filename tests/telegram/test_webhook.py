@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 
 from bot.app import App, build, telegram_channel
 from bot.channels.telegram.channel import TelegramChannel, webhook_secret
-from bot.channels.telegram.webhook import SECRET_HEADER
+from bot.channels.telegram.webhook import MAX_BODY, SECRET_HEADER
 from bot.config import Settings, TelegramWebhookConfig
 from tests.fakes.telegram_api import FakeTelegram
 from tests.telegram.conftest import TOKEN, telegram_settings
@@ -92,3 +93,72 @@ def test_the_secret_fits_telegrams_rules() -> None:
     assert 1 <= len(secret) <= 256
     assert secret.isalnum()
     assert webhook_secret(TOKEN) == secret != webhook_secret("other:token")
+
+
+async def test_a_body_over_the_limit_is_refused_without_being_read(
+    webhook_bot: tuple[TelegramChannel, str, App], fake: FakeTelegram
+) -> None:
+    """Issue 9, hole 10: 413 for a body over 1 MB, declared or not, before it is all sent."""
+    channel, base, _ = webhook_bot
+    headers = {SECRET_HEADER: webhook_secret(TOKEN)}
+    sent = 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        """A chunked body with no end: only a server that stops reading can answer it."""
+        nonlocal sent
+        chunk = b" " * 65536
+        while sent < 64 * MAX_BODY:
+            sent += len(chunk)
+            yield chunk
+
+    async with httpx.AsyncClient(timeout=10) as client:
+        declared = await client.post(
+            f"{base}/telegram", content=b"{" + b" " * MAX_BODY + b"}", headers=headers
+        )
+        try:
+            streamed = (
+                await client.post(f"{base}/telegram", content=endless(), headers=headers)
+            ).status_code
+        except httpx.TransportError:  # the server may close before the client sees its answer
+            streamed = 413
+    assert (declared.status_code, streamed) == (413, 413)
+    assert sent < 8 * MAX_BODY, f"stopped reading early, not after {sent} bytes"
+    await channel.application.bot.set_webhook(
+        f"{base}/telegram", secret_token=webhook_secret(TOKEN)
+    )
+    fake.add_user(HANAKO, "花子")
+    fake.send_text(HANAKO, "/start")
+    welcome, _ = await fake.messages_eventually(HANAKO, 2)
+    assert "東京社保協" in welcome.text, "the bot still answers"
+
+
+async def test_an_update_ptb_cannot_read_is_acknowledged_and_logged_without_text(
+    webhook_bot: tuple[TelegramChannel, str, App],
+    fake: FakeTelegram,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 9, hole 5 on the webhook: 200 (or Telegram sends it for ever), one line, no text."""
+    _, base, _ = webhook_bot
+    update = _text_update(HANAKO, "秘密の相談")
+    update["message"]["entities"] = [{"type": "bold"}]  # no offset/length: PTB cannot parse it
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(
+            f"{base}/telegram", json=update, headers={SECRET_HEADER: webhook_secret(TOKEN)}
+        )
+    assert answer.status_code == 200
+    skipped = [r for r in caplog.records if "cannot read" in r.getMessage()]
+    assert len(skipped) == 1
+    assert all("秘密" not in r.getMessage() for r in caplog.records)
+
+
+def _text_update(chat_id: int, text: str) -> dict[str, Any]:
+    return {
+        "update_id": 1,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "chat": {"id": chat_id, "type": "private", "first_name": "花子"},
+            "from": {"id": chat_id, "is_bot": False, "first_name": "花子"},
+            "text": text,
+        },
+    }

@@ -7,6 +7,7 @@ import logging
 
 from telegram import BotCommand, MenuButtonCommands
 from telegram.ext import ApplicationBuilder
+from telegram.request import HTTPXRequest
 
 from bot.channels.core_worker import CoreWorker
 from bot.channels.telegram.handlers import (
@@ -16,6 +17,7 @@ from bot.channels.telegram.handlers import (
     register,
 )
 from bot.channels.telegram.ordering import PerChatUpdateProcessor
+from bot.channels.telegram.updates import TolerantBot
 from bot.channels.telegram.webhook import WebhookServer
 from bot.config import TelegramConfig
 from bot.delivery.pacing import Pacer
@@ -52,13 +54,16 @@ class TelegramChannel:
         self.pacer = pacer or Pacer()
         self._catalogues = catalogues
         self.token = token
+        # Our own bot, so that an update PTB cannot parse is skipped instead of wedging polling.
+        bot = TolerantBot(
+            token,
+            base_url=config.base_url,
+            base_file_url=config.base_file_url,
+            request=HTTPXRequest(connection_pool_size=8),
+            get_updates_request=HTTPXRequest(connection_pool_size=1),
+        )
         builder = (
-            ApplicationBuilder()
-            .token(token)
-            .base_url(config.base_url)
-            .base_file_url(config.base_file_url)
-            .concurrent_updates(PerChatUpdateProcessor(concurrency))
-            .connection_pool_size(8)
+            ApplicationBuilder().bot(bot).concurrent_updates(PerChatUpdateProcessor(concurrency))
         )
         if config.mode == "webhook":
             builder = builder.updater(None)  # updates arrive over HTTP instead of getUpdates

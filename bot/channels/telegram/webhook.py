@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 from typing import Any
 
@@ -22,6 +23,28 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
+MAX_BODY = 1024 * 1024
+"""Bytes of one webhook body we accept. Telegram's updates are a few kilobytes (a message is
+at most 4096 characters); a larger body is no update and is refused before it is read."""
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, read as it arrives; `_TooLarge` as soon as it passes `limit` bytes, so a huge
+    or endless body never sits in memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _TooLarge
+    return bytes(body)
+
 
 class WebhookServer:
     def __init__(
@@ -29,8 +52,11 @@ class WebhookServer:
         application: Application[Any, Any, Any, Any, Any, Any],
         config: TelegramConfig,
         secret: str,
+        *,
+        max_body: int = MAX_BODY,
     ) -> None:
         self._application = application
+        self._max_body = max_body
         self._config = config
         self._secret = secret
         self.web = Starlette(
@@ -87,11 +113,32 @@ class WebhookServer:
             log.warning("webhook call without the right secret from %s", request.client)
             return PlainTextResponse("forbidden", status_code=403)
         try:
-            data = await request.json()
-            update = Update.de_json(data, self._application.bot)
-        except Exception:
-            log.warning("unreadable webhook body", exc_info=True)
+            data = json.loads(await read_body(request, self._max_body))
+        except _TooLarge:
+            log.warning(
+                "webhook body over %d bytes refused from %s", self._max_body, request.client
+            )
+            # Closing the connection stops the rest of the body; kept open, it would be read.
+            return PlainTextResponse(
+                "payload too large", status_code=413, headers={"Connection": "close"}
+            )
+        except ValueError:  # not JSON (nor UTF-8): not from Telegram
+            log.warning("webhook body that is not JSON from %s", request.client)
             return PlainTextResponse("bad request", status_code=400)
+        try:
+            update = Update.de_json(data, self._application.bot)
+            if not isinstance(update, Update):
+                raise TypeError("not an update")
+        except Exception as exc:
+            # Telegram's own update that PTB cannot read: acknowledged (or Telegram would send
+            # it again and again), logged once without its content (members' texts).
+            update_id = data.get("update_id") if isinstance(data, dict) else None
+            log.warning(
+                "skipped update %s that python-telegram-bot cannot read: %s",
+                update_id,
+                type(exc).__name__,
+            )
+            return PlainTextResponse("ok")
         await self._application.update_queue.put(update)
         return PlainTextResponse("ok")
 
