@@ -819,6 +819,26 @@ class FakeTelegram:
             )
         )
 
+    def refuse_next(
+        self,
+        description: str,
+        count: int = 1,
+        *,
+        status: int = 400,
+        methods: Iterable[str] | str | None = None,
+    ) -> None:
+        """The next `count` calls (of `methods`) are refused with Telegram's `description`
+        ("Bad Request: message can't be edited"), without being processed."""
+        self.add_fault(
+            Fault(
+                "error",
+                method_set(methods),
+                remaining=count,
+                status=status,
+                description=description,
+            )
+        )
+
     def fail_during(
         self,
         seconds: float,
@@ -1085,8 +1105,8 @@ class FakeTelegram:
         if fault.kind == "drop":
             self._record(method, params, 0, f"injected fault: connection dropped{when}")
             return None
-        body, content_type = error_body(fault.status, fault.html)
-        phrase = HTTPStatus(fault.status).phrase
+        body, content_type = error_body(fault.status, fault.html, fault.description)
+        phrase = fault.description or HTTPStatus(fault.status).phrase
         self._record(method, params, fault.status, f"injected fault: {phrase}{when}")
         return HttpResponse(fault.status, body, content_type)
 

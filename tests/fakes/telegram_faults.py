@@ -34,12 +34,16 @@ class Fault:
     html: bool = False
     delay: float = 0.0
     after: bool = False
+    description: str | None = None
+    """Telegram's own description (e.g. "Bad Request: message can't be edited"): an error
+    fault with one may answer any 4xx or 5xx status, in JSON."""
 
     def __post_init__(self) -> None:
         if (self.remaining is None) == (self.until is None):
             raise ValueError("a fault needs exactly one of a count or a time window")
-        if self.kind == "error" and not 500 <= self.status <= 599:
-            raise ValueError("error faults answer with a 5xx status")
+        lowest = 400 if self.description is not None else 500
+        if self.kind == "error" and not lowest <= self.status <= 599:
+            raise ValueError("error faults answer with a 5xx status (4xx with a description)")
         if self.kind == "delay" and self.delay <= 0:
             raise ValueError("delay faults need a positive delay")
 
@@ -109,9 +113,13 @@ class FaultPlan:
         return FaultDecision(delay, terminal)
 
 
-def error_body(status: int, html: bool) -> tuple[bytes, str]:
-    """The body and content type of an injected 5xx: Telegram-like JSON or nginx's page."""
+def error_body(status: int, html: bool, description: str | None = None) -> tuple[bytes, str]:
+    """The body and content type of an injected error: Telegram-like JSON (with `description`
+    when given) or nginx's page."""
     phrase = HTTPStatus(status).phrase
+    if description is not None:
+        body = {"ok": False, "error_code": status, "description": description}
+        return json.dumps(body).encode(), "application/json"
     if html:
         page = _NGINX_PAGE.format(code=status, phrase=phrase)
         return page.encode(), "text/html"

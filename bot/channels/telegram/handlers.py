@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 from typing import Any
@@ -28,6 +29,11 @@ log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
 PTBApplication = Application[Any, Any, Any, Any, Any, Any]
+
+# A 429 Telegram sends despite our pacing is waited out within the member's turn when it is
+# this short (seconds), up to this much in all; longer, the outbox's first lane takes over.
+WAIT_IN_TURN = 5.0
+WAIT_IN_TURN_TOTAL = 10.0
 
 # Only what the handlers below use; Telegram does not send the rest.
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
@@ -58,7 +64,13 @@ class TelegramHandlers:
         chat_id = update.effective_chat.id
         try:
             await render.deliver(
-                context.bot, chat_id, replies, self._menus, pace=self._pace(chat_id)
+                context.bot,
+                chat_id,
+                replies,
+                self._menus,
+                pace=self._pace(chat_id),
+                flood=self._flood(chat_id),
+                committed=True,
             )
         except render.NotDelivered as exc:
             await self._defer(incoming, exc)
@@ -86,6 +98,8 @@ class TelegramHandlers:
                 self._menus,
                 pressed_message_id=pressed,
                 pace=self._pace(chat_id),
+                flood=self._flood(chat_id),
+                committed=True,
             )
         except render.NotDelivered as exc:
             await self._defer(incoming, exc)
@@ -146,6 +160,25 @@ class TelegramHandlers:
             await pacer.acquire(str(chat_id), count, priority=REPLY)
 
         return pace
+
+    def _flood(self, chat_id: int) -> render.Flood:
+        """Telegram answered 429: hold the chat's budget (replies and pushes alike) and wait,
+        when the wait is short; else leave the rest to the outbox."""
+        pacer = self._pacer
+        waited = 0.0
+
+        async def flood(seconds: float) -> bool:
+            nonlocal waited
+            if pacer is not None:
+                pacer.hold(seconds, str(chat_id))
+            if seconds > WAIT_IN_TURN or waited + seconds > WAIT_IN_TURN_TOTAL:
+                return False
+            waited += seconds
+            if pacer is None:  # else the next `pace` waits the hold out
+                await asyncio.sleep(seconds)
+            return True
+
+        return flood
 
     async def _ask_core(self, incoming: Incoming) -> list[Outgoing]:
         return await self._core.run(self._conversation.reply_to, incoming)

@@ -11,6 +11,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from telegram import (
     Bot,
@@ -32,6 +33,7 @@ CAPABILITIES = TELEGRAM
 
 Rows = tuple[tuple[Button, ...], ...]
 Pace = Callable[[int], Awaitable[None]]
+Flood = Callable[[float], Awaitable[bool]]
 
 
 def inline_keyboard(rows: Rows) -> InlineKeyboardMarkup:
@@ -104,34 +106,72 @@ async def deliver(
     pressed_message_id: int | None = None,
     capabilities: Capabilities = CAPABILITIES,
     pace: Pace | None = None,
+    flood: Flood | None = None,
+    committed: bool = False,
 ) -> list[int]:
     """Send the replies, adapted to `capabilities`, in order; a `replace` reply edits the
-    message whose button was pressed.
+    message whose button was pressed (or, if it can no longer be edited, comes as a new one).
 
     `pace(n)` is awaited before `n` messages go (the channel's rate budget); None when the
-    caller has paced already. Returns the ids of the messages sent or edited.
+    caller has paced already. `flood(seconds)` is awaited when Telegram answers 429: it waits
+    `seconds` out and returns True to send the part again, or False to give up (then
+    `NotDelivered`). `committed`: the replies tell of a change already stored, so a part Telegram
+    refuses (400) is skipped and logged, and the others still go; the caller is told of a
+    partial delivery, never of a failure. Returns the ids of the messages sent or edited.
     """
     ids: list[int] = []
     editable = pressed_message_id
     parts = [part for message in replies for part in adapt(message, capabilities)]
+    refused: list[str] = []
     for index, reply in enumerate(parts):
-        try:
-            if reply.replace and editable is not None and not (reply.menu and not reply.buttons):
+        done: list[int] = []  # the part's messages already sent, kept when a 429 is waited out
+        while True:
+            try:
+                if (
+                    reply.replace
+                    and editable is not None
+                    and not (reply.menu and not reply.buttons)
+                ):
+                    if pace is not None:
+                        await pace(1)
+                    edited = await _edit(bot, chat_id, editable, reply)
+                    editable = None
+                    if edited is not None:
+                        ids.append(edited)
+                        break
                 if pace is not None:
-                    await pace(1)
-                ids.append(await _edit(bot, chat_id, editable, reply))
-                editable = None
-                continue
-            if pace is not None:
-                await pace(len(chunks(reply.text)) + len(reply.attachments))
-            ids.extend(await _send(bot, chat_id, reply, menus))
-        except RetryAfter as exc:
-            raise NotDelivered(parts[index:]) from exc
-        except BadRequest:  # before NetworkError: BadRequest is one in PTB
-            raise
-        except NetworkError as exc:
-            raise NotDelivered(parts[index:]) from exc
+                    await pace(len(chunks(reply.text)) + len(reply.attachments) - len(done))
+                await _send(bot, chat_id, reply, menus, done)
+                ids.extend(done)
+                break
+            except RetryAfter as exc:
+                if flood is not None and await flood(_seconds(exc.retry_after)):
+                    continue  # the same part again, now that Telegram's wait is over
+                raise NotDelivered(parts[index:]) from exc
+            except BadRequest as exc:  # before NetworkError: BadRequest is one in PTB
+                if not committed:
+                    raise
+                ids.extend(done)
+                refused.append(exc.message)
+                break
+            except NetworkError as exc:
+                raise NotDelivered(parts[index:]) from exc
+    if refused:
+        log.warning(
+            "reply to chat %s delivered in part: %d of %d parts refused by Telegram: %s",
+            chat_id,
+            len(refused),
+            len(parts),
+            "; ".join(refused),
+        )
     return ids
+
+
+def _seconds(retry_after: int | timedelta) -> float:
+    # PTB gives a timedelta with PTB_TIMEDELTA=1 (set by cli.py), an int otherwise.
+    if isinstance(retry_after, timedelta):
+        return retry_after.total_seconds()
+    return float(retry_after)
 
 
 class NotDelivered(Exception):
@@ -143,7 +183,9 @@ class NotDelivered(Exception):
         self.unsent = unsent
 
 
-async def _edit(bot: Bot, chat_id: int | str, message_id: int, reply: Outgoing) -> int:
+async def _edit(bot: Bot, chat_id: int | str, message_id: int, reply: Outgoing) -> int | None:
+    """Edit the message in place; None when it can no longer be edited (too old, deleted, not
+    text), so that the caller sends the reply as a new message instead."""
     try:
         await bot.edit_message_text(
             html.escape(chunks(reply.text)[0], quote=False),
@@ -155,14 +197,20 @@ async def _edit(bot: Bot, chat_id: int | str, message_id: int, reply: Outgoing) 
     except BadRequest as exc:
         # Pressing the same toggle twice quickly gives an identical message: nothing to do.
         if "not modified" not in exc.message:
-            raise
+            log.info("message %s in chat %s not edited (%s): sent anew", message_id, chat_id, exc)
+            return None
     return message_id
 
 
-async def _send(bot: Bot, chat_id: int | str, reply: Outgoing, menus: ShownMenus) -> list[int]:
-    ids = []
+async def _send(
+    bot: Bot, chat_id: int | str, reply: Outgoing, menus: ShownMenus, done: list[int]
+) -> None:
+    """Send the reply's messages (its text's chunks, then its files) but the first `len(done)`,
+    which went already; each id is appended to `done` as soon as it is sent."""
     parts = chunks(reply.text)
     for index, part in enumerate(parts):
+        if index < len(done):
+            continue
         last = index == len(parts) - 1
         markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None
         if last and reply.buttons:
@@ -176,12 +224,13 @@ async def _send(bot: Bot, chat_id: int | str, reply: Outgoing, menus: ShownMenus
             reply_markup=markup,
             link_preview_options=None,
         )
-        ids.append(sent.message_id)
+        done.append(sent.message_id)
         if isinstance(markup, ReplyKeyboardMarkup):
             menus.remember(chat_id, reply.menu)
-    for attachment in reply.attachments:
+    for index, attachment in enumerate(reply.attachments, start=len(parts)):
+        if index < len(done):
+            continue
         document = await bot.send_document(
             chat_id, InputFile(attachment.content, filename=attachment.filename)
         )
-        ids.append(document.message_id)
-    return ids
+        done.append(document.message_id)
