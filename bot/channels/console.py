@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Callable
 from typing import TextIO
 
+from bot import terminal
 from bot.domain.capabilities import CONSOLE, Capabilities, adapt
 from bot.domain.messages import Button, Incoming, MemberRef, Outgoing
 from bot.texts import Texts
@@ -63,7 +64,7 @@ class ConsoleChannel:
             if not line:
                 break
             if not interactive:
-                self._write(f"> {line.rstrip()}")
+                self._write(f"> {terminal.field(line.rstrip())}")
             replies = self._reply_to(self._incoming(line.rstrip("\r\n")))
             self._buttons = []
             self.show(replies)
@@ -71,21 +72,24 @@ class ConsoleChannel:
 
     def show(self, replies: list[Outgoing]) -> None:
         """Print messages; their buttons are numbered after those already on screen."""
+        # Replies carry members' words (names, relayed questions): made harmless for the
+        # terminal, like every other output to it (bot/terminal.py).
         for reply in (part for message in replies for part in adapt(message, self.capabilities)):
             self._write("")
-            self._write(reply.text)
+            self._write(terminal.text(reply.text))
             for attachment in reply.attachments:
-                self._write(self._texts("console.attachment", name=attachment.filename))
+                name = terminal.field(attachment.filename)
+                self._write(self._texts("console.attachment", name=name))
             for row in reply.buttons:
                 for button in row:
                     self._buttons.append(button)
-                    self._write(f"  [{len(self._buttons)}] {button.label}")
+                    self._write(f"  [{len(self._buttons)}] {terminal.field(button.label)}")
             if reply.menu and not reply.buttons:
                 items = []
                 for row in reply.menu:
                     for button in row:
                         self._buttons.append(button)
-                        items.append(f"[{len(self._buttons)}] {button.label}")
+                        items.append(f"[{len(self._buttons)}] {terminal.field(button.label)}")
                 self._write(f"  {self._texts('console.menu_label')}: " + "  ".join(items))
         self._write("")
 

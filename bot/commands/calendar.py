@@ -19,6 +19,7 @@ from bot.commands import texts_for
 from bot.domain.events import RsvpStatus, SyncReport
 from bot.services import event_cards
 from bot.services.attendance import Answers, Attendance
+from bot.terminal import field
 from bot.texts import Texts
 
 # A cell starting with one of these is a formula to Excel and LibreOffice (CSV injection):
@@ -73,8 +74,8 @@ def list_events(app: App, *, days: int, out: TextIO = sys.stdout) -> None:
             texts(
                 "cli.events.line",
                 when=texts.format_datetime(occurrence.starts_at, zone),
-                slug=occurrence.slug,
-                title=occurrence.title,
+                slug=field(occurrence.slug),
+                title=field(occurrence.title),
                 state=texts("cli.events.cancelled") if occurrence.cancelled else "",
                 regions=",".join(sorted(occurrence.regions)) or texts("cli.events.no_regions"),
                 people=counts.people,
@@ -99,7 +100,7 @@ def not_found(texts: Texts, slug: str, on: date | None) -> str:
 def print_rsvps(texts: Texts, zone: tzinfo, answers: Answers, out: TextIO = sys.stdout) -> None:
     occurrence, counts = answers.occurrence, answers.counts
     when = event_cards.when(texts, occurrence, zone)
-    print(texts("cli.rsvps.heading", title=occurrence.title, when=when), file=out)
+    print(texts("cli.rsvps.heading", title=field(occurrence.title), when=when), file=out)
     print(
         texts(
             "cli.rsvps.counts",
@@ -118,7 +119,8 @@ def print_rsvps(texts: Texts, zone: tzinfo, answers: Answers, out: TextIO = sys.
             texts(
                 "cli.rsvps.line",
                 answer=answer_word(texts, attendee.status),
-                name=attendee.display_name or texts("cli.rsvps.no_name"),
+                # Chosen by the member: it must not act on the organiser's terminal.
+                name=field(attendee.display_name or texts("cli.rsvps.no_name")),
                 guests=guests,
             ),
             file=out,

@@ -13,6 +13,7 @@ from bot.faq.evaluation import Result
 from bot.faq.knowledge import load_knowledge
 from bot.faq.matcher import FaqEngine
 from bot.services.faq import unanswered as not_answered
+from bot.terminal import field
 
 
 def build_engine(settings: Settings) -> tuple[FaqEngine, float]:
@@ -81,7 +82,10 @@ def unanswered(app: App, *, days: int) -> str:
                 "cli.unanswered.line",
                 times=group.times,
                 when=group.last_asked.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-                examples=texts("cli.unanswered.example_separator").join(group.examples[:3]),
+                # Members' own words: shown, never acted on by the terminal.
+                examples=texts("cli.unanswered.example_separator").join(
+                    field(example) for example in group.examples[:3]
+                ),
             )
         )
     lines.append(texts("cli.unanswered.relay_hint", button=texts("faq.human_button")))
