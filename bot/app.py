@@ -74,7 +74,12 @@ class App:
         """The channel's one rate budget, for its replies and its outbox alike."""
         delivery = self.settings.config.delivery
         ledger = None
-        if delivery.shared_budget:
+        shared = delivery.shared_budget
+        if shared == "auto":
+            # Several processes share a database only in production, on PostgreSQL; on SQLite
+            # the ledger's write per message would only compete with members' replies.
+            shared = self.database.url.get_backend_name() == "postgresql"
+        if shared:
 
             async def reserve(channel: str, count: int, interval: float, now: float) -> float:
                 return await self.budget_worker.run(

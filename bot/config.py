@@ -137,7 +137,7 @@ class DeliveryConfig(_Section):
     max_attempts: int = Field(default=8, ge=1, le=100)
     lease: Duration = timedelta(seconds=30)
     lower_lane_share: float = Field(default=0.1, gt=0, le=0.5)
-    shared_budget: bool = True
+    shared_budget: bool | Literal["auto"] = "auto"
     keep_message_days: int = Field(default=30, ge=1, le=3650)
 
 

@@ -98,6 +98,11 @@ class Pacer:
     def per_second(self) -> float:
         return 1.0 / self._interval
 
+    @property
+    def shared(self) -> bool:
+        """Whether the overall budget is shared with other processes (through a ledger)."""
+        return self._ledger is not None
+
     async def acquire(self, chat: str, count: int = 1, *, priority: int) -> None:
         """Wait until `count` messages may be sent to `chat` now, and count them as sent.
 

@@ -140,3 +140,24 @@ def test_the_bot_empties_old_messages_every_night(
         assert app.forget_old_messages() == 1
     finally:
         app.close()
+
+
+def test_the_budget_is_shared_through_the_database_on_postgresql_only_unless_told(
+    settings: Settings, database_url: str, clock: FakeClock
+) -> None:
+    def pacer(shared: bool | str) -> bool:
+        delivery = settings.config.delivery.model_copy(update={"shared_budget": shared})
+        config = settings.config.model_copy(update={"delivery": delivery})
+        app = build(
+            Settings(config=config, path=settings.path, secrets=Secrets(database_url=database_url)),
+            clock=clock,
+        )
+        try:
+            return app.pacer("telegram").shared
+        finally:
+            app.close()
+
+    assert settings.config.delivery.shared_budget == "auto"
+    assert pacer("auto") is database_url.startswith("postgresql")
+    assert pacer(True) is True
+    assert pacer(False) is False
