@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from bot.app import App
 from bot.config import Settings
@@ -20,8 +20,12 @@ UNANSWERED = {"unknown", "declined", "suggested"}
 def build_engine(settings: Settings) -> tuple[FaqEngine, float]:
     """The engine and how long building it took (dictionary load, analysis, index)."""
     started = time.perf_counter()
-    knowledge = load_knowledge(settings.knowledge_dir, datetime.now(settings.zone).date())
-    engine = FaqEngine(knowledge, Analyser())
+
+    def today() -> date:
+        return datetime.now(settings.zone).date()
+
+    knowledge = load_knowledge(settings.knowledge_dir, today())
+    engine = FaqEngine(knowledge, Analyser(), today=today)
     return engine, time.perf_counter() - started
 
 

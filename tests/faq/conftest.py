@@ -64,6 +64,23 @@ ENTRIES = (
         ask="加入している健康保険",
     ),
     entry(
+        "interim-extended",
+        "interim",
+        "延長された暫定措置",
+        ["暫定措置は延長されたの", "延長された暫定措置の中身"],
+        "期限切れの保険証の暫定措置は2026年7月31日まで延長され、それで終わりました。",
+        valid_until=date(2026, 7, 31),
+        superseded_by="interim-now",
+        ask="加入している健康保険",
+    ),
+    entry(
+        "interim-now",
+        "interim",
+        "いまの期限切れ保険証",
+        ["期限切れの保険証はいま使えるか", "今も期限切れの保険証で受診できる"],
+        "暫定措置は2026年7月31日で終わりました。いまは資格確認書かマイナ保険証が必要です。",
+    ),
+    entry(
         "lost-card",
         "lost_card",
         "マイナンバーカードをなくした",
@@ -97,4 +114,4 @@ def knowledge() -> KnowledgeBase:
 
 @pytest.fixture(scope="session")
 def engine(knowledge: KnowledgeBase) -> FaqEngine:
-    return FaqEngine(knowledge)
+    return FaqEngine(knowledge, today=lambda: date(2026, 11, 30))
