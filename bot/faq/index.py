@@ -19,8 +19,8 @@ from bot.faq.analysis import Features
 K1 = 1.2
 B = 0.75
 BIGRAM_WEIGHT = 0.35
-READING_WEIGHT = 0.35
-ANSWER_WEIGHT = 0.3
+READING_WEIGHT = 0.2
+ANSWER_WEIGHT = 0.6
 SECOND_WEIGHT = 0.5
 COMMON = 0.04  # share of the documents beyond which a bigram or sound is too common to score
 READING_TRUST = 0.9  # how much a question's sounds alone can vouch for an entry
@@ -83,6 +83,7 @@ class Document:
     target: str  # an entry's or a route's id
     field: str  # "title", "question", "answer"
     features: Features
+    text: str = ""  # as indexed (normalised), to ask it again in calibration
 
     @cached_property
     def word_set(self) -> frozenset[str]:

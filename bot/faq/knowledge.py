@@ -216,6 +216,9 @@ class Thresholds:
     suggest_at: float = 0.25  # confidence from which likely entries are offered (もしかして)
     unknown_at: float = 0.15  # below this the question shares too little to be ours
     lead: float = 1.6  # a もしかして candidate this far ahead of the next is answered
+    margin: float = (
+        1.0  # above answer_at, the best must score this times the next, or it is offered
+    )
 
 
 class ThresholdsFile(_Strict):
@@ -223,6 +226,7 @@ class ThresholdsFile(_Strict):
     suggest_at: Annotated[float, Field(gt=0, le=1)]
     unknown_at: Annotated[float, Field(ge=0, le=1)]
     lead: Annotated[float, Field(ge=1)]
+    margin: Annotated[float, Field(ge=1)] = 1.0
     chosen: Text | None = None  # how and when calibration chose them
 
     def problems(self) -> Iterator[tuple[Loc, str]]:
@@ -297,7 +301,9 @@ def load_knowledge(directory: Path, today: date) -> KnowledgeBase:
     entries = tuple(_entries(answers))
     document = read_yaml(directory / ENTRIES_FILE, f"{shown}/{ENTRIES_FILE}")
     thresholds = (
-        Thresholds(chosen.answer_at, chosen.suggest_at, chosen.unknown_at, chosen.lead)
+        Thresholds(
+            chosen.answer_at, chosen.suggest_at, chosen.unknown_at, chosen.lead, chosen.margin
+        )
         if chosen is not None
         else Thresholds()
     )

@@ -6,7 +6,8 @@ phrasings, answer): 1.0 when every telling word of the question is there, low wh
 question is about something the knowledge base never mentions (天気, 年金). This one number
 decides, is logged, and is what `campaign-bot faq ask` prints:
 
-- at least `answer_at`: the best entry is answered, with nearly-as-good entries offered beside;
+- at least `answer_at`, and scoring `margin` times the next entry: the best entry is answered,
+  with nearly-as-good entries offered beside;
 - at least `suggest_at`: likely entries are offered (もしかして); but when the first of them
   leads the next clearly (`lead` times its score), it is answered and the others offered below;
 - less: "I don't know" (at least `unknown_at`) or a decline.
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from bot.faq import english
-from bot.faq.analysis import INTERROGATIVES, Analyser
+from bot.faq.analysis import INTERROGATIVES, Analyser, Features
 from bot.faq.index import Document, Hit, Index
 from bot.faq.knowledge import Entry, KnowledgeBase, Route, RouteKind, Scheme, Thresholds
 from bot.faq.normalise import Normaliser, fold
@@ -155,20 +156,23 @@ class FaqEngine:
                 *((q, "question") for q in entry.questions_en),
             ]
             documents.extend(
-                Document(entry.id, kind, english.features(text)) for text, kind in texts if text
+                Document(entry.id, kind, english.features(text), text)
+                for text, kind in texts
+                if text
             )
             answer = entry.answer_en + " " + (entry.more_en or "")
             documents.append(Document(entry.id, "answer", english.features(answer)))
         for route in self.knowledge.routes:
             documents.extend(
-                Document(route.id, "question", english.features(q))
+                Document(route.id, "question", english.features(q), q)
                 for q in route.questions
                 if english.is_english(q) or q.isascii()
             )
         return documents
 
     def _document(self, target: str, kind: str, text: str) -> Document:
-        return Document(target, kind, self._analyser.features(self._normalise(text)))
+        normalised = self._normalise(text)
+        return Document(target, kind, self._analyser.features(normalised), normalised)
 
     def _subject_form(self, word: str) -> str:
         return english.normalise(word) if word.isascii() else self._normalise(word)
@@ -178,21 +182,29 @@ class FaqEngine:
     def decide(self, question: str) -> Decision:
         return self.choose(self.ask(question))
 
-    def ask(
-        self, question: str, *, leave_out: int | None = None, language: str | None = None
-    ) -> Asked:
+    def ask(self, question: str) -> Asked:
         """Analyse and search: everything about a question that does not depend on thresholds."""
-        language = language or ("en" if english.is_english(question) else "ja")
+        language = "en" if english.is_english(question) else "ja"
         if language == "en":
             normalised = english.normalise(question)
             query = english.features(question)
-            index = self.english_index
-            nothing = not query.words
         else:
             normalised = self._normalise(question)
             query = self._analyser.features(normalised)
-            index = self.index
-            nothing = not query.words and len(query.bigrams) < 2
+        return self._search(question, normalised, query, language, None)
+
+    def ask_again(self, document: Document, language: str, *, leave_out: int) -> Asked:
+        """A text of the index asked with itself left out (see `bot.faq.calibration`)."""
+        normalised = english.normalise(document.text) if language == "en" else document.text
+        return self._search(document.text, normalised, document.features, language, leave_out)
+
+    def _search(
+        self, question: str, normalised: str, query: Features, language: str, leave_out: int | None
+    ) -> Asked:
+        index = self.english_index if language == "en" else self.index
+        nothing = (
+            not query.words if language == "en" else (not query.words and len(query.bigrams) < 2)
+        )
         if nothing:
             return Asked(normalised, language, routed=Outcome.EMPTY)
         subject = self._subject(normalised, question, language)
@@ -291,7 +303,12 @@ class FaqEngine:
         if top is None:
             return Decision(Outcome.DECLINE, normalised, language=language, hits=tuple(hits))
         runner_up = entry_hits[1] if len(entry_hits) > 1 else None
-        if top.reach >= limits.answer_at:
+        rival = (
+            runner_up.score
+            if runner_up is not None and runner_up.reach >= limits.suggest_at
+            else 0.0
+        )
+        if top.reach >= limits.answer_at and top.score >= limits.margin * rival:
             close = [
                 self._entries[h.target]
                 for h in entry_hits[1:]
@@ -309,11 +326,6 @@ class FaqEngine:
             )
         if top.reach >= limits.suggest_at:
             suggestions = self._distinct(entry_hits, top, limits)
-            rival = (
-                runner_up.score
-                if runner_up is not None and runner_up.reach >= limits.suggest_at
-                else 0.0
-            )
             if top.score >= limits.lead * rival:
                 # The first candidate clearly leads: answer it, offer the others below.
                 return self._decision(
