@@ -43,7 +43,8 @@ def test_strict_needs_the_right_entry_and_the_words_lenient_the_entry_shown(
 ) -> None:
     decision = engine.decide("マイナカードを落としてしまいました")
     assert decision.outcome is Outcome.ANSWER
-    assert decision.entry is not None and decision.entry.id == "lost-card"
+    assert decision.entry is not None
+    assert decision.entry.id == "lost-card"
     right = EvalQuestion(q="x", accept=["lost-card"], must_contain=["0120-95-0178"])
     in_more = EvalQuestion(q="x", accept=["lost-card"], must_contain=["約1か月"])
     wrong_entry = EvalQuestion(q="x", accept=["kakuninsho-apply"], must_contain=[])
@@ -61,7 +62,8 @@ def test_facts_decide_which_entries_are_acceptable(knowledge: KnowledgeBase) -> 
     with_facts = type(entry)(**{**entry.__dict__, "facts": (12, 13)})
     engine = FaqEngine(KnowledgeBase(entries=(with_facts, *knowledge.entries[1:])))
     decision = engine.decide("資格確認書ってなんですか")
-    assert decision.entry is not None and decision.entry.id == entry.id
+    assert decision.entry is not None
+    assert decision.entry.id == entry.id
     assert judge(EvalQuestion(q="x", facts=[12]), decision) == (True, True)
     assert judge(EvalQuestion(q="x", facts=[13, 12]), decision)[0], "primary fact 13 is listed"
     assert judge(EvalQuestion(q="x", facts=[11, 12]), decision) == (False, True)
