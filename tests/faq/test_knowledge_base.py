@@ -167,3 +167,35 @@ def test_cross_checks_run_when_every_value_is_readable(tmp_path: Path) -> None:
             'knowledge/insurance_card.yaml:9: [0].related[0]: no entry has the id "b"',
         ]
     )
+
+
+EVALUATION_FILES = sorted((ROOT / "tests" / "fixtures" / "faq").glob("*.yaml"))
+
+
+def _comparable(text: str) -> str:
+    import re
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKC", text).lower()
+    return re.sub(r"[\s、。，,.!！?？「」『』…・ー〜~]", "", folded)
+
+
+def _bigrams(text: str) -> set[str]:
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
+def test_no_phrasing_copies_an_evaluation_question(shipped: KnowledgeBase) -> None:
+    """A phrasing that nearly equals a test question makes the figures flatter the bot."""
+    from bot.faq.evaluation import load_questions
+
+    asked = [_bigrams(_comparable(q.q)) for path in EVALUATION_FILES for q in load_questions(path)]
+    assert asked, EVALUATION_FILES
+    copies = []
+    for entry in shipped.entries:
+        for phrasing in (*entry.questions, *entry.questions_en):
+            mine = _bigrams(_comparable(phrasing))
+            for theirs in asked:
+                if len(mine & theirs) >= 0.6 * max(1, len(mine | theirs)):
+                    copies.append(f"{entry.id}: {phrasing}")
+                    break
+    assert copies == []
