@@ -174,12 +174,17 @@ class EvalReport:
 
     def summary(self) -> str:
         inside, outside = self.in_scope, self.out_of_scope
-        lines = [
-            f"in-scope strict:  {self.rate(inside)}",
-            f"in-scope lenient: {self.rate(inside, lenient=True)}",
-            f"off-topic declined strict:  {self.rate(outside)}",
-            f"off-topic declined lenient: {self.rate(outside, lenient=True)}",
-        ]
+        lines = []
+        if inside:
+            lines += [
+                f"in-scope strict:  {self.rate(inside)}",
+                f"in-scope lenient: {self.rate(inside, lenient=True)}",
+            ]
+        if outside:
+            lines += [
+                f"off-topic declined strict:  {self.rate(outside)}",
+                f"off-topic declined lenient: {self.rate(outside, lenient=True)}",
+            ]
         for language in ("ja", "en"):
             subset = [r for r in inside if r.question.language == language]
             if subset and len(subset) != len(inside):

@@ -9,6 +9,7 @@ oddly, or a question in kana only, still finds its entry through shared characte
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,9 +21,11 @@ K1 = 1.2
 B = 0.75
 BIGRAM_WEIGHT = 0.35
 READING_WEIGHT = 0.2
+KANA_READING_WEIGHT = 1.0  # for a question written mostly in kana
 ANSWER_WEIGHT = 0.6
 SECOND_WEIGHT = 0.5
 COMMON = 0.04  # share of the documents beyond which a bigram or sound is too common to score
+COMMON_READING = 0.12  # sounds repeat more than letters (でん, しし): a wider limit
 READING_TRUST = 0.9  # how much a question's sounds alone can vouch for an entry
 
 
@@ -112,7 +115,7 @@ class Index:
         self.documents = list(documents)
         self._words = Bm25([d.features.words for d in self.documents])
         self._bigrams = Bm25([d.features.bigrams for d in self.documents], COMMON)
-        self._readings = Bm25([d.features.readings for d in self.documents], COMMON)
+        self._readings = Bm25([d.features.readings for d in self.documents], COMMON_READING)
         self._by_target: dict[str, list[int]] = defaultdict(list)
         for index, document in enumerate(self.documents):
             self._by_target[document.target].append(index)
@@ -133,19 +136,27 @@ class Index:
         return Document(target, "all", Features(tuple(words), tuple(bigrams), tuple(readings)))
 
     def search(
-        self, query: Features, *, leave_out: int | None = None, limit: int = 12
+        self,
+        query: Features,
+        *,
+        leave_out: int | None = None,
+        limit: int = 12,
+        kana: bool = False,
     ) -> list[Hit]:
         """Targets by score, best first; each with its best document's coverage of the query.
 
+        `kana` says the question is written mostly in kana (see `mostly_kana`).
         `leave_out` ignores one document everywhere (its scores and what its target is said
         to mention): calibration asks each phrasing of the knowledge base with itself left
         out, as if a member had written it. (The terms' idf still counts it: a small bias,
         the same for every phrasing.)
         """
         totals: dict[int, float] = defaultdict(float)
-        self._words.add_scores(query.words, 1.0, totals)
+        # A question written mostly in kana is split into nonsense words: trust its sounds.
+        word_weight, reading_weight = (0.5, KANA_READING_WEIGHT) if kana else (1.0, READING_WEIGHT)
+        self._words.add_scores(query.words, word_weight, totals)
         self._bigrams.add_scores(query.bigrams, BIGRAM_WEIGHT, totals)
-        self._readings.add_scores(query.readings, READING_WEIGHT, totals)
+        self._readings.add_scores(query.readings, reading_weight, totals)
         if leave_out is not None:
             totals.pop(leave_out, None)
         best: dict[str, tuple[float, int]] = {}
@@ -229,3 +240,13 @@ def _share(weights: dict[str, float], total: float, present: frozenset[str]) -> 
     if total == 0:
         return 0.0
     return sum(w for t, w in weights.items() if t in present) / total
+
+
+_KANA_CHARS = re.compile(r"[ぁ-んァ-ヶー]")
+_ANY_CHARS = re.compile(r"[ぁ-んァ-ヶー一-龯々]")
+
+
+def mostly_kana(text: str) -> bool:
+    """At least 60% of the Japanese letters are kana (しかくかくにんしょ さいはっこう)."""
+    letters = len(_ANY_CHARS.findall(text))
+    return letters > 0 and len(_KANA_CHARS.findall(text)) >= 0.6 * letters

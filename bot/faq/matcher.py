@@ -34,7 +34,7 @@ from datetime import date
 
 from bot.faq import english
 from bot.faq.analysis import INTERROGATIVES, Analyser, Features
-from bot.faq.index import Document, Hit, Index
+from bot.faq.index import Document, Hit, Index, mostly_kana
 from bot.faq.knowledge import Entry, KnowledgeBase, Route, RouteKind, Scheme, Thresholds
 from bot.faq.normalise import Normaliser, fold
 
@@ -210,7 +210,8 @@ class FaqEngine:
         subject = self._subject(normalised, question, language)
         if subject is not None:
             return Asked(normalised, language, routed=_ROUTED[subject.kind])
-        hits = index.search(query, leave_out=leave_out, limit=10)
+        kana = language == "ja" and mostly_kana(normalised)
+        hits = index.search(query, leave_out=leave_out, limit=10, kana=kana)
         if query.words and all(word in INTERROGATIVES for word in query.words):
             # 「なんだっけ」「いつ？」: a question word alone asks nothing we could answer.
             hits = [h for h in hits if h.target in self._routes]
