@@ -91,6 +91,10 @@ ENTRIES = (
         ],
         "0120-95-0178に電話して止め、保険者に資格確認書を申請できます。",
         more="再交付には約1か月かかります。",
+        title_en="I lost my My Number card",
+        questions_en=("I lost my My Number card", "My My Number card is gone"),
+        answer_en="Call 0120-95-0178 to suspend it; apply to your insurer for a 資格確認書.",
+        more_en="A reissue takes about a month.",
     ),
 )
 ROUTES = (

@@ -254,3 +254,19 @@ def test_unknown_knowledge_base_still_offers_a_human(
 
 def test_engine_fixture_is_the_small_knowledge_base(knowledge: KnowledgeBase) -> None:
     assert len(knowledge.entries) == 7
+
+
+def test_a_question_in_english_is_answered_in_english(
+    member: Callable[[str], Chat], database: Database, knowledge: KnowledgeBase
+) -> None:
+    chat = member("alice")  # registered in Japanese
+    chat.say("I lost my My Number card, what should I do?")
+    assert "Call 0120-95-0178" in chat.text
+    assert "Sources: 厚生労働省 マイナ保険証FAQ" in chat.text
+    assert "Checked on: 20 Nov 2026" in chat.text
+    assert "Ask an organiser" in chat.labels()
+    chat.press("More")
+    assert "A reissue takes about a month." in chat.text
+    assert logged(database)[-1] == ("answered", "lost-card")
+    chat.say("資格確認書ってなんですか？")
+    assert "マイナ保険証を持っていない人が病院の窓口で見せる書類です" in chat.text, "back to Japanese"
