@@ -15,6 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
+import numpy.typing as npt
+
 from bot.faq.analysis import Features
 
 K1 = 1.2
@@ -63,6 +66,13 @@ class Bm25:
             for term, found in counts.items()
             if len(found) <= most
         }
+        self.arrays: dict[str, tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]] = {
+            term: (
+                np.fromiter((i for i, _ in found), dtype=np.intp, count=len(found)),
+                np.fromiter((w for _, w in found), dtype=np.float64, count=len(found)),
+            )
+            for term, found in self._postings.items()
+        }
         # A word no document knows is as telling as the rarest one (天気, 年金 ...).
         self.unknown_idf = math.log(1 + (self.size + 0.5) / 0.5) if self.size else 0.0
 
@@ -73,6 +83,16 @@ class Bm25:
         totals: dict[int, float] = defaultdict(float)
         self.add_scores(query, 1.0, totals)
         return totals
+
+    def add_into(
+        self, query: Sequence[str], factor: float, totals: npt.NDArray[np.float64]
+    ) -> None:
+        """Add each document's score for `query`, times `factor`, into the array `totals`."""
+        for term in set(query):
+            found = self.arrays.get(term)
+            if found is not None:
+                # A term's postings name each document once, so fancy-index += is exact.
+                totals[found[0]] += factor * found[1]
 
     def add_scores(self, query: Sequence[str], factor: float, totals: dict[int, float]) -> None:
         """Add each document's score for `query`, times `factor`, into `totals`."""
@@ -121,6 +141,28 @@ class Index:
             self._by_target[document.target].append(index)
         # Everything each target says, for how much of a question a whole entry covers.
         self._vocabulary = {t: self._merged(t, None) for t in self._by_target}
+        # Each target's phrasings and title as a row of a matrix, its answer apart: a search
+        # adds every term's postings into one array of scores and reads each target's best
+        # and second-best phrasing off the matrix, instead of looping in Python.
+        self._targets = list(self._by_target)
+        phrasings = [
+            [i for i in self._by_target[t] if self.documents[i].field != "answer"]
+            for t in self._targets
+        ]
+        width = max(2, *(len(row) for row in phrasings)) if phrasings else 2
+        self._slot_docs = np.full((len(self._targets), width), len(self.documents), np.intp)
+        for row, docs in enumerate(phrasings):
+            self._slot_docs[row, : len(docs)] = docs
+        self._answer_docs = np.array(
+            [
+                next(
+                    (i for i in self._by_target[t] if self.documents[i].field == "answer"),
+                    len(self.documents),
+                )
+                for t in self._targets
+            ],
+            dtype=np.intp,
+        )
 
     def _merged(self, target: str, leave_out: int | None) -> Document:
         words: set[str] = set()
@@ -151,52 +193,30 @@ class Index:
         out, as if a member had written it. (The terms' idf still counts it: a small bias,
         the same for every phrasing.)
         """
-        totals: dict[int, float] = defaultdict(float)
+        # One slot past the last document stays 0: padding of the matrix, missing answers.
+        totals = np.zeros(len(self.documents) + 1)
         # A question written mostly in kana is split into nonsense words: trust its sounds.
         word_weight, reading_weight = (0.5, KANA_READING_WEIGHT) if kana else (1.0, READING_WEIGHT)
-        self._words.add_scores(query.words, word_weight, totals)
-        self._bigrams.add_scores(query.bigrams, BIGRAM_WEIGHT, totals)
-        self._readings.add_scores(query.readings, reading_weight, totals)
+        self._words.add_into(query.words, word_weight, totals)
+        self._bigrams.add_into(query.bigrams, BIGRAM_WEIGHT, totals)
+        self._readings.add_into(query.readings, reading_weight, totals)
         if leave_out is not None:
-            totals.pop(leave_out, None)
-        best: dict[str, tuple[float, int]] = {}
-        second: dict[str, float] = defaultdict(float)
-        answer_bonus: dict[str, float] = defaultdict(float)
-        documents = self.documents
-        for index, score in totals.items():
-            document = documents[index]
-            target = document.target
-            if document.field == "answer":
-                if score > answer_bonus[target]:
-                    answer_bonus[target] = score
-                continue
-            current = best.get(target)
-            if current is None:
-                best[target] = (score, index)
-            elif score > current[0]:
-                second[target] = max(second[target], current[0])
-                best[target] = (score, index)
-            elif score > second[target]:
-                second[target] = score
+            totals[leave_out] = 0.0
+        matrix = totals[self._slot_docs]
+        order = np.argsort(-matrix, axis=1, kind="stable")[:, :2]
+        top_two = np.take_along_axis(matrix, order, axis=1)
+        best, second = top_two[:, 0], top_two[:, 1]
         # An entry several of whose phrasings fit is likelier than one with a single lucky one.
-        ranked = sorted(
-            (
-                (
-                    score
-                    + SECOND_WEIGHT * second.get(target, 0.0)
-                    + ANSWER_WEIGHT * answer_bonus.get(target, 0.0),
-                    target,
-                    index,
-                )
-                for target, (score, index) in best.items()
-            ),
-            reverse=True,
-        )
+        combined = best + SECOND_WEIGHT * second + ANSWER_WEIGHT * totals[self._answer_docs]
+        found = np.flatnonzero(best > 0)
+        ranked_rows = found[np.argsort(-combined[found], kind="stable")][:limit]
         # Coverage is only needed for the few targets a decision can look at.
         weights = _Query(self, query)
         left_out_target = self.documents[leave_out].target if leave_out is not None else None
         hits = []
-        for score, target, index in ranked[:limit]:
+        for row in ranked_rows:
+            target = self._targets[row]
+            index = int(self._slot_docs[row, order[row, 0]])
             vocabulary = (
                 self._merged(target, leave_out)
                 if target == left_out_target
@@ -204,7 +224,7 @@ class Index:
             )
             # The decision needs how much of the question the whole entry mentions.
             reach = weights.coverage(vocabulary)
-            hits.append(Hit(target, score, reach, self.documents[index], reach))
+            hits.append(Hit(target, float(combined[row]), reach, self.documents[index], reach))
         return hits
 
     def coverage(self, query: Features, document: Document) -> float:

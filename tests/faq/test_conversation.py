@@ -269,4 +269,6 @@ def test_a_question_in_english_is_answered_in_english(
     assert "A reissue takes about a month." in chat.text
     assert logged(database)[-1] == ("answered", "lost-card")
     chat.say("資格確認書ってなんですか？")
-    assert "マイナ保険証を持っていない人が病院の窓口で見せる書類です" in chat.text, "back to Japanese"
+    assert "マイナ保険証を持っていない人が病院の窓口で見せる書類です" in chat.text, (
+        "back to Japanese"
+    )
