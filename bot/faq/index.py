@@ -20,13 +20,13 @@ import numpy.typing as npt
 
 from bot.faq.analysis import Features
 
-K1 = 1.2
-B = 0.75
+K1 = 0.8
+B = 0.5
 BIGRAM_WEIGHT = 0.35
 READING_WEIGHT = 0.2
 KANA_READING_WEIGHT = 1.0  # for a question written mostly in kana
-ANSWER_WEIGHT = 0.6
-SECOND_WEIGHT = 0.5
+ANSWER_WEIGHT = 1.0
+SECOND_WEIGHT = 0.3
 COMMON = 0.04  # share of the documents beyond which a bigram or sound is too common to score
 COMMON_READING = 0.12  # sounds repeat more than letters (でん, しし): a wider limit
 READING_TRUST = 0.9  # how much a question's sounds alone can vouch for an entry
