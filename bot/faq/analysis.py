@@ -65,8 +65,18 @@ _RUNS = re.compile(r"[ぁ-んァ-ヶー一-龯々0-9a-z]+")
 _NOT_SPOKEN = {"補助記号", "空白"}
 _SMALL = str.maketrans("ぁぃぅぇぉっゃゅょゎゕゖ", "あいうえおつやゆよわかけ")
 _VOICED = str.maketrans("ぢづ", "じず")
-_O_OR_U = set("おこごそぞとどのほぼぽもよろをうくぐすずつぬふぶぷむゆる")
-_E = set("えけげせぜてでねへべぺめれ")
+_ROWS = {
+    "あ": "あかがさざただなはばぱまやらわ",
+    "い": "いきぎしじちぢにひびぴみり",
+    "う": "うくぐすずつづぬふぶぷむゆる",
+    "え": "えけげせぜてでねへべぺめれ",
+    "お": "おこごそぞとどのほぼぽもよろを",
+}
+# A vowel written after a kana of the same vowel, う after お-row and い after え-row kana:
+# the long vowel people write or drop (しょう/しょ, けい/けー, ねえ/ねー).
+_LONG = {vowel: set(row) for vowel, row in _ROWS.items()}
+_LONG["う"] |= _LONG["お"]
+_LONG["い"] |= _LONG["え"]
 _KANA = re.compile(r"[ぁ-ゖ]+")
 
 
@@ -77,8 +87,7 @@ def fold_reading(text: str) -> str:
     folded: list[str] = []
     for ch in plain:
         previous = folded[-1] if folded else ""
-        # しょう = しょ, けい = け: the long vowel people write or drop.
-        if (ch == "う" and previous in _O_OR_U) or (ch == "い" and previous in _E):
+        if ch in _LONG and previous in _LONG[ch]:
             continue
         folded.append(ch)
     return "".join(folded)

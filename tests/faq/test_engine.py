@@ -142,3 +142,39 @@ def test_confidence_is_a_share(engine: FaqEngine) -> None:
     partial = engine.decide("資格確認書って保険証とちがう書類なの、手数料は？")
     assert exact.confidence == pytest.approx(1.0)
     assert 0 < partial.confidence < exact.confidence
+
+
+@pytest.mark.parametrize(
+    ("written", "normalised"),
+    [
+        ("資格確認書は申請不要で届くと聞きましたが", "資格確認書は申請不要で届く"),
+        ("暫定措置は終わったと理解すればいいですか", "暫定措置は終わった"),
+        ("解除のしかたを教えてください", "解除のしかた"),
+        ("保険証について知りたいです", "保険証について"),
+    ],
+)
+def test_framing_phrases_carry_no_weight(written: str, normalised: str) -> None:
+    assert Normaliser({})(written) == normalised
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("ショウメイショ", "しょーめーしょ"),  # long vowels written or not
+        ("ひもづけ", "ひもずけ"),  # ず/づ
+        ("しょう", "しよう"),  # small kana
+        ("ケイヤク", "けえやく"),
+    ],
+)
+def test_readings_fold_the_slips_members_make(one: str, other: str) -> None:
+    from bot.faq.analysis import fold_reading
+
+    assert fold_reading(one) == fold_reading(other)
+
+
+def test_a_prefix_stays_with_its_noun() -> None:
+    from bot.faq.analysis import Analyser
+
+    words = Analyser().words("資格確認書の再発行")
+    assert "再発行" in words
+    assert "発行" not in words, "再発行 must not meet マイナンバーカードの発行"

@@ -300,3 +300,19 @@ def test_kana_only_questions_find_the_entry_of_their_kanji_form(
         spoken = shipped_engine.decide(kana)
         assert written.entry is not None, kanji
         assert spoken.entry == written.entry, kana
+
+
+SCHEME_NAMES = {
+    Scheme.KOKUHO: ("国保", "国民健康保険"),
+    Scheme.KYOKAI: ("協会けんぽ",),
+    Scheme.KUMIAI: ("健康保険組合", "健保組合"),
+    Scheme.KOUKI: ("後期高齢者", "75歳以上"),
+}
+
+
+def test_scheme_and_ward_answers_say_whom_they_are_about(shipped: KnowledgeBase) -> None:
+    for entry in shipped.entries:
+        if entry.scheme is not None:
+            assert any(name in entry.answer for name in SCHEME_NAMES[entry.scheme]), entry.id
+        for ward in entry.wards:
+            assert ward in entry.answer, (entry.id, ward)
