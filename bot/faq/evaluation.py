@@ -35,9 +35,9 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel
 
 from bot.faq import english
 from bot.faq.knowledge import Entry
@@ -53,12 +53,24 @@ Z95 = 1.959963984540054
 Expected = str | list[str]
 
 
+def _as_expected(value: Any) -> Any:
+    """must_contain items as text: a number written bare (`- 14`) is the string "14"."""
+    if not isinstance(value, list):
+        return value
+    return [
+        [str(option) for option in item] if isinstance(item, list) else str(item) for item in value
+    ]
+
+
+ExpectedList = Annotated[list[Expected], BeforeValidator(_as_expected)]
+
+
 class EvalQuestion(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     q: str = Field(min_length=1)
     lang: str | None = None
-    must_contain: list[Expected] = []
+    must_contain: ExpectedList = []
     out_of_scope: bool = False
     accept: list[str] = []
     facts: list[int] = []
@@ -82,7 +94,7 @@ class _Pair(BaseModel):
     typo: str = Field(min_length=1)
     facts: list[int] = []
     accept: list[str] = []
-    must_contain: list[Expected] = []
+    must_contain: ExpectedList = []
 
 
 def comparable(text: str) -> str:

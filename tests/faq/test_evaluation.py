@@ -77,7 +77,7 @@ def test_files_of_questions_and_of_kana_pairs_load(tmp_path: Path, engine: FaqEn
   lang: ja
   source: "paraphrased from https://example.org"
   facts: [12]
-  must_contain: [[書類, 書面]]
+  must_contain: [[書類, 書面], 2024]
   out_of_scope: false
 - q: "What is the weather tomorrow?"
   lang: en
@@ -100,7 +100,7 @@ def test_files_of_questions_and_of_kana_pairs_load(tmp_path: Path, engine: FaqEn
     )
     loaded = load_questions(questions)
     assert [q.language for q in loaded] == ["ja", "en"]
-    assert loaded[0].must_contain == [["書類", "書面"]]
+    assert loaded[0].must_contain == [["書類", "書面"], "2024"]
     report = evaluate(engine, load_questions(pairs))
     assert [r.question.form for r in report.results] == ["kanji", "kana", "typo"]
     assert "kana form" in report.summary()
