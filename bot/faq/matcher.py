@@ -123,7 +123,9 @@ class FaqEngine:
             (
                 route,
                 tuple(map(self._subject_form, route.subject)),
-                tuple(map(self._subject_form, route.unless)),
+                tuple(
+                    {*map(self._subject_form, route.unless), *map(self._normalise, route.unless)}
+                ),
             )
             for route in knowledge.routes
             if route.subject
@@ -174,8 +176,10 @@ class FaqEngine:
         normalised = self._normalise(text)
         return Document(target, kind, self._analyser.features(normalised), normalised)
 
-    def _subject_form(self, word: str) -> str:
-        return english.normalise(word) if word.isascii() else self._normalise(word)
+    @staticmethod
+    def _subject_form(word: str) -> str:
+        # Without synonyms: 眼科 names a subject, though the synonyms fold it into 病院.
+        return english.normalise(word) if word.isascii() else fold(word)
 
     # --- deciding -------------------------------------------------------------------------
 
@@ -222,10 +226,10 @@ class FaqEngine:
 
     def _subject(self, normalised: str, question: str, language: str) -> Route | None:
         """A decline route whose subject the question names (and no insurance-card word)."""
-        text = normalised if language == "ja" else english.normalise(question)
+        written = fold(question) if language == "ja" else english.normalise(question)
         for route, subject, unless in self._subjects:
-            if any(word and word in text for word in subject) and not any(
-                word and word in text for word in unless
+            if any(word and word in written for word in subject) and not any(
+                word and (word in written or word in normalised) for word in unless
             ):
                 return route
         return None
@@ -327,7 +331,10 @@ class FaqEngine:
             )
         if top.reach >= limits.suggest_at:
             suggestions = self._distinct(entry_hits, top, limits)
-            if top.score >= limits.lead * rival:
+            # Against the next entry whatever its confidence: one that barely matches is not a
+            # reason to answer a question that is mostly about something else.
+            nearest = runner_up.score if runner_up is not None else 0.0
+            if top.score >= limits.lead * nearest:
                 # The first candidate clearly leads: answer it, offer the others below.
                 return self._decision(
                     Outcome.ANSWER,

@@ -316,3 +316,23 @@ def test_scheme_and_ward_answers_say_whom_they_are_about(shipped: KnowledgeBase)
             assert any(name in entry.answer for name in SCHEME_NAMES[entry.scheme]), entry.id
         for ward in entry.wards:
             assert ward in entry.answer, (entry.id, ward)
+
+
+@pytest.mark.parametrize(
+    ("question", "outcome"),
+    [
+        ("駅前の眼科は土曜日もやっていますか", Outcome.DECLINE),
+        ("来週眼科に行きます。受付で何を見せればいいですか", Outcome.ANSWER),
+        ("社保協の会費はいくらですか", Outcome.DECLINE),
+        ("医療費控除の申告のしかた", Outcome.DECLINE),
+    ],
+)
+def test_subject_words_are_read_as_written_not_folded_by_synonyms(
+    shipped_engine: FaqEngine, question: str, outcome: Outcome
+) -> None:
+    """眼科 names a subject even though the synonyms fold it into 病院 for matching."""
+    decision = shipped_engine.decide(question)
+    if outcome is Outcome.ANSWER:
+        assert decision.outcome in (Outcome.ANSWER, Outcome.SUGGEST), decision.outcome
+    else:
+        assert decision.outcome is outcome
