@@ -36,7 +36,7 @@ def explain(engine: FaqEngine, question: str, settings: Settings) -> str:
     started = time.perf_counter()
     decision = engine.decide(question)
     elapsed = (time.perf_counter() - started) * 1000
-    limits = engine.thresholds
+    limits = engine.thresholds_en if decision.language == "en" else engine.thresholds
     lines = [
         f"question:   {question}",
         f"normalised: {decision.normalised} ({decision.language})",
@@ -97,20 +97,18 @@ def calibrate(settings: Settings, *, write: bool) -> str:
     today = datetime.now(settings.zone).date()
     knowledge = load_knowledge(settings.knowledge_dir, today)
     started = time.perf_counter()
-    result = calibration.calibrate(knowledge)
-    limits = result.thresholds
-    lines = [
-        f"leave-one-out over {result.cases} phrasings in {time.perf_counter() - started:.1f} s: "
-        f"{result.right} right, {result.wrong} wrong, {result.offered} only offered "
-        f"(cost {result.cost:.1f})",
-        f"answer_at: {limits.answer_at}",
-        f"suggest_at: {limits.suggest_at}",
-        f"unknown_at: {limits.unknown_at}",
-        f"lead: {limits.lead}",
-        f"margin: {limits.margin}",
-    ]
+    results = calibration.calibrate(knowledge)
+    lines = [f"leave-one-out in {time.perf_counter() - started:.1f} s"]
+    for language, result in results.items():
+        limits = result.thresholds
+        lines += [
+            f"[{language}] {result.cases} phrasings: {result.right} right, {result.wrong} wrong, "
+            f"{result.offered} only offered (cost {result.cost:.1f})",
+            f"[{language}] answer_at: {limits.answer_at}, suggest_at: {limits.suggest_at}, "
+            f"unknown_at: {limits.unknown_at}, lead: {limits.lead}, margin: {limits.margin}",
+        ]
     if write:
-        lines.append(f"wrote {calibration.write(settings.knowledge_dir, result, today)}")
+        lines.append(f"wrote {calibration.write(settings.knowledge_dir, results, today)}")
     return "\n".join(lines)
 
 

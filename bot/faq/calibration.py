@@ -118,42 +118,60 @@ def grid() -> Iterator[Thresholds]:
         )
 
 
-def calibrate(knowledge: KnowledgeBase, engine: FaqEngine | None = None) -> Calibration:
-    """The grid's cheapest thresholds for this knowledge base (see the module's docstring)."""
+def calibrate(knowledge: KnowledgeBase, engine: FaqEngine | None = None) -> dict[str, Calibration]:
+    """The grid's cheapest thresholds for each language (see the module's docstring).
+
+    Japanese and English questions are searched in different indexes whose scores and
+    confidences are not on one scale, so each language gets its own thresholds, chosen on its
+    own phrasings and decline routes.
+    """
     engine = engine or FaqEngine(knowledge)
-    all_cases = list(cases(engine))
-    best: Calibration | None = None
-    for limits in grid():
-        found = cost_of(engine, all_cases, limits)
-        stricter = (
-            best is not None
-            and found.cost == best.cost
-            and (
-                (limits.answer_at, limits.margin, limits.lead)
-                > (best.thresholds.answer_at, best.thresholds.margin, best.thresholds.lead)
+    by_language: dict[str, list[Case]] = {"ja": [], "en": []}
+    for case in cases(engine):
+        by_language[case.asked.language].append(case)
+    chosen: dict[str, Calibration] = {}
+    for language, language_cases in by_language.items():
+        best: Calibration | None = None
+        for limits in grid():
+            found = cost_of(engine, language_cases, limits)
+            stricter = (
+                best is not None
+                and found.cost == best.cost
+                and (
+                    (limits.answer_at, limits.margin, limits.lead)
+                    > (best.thresholds.answer_at, best.thresholds.margin, best.thresholds.lead)
+                )
             )
-        )
-        if best is None or found.cost < best.cost or stricter:
-            best = found
-    assert best is not None
-    return best
+            if best is None or found.cost < best.cost or stricter:
+                best = found
+        assert best is not None
+        chosen[language] = best
+    return chosen
 
 
-def write(directory: Path, result: Calibration, today: date) -> Path:
-    """Write the chosen thresholds where `load_knowledge` reads them."""
+def _block(result: Calibration, today: date, indent: str) -> str:
     limits = result.thresholds
+    return (
+        f"{indent}answer_at: {limits.answer_at}\n"
+        f"{indent}suggest_at: {limits.suggest_at}\n"
+        f"{indent}unknown_at: {limits.unknown_at}\n"
+        f"{indent}lead: {limits.lead}\n"
+        f"{indent}margin: {limits.margin}\n"
+        f'{indent}chosen: "{today.isoformat()}: leave-one-out over {result.cases} phrasings; '
+        f"{result.right} right, {result.wrong} wrong, {result.offered} only offered; "
+        f'cost {result.cost:.1f}"\n'
+    )
+
+
+def write(directory: Path, results: dict[str, Calibration], today: date) -> Path:
+    """Write the chosen thresholds where `load_knowledge` reads them."""
     path = directory / THRESHOLDS_FILE
     path.write_text(
         "# Written by `campaign-bot faq calibrate`; do not edit by hand, run it again.\n"
         "# 判定のしきい値。`campaign-bot faq calibrate` が知識ベースの聞き方から選びます。\n"
-        f"answer_at: {limits.answer_at}\n"
-        f"suggest_at: {limits.suggest_at}\n"
-        f"unknown_at: {limits.unknown_at}\n"
-        f"lead: {limits.lead}\n"
-        f"margin: {limits.margin}\n"
-        f'chosen: "{today.isoformat()}: leave-one-out over {result.cases} phrasings; '
-        f"{result.right} right, {result.wrong} wrong, {result.offered} only offered; "
-        f'cost {result.cost:.1f}"\n',
+        + _block(results["ja"], today, "")
+        + "english:\n"
+        + _block(results["en"], today, "  "),
         encoding="utf-8",
     )
     return path

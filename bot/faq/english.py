@@ -21,6 +21,15 @@ _TOKENS = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[ぁ-んァ-ヶー一-龯々]+")
 # Words every question has, and ways of framing one ("I heard that", "please tell me").
 _STOP = frozenset(
     [
+        # framing and filler a question carries whatever it asks
+        "still",
+        "ok",
+        "okay",
+        "someone",
+        "something",
+        "anything",
+        "everything",
+        "myself",
         "a",
         "an",
         "the",
@@ -191,10 +200,67 @@ _VARIANTS = {
     "my number portal": "mynaportal",
     "mynaportal": "mynaportal",
     "myna portal": "mynaportal",
-    "100%": "full cost",
-    "10 wari": "full cost",
+    "100%": "fullcost",
+    "10 wari": "fullcost",
+    "full cost": "fullcost",
+    "full amount": "fullcost",
+    "entire cost": "fullcost",
+    "the whole cost": "fullcost",
+    "pay everything": "fullcost",
+    # Concepts written several ways; both questions and answers are folded the same way.
+    "misplaced": "lost",
+    "stolen": "lost",
+    "stole": "lost",
+    "missing": "lost",
+    "lose": "lost",
+    "losing": "lost",
+    "telephone": "phone",
+    "call": "phone",
+    "ring": "phone",
+    "iphone": "smartphone",
+    "android": "smartphone",
+    "mobile phone": "smartphone",
+    "fee": "charge",
+    "cost money": "charge",
+    "costs money": "charge",
+    "price": "charge",
+    "four-digit code": "pin",
+    "4-digit code": "pin",
+    "pin code": "pin",
+    "unpaid": "arrears",
+    "behind on": "arrears",
+    "haven't paid": "arrears",
+    "have not paid": "arrears",
+    "can't pay": "arrears",
+    "cannot pay": "arrears",
+    "can't afford": "arrears",
+    "premiums": "premium",
+    "nursing home": "facility",
+    "care home": "facility",
+    "care facility": "facility",
+    "older people": "kouki",
+    "elderly": "kouki",
+    "employers' insurance": "employee insurance",
+    "employer's insurance": "employee insurance",
+    "company insurance": "employee insurance",
+    "employees' insurance": "employee insurance",
+    "interim measure": "interim",
+    "interim rule": "interim",
+    "special rule": "interim",
+    "temporary measure": "interim",
+    "special measure": "interim",
+    "application": "apply",
+    "applying": "apply",
+    "hospital": "clinic",
+    "doctor's": "clinic",
+    "doctor": "clinic",
+    "pharmacy": "clinic",
 }
-_VARIANT = re.compile("|".join(re.escape(v) for v in sorted(_VARIANTS, key=len, reverse=True)))
+_VARIANT = re.compile(
+    r"(?<![a-z0-9])(?:"
+    + "|".join(re.escape(v) for v in sorted(_VARIANTS, key=len, reverse=True))
+    + r")(?![a-z0-9])"
+)
 
 
 def is_english(text: str) -> bool:

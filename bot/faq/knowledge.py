@@ -221,7 +221,7 @@ class Thresholds:
     )
 
 
-class ThresholdsFile(_Strict):
+class ThresholdsBlock(_Strict):
     answer_at: Annotated[float, Field(gt=0, le=1)]
     suggest_at: Annotated[float, Field(gt=0, le=1)]
     unknown_at: Annotated[float, Field(ge=0, le=1)]
@@ -233,6 +233,15 @@ class ThresholdsFile(_Strict):
         if not self.unknown_at <= self.suggest_at <= self.answer_at:
             yield ("suggest_at",), "expected unknown_at <= suggest_at <= answer_at"
 
+    def thresholds(self) -> Thresholds:
+        return Thresholds(self.answer_at, self.suggest_at, self.unknown_at, self.lead, self.margin)
+
+
+class ThresholdsFile(ThresholdsBlock):
+    """Japanese thresholds at the top; English ones (another index, other scores) below."""
+
+    english: ThresholdsBlock | None = None
+
 
 @dataclass(frozen=True)
 class KnowledgeBase:
@@ -241,6 +250,7 @@ class KnowledgeBase:
     synonyms: dict[str, list[str]] = field(default_factory=dict)
     warnings: tuple[Problem, ...] = ()
     thresholds: Thresholds = field(default_factory=Thresholds)
+    thresholds_en: Thresholds = field(default_factory=Thresholds)
 
     def entry(self, entry_id: str) -> Entry | None:
         return next((e for e in self.entries if e.id == entry_id), None)
@@ -300,13 +310,9 @@ def load_knowledge(directory: Path, today: date) -> KnowledgeBase:
         raise InvalidDocument(problems)
     entries = tuple(_entries(answers))
     document = read_yaml(directory / ENTRIES_FILE, f"{shown}/{ENTRIES_FILE}")
-    thresholds = (
-        Thresholds(
-            chosen.answer_at, chosen.suggest_at, chosen.unknown_at, chosen.lead, chosen.margin
-        )
-        if chosen is not None
-        else Thresholds()
-    )
+    thresholds = chosen.thresholds() if chosen is not None else Thresholds()
+    english = chosen.english if chosen is not None else None
+    thresholds_en = english.thresholds() if english is not None else thresholds
     return KnowledgeBase(
         entries=entries,
         routes=tuple(
@@ -316,6 +322,7 @@ def load_knowledge(directory: Path, today: date) -> KnowledgeBase:
         synonyms={k: list(v) for k, v in synonyms.root.items()},
         warnings=tuple(_time_warnings(document, entries, today)),
         thresholds=thresholds,
+        thresholds_en=thresholds_en,
     )
 
 

@@ -12,7 +12,8 @@ decides, is logged, and is what `campaign-bot faq ask` prints:
   leads the next clearly (`lead` times its score), it is answered and the others offered below;
 - less: "I don't know" (at least `unknown_at`) or a decline.
 
-The thresholds come from `knowledge/thresholds.yaml`, written by `campaign-bot faq calibrate`
+The thresholds (one set for Japanese, one for English: two indexes, two scales) come from
+`knowledge/thresholds.yaml`, written by `campaign-bot faq calibrate`
 (leave-one-out over the knowledge base's own phrasings, see `bot.faq.calibration`).
 
 Before the thresholds, what an entry is limited to is applied: an entry for one ward answers
@@ -112,6 +113,7 @@ class FaqEngine:
     ) -> None:
         self.knowledge = knowledge
         self.thresholds = thresholds or knowledge.thresholds
+        self.thresholds_en = thresholds or knowledge.thresholds_en
         self._today = today
         self._analyser = analyser or Analyser()
         self._normalise = Normaliser(knowledge.synonyms)
@@ -294,7 +296,7 @@ class FaqEngine:
 
     def choose(self, asked: Asked, thresholds: Thresholds | None = None) -> Decision:
         """Apply the thresholds to an analysed question."""
-        limits = thresholds or self.thresholds
+        limits = thresholds or (self.thresholds_en if asked.language == "en" else self.thresholds)
         normalised, language, hits = asked.normalised, asked.language, list(asked.hits)
         if asked.routed is not None:
             return Decision(asked.routed, normalised, language=language)

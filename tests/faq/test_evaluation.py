@@ -121,9 +121,11 @@ def test_calibration_really_runs_leave_one_out_and_writes_what_the_engine_reads(
     left_out = next(c for c in cases if c.text == asked.normalised)
     assert left_out.asked.hits[0].reach < 1.0
 
-    result = calibration.calibrate(knowledge, engine)
-    assert result.cases == len(cases)
-    assert result.right + result.wrong <= result.cases
+    results = calibration.calibrate(knowledge, engine)
+    assert sum(r.cases for r in results.values()) == len(cases)
+    assert results["en"].cases == sum(len(e.questions_en) for e in knowledge.entries)
+    for result in results.values():
+        assert result.right + result.wrong <= result.cases
     folder = tmp_path / "knowledge"
     folder.mkdir()
     for name in ("insurance_card.yaml", "routes.yaml", "synonyms.yaml"):
@@ -131,7 +133,8 @@ def test_calibration_really_runs_leave_one_out_and_writes_what_the_engine_reads(
             (Path(__file__).resolve().parents[2] / "knowledge" / name).read_text("utf-8"),
             encoding="utf-8",
         )
-    calibration.write(folder, result, date(2026, 11, 30))
+    calibration.write(folder, results, date(2026, 11, 30))
     loaded = load_knowledge(folder, date(2026, 11, 30))
-    assert loaded.thresholds == result.thresholds
-    assert FaqEngine(loaded).thresholds == result.thresholds
+    assert loaded.thresholds == results["ja"].thresholds
+    assert loaded.thresholds_en == results["en"].thresholds
+    assert FaqEngine(loaded).thresholds_en == results["en"].thresholds
