@@ -184,10 +184,17 @@ def _comparable(text: str) -> str:
     import unicodedata
 
     folded = unicodedata.normalize("NFKC", text).lower()
+    if folded.isascii():
+        return re.sub(r"[^a-z0-9' ]", " ", folded)
     return re.sub(r"[\s、。，,.!！?？「」『』…・ー〜~]", "", folded)
 
 
 def _bigrams(text: str) -> set[str]:
+    """Character bigrams of Japanese; words of English (its letter pairs are all alike)."""
+    if text.isascii():
+        import re
+
+        return set(re.findall(r"[a-z0-9']+", text))
     return {text[i : i + 2] for i in range(len(text) - 1)}
 
 
