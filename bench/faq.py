@@ -71,15 +71,18 @@ def main() -> None:
     gc.collect()
     latencies: list[float] = []
     started = time.perf_counter()
+    cpu_started = time.process_time()
     for _ in range(args.rounds):
         for question in questions:
             began = time.perf_counter()
             engine.decide(question)
             latencies.append((time.perf_counter() - began) * 1000)
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     print(
         f"questions: {len(latencies)} ({len(questions)} distinct x {args.rounds} rounds) in "
-        f"{elapsed:.2f} s = {len(latencies) / elapsed:.0f} questions/s (target >= 1000)"
+        f"{elapsed:.2f} s = {len(latencies) / elapsed:.0f} questions/s (target >= 1000); "
+        f"{len(latencies) / cpu:.0f} per CPU-second (what a busy shared machine leaves)"
     )
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     print(
@@ -88,7 +91,8 @@ def main() -> None:
     )
     print(
         f"RESULT index_build_s={build_seconds:.2f} "
-        f"questions_per_s={len(latencies) / elapsed:.0f} p50_ms={p50:.2f} p99_ms={p99:.2f}"
+        f"questions_per_s={len(latencies) / elapsed:.0f} p50_ms={p50:.2f} p99_ms={p99:.2f} "
+        f"questions_per_cpu_s={len(latencies) / cpu:.0f}"
     )
 
 
