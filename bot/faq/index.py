@@ -259,8 +259,8 @@ class _Query:
 def _share(weights: dict[str, float], total: float, present: frozenset[str]) -> float:
     if total == 0:
         return 0.0
-    # The (small) question's terms met in the (large) text, found by set intersection in C.
-    return sum(weights[t] for t in weights.keys() & present) / total
+    # Iterate over the question's few terms; `present` (a whole entry's terms) is large.
+    return sum(w for t, w in weights.items() if t in present) / total
 
 
 _KANA_CHARS = re.compile(r"[ぁ-んァ-ヶー]")
