@@ -217,7 +217,7 @@ class FaqEngine:
         if subject is not None:
             return Asked(normalised, language, routed=_ROUTED[subject.kind])
         kana = language == "ja" and mostly_kana(normalised)
-        hits = index.search(query, leave_out=leave_out, limit=10, kana=kana)
+        hits = index.search(query, leave_out=leave_out, limit=8, kana=kana)
         if query.words and all(word in INTERROGATIVES for word in query.words):
             # 「なんだっけ」「いつ？」: a question word alone asks nothing we could answer.
             hits = [h for h in hits if h.target in self._routes]
