@@ -79,11 +79,6 @@ class Bm25:
     def weight(self, term: str) -> float:
         return self.idf.get(term, self.unknown_idf)
 
-    def scores(self, query: Sequence[str]) -> dict[int, float]:
-        totals: dict[int, float] = defaultdict(float)
-        self.add_scores(query, 1.0, totals)
-        return totals
-
     def add_into(
         self, query: Sequence[str], factor: float, totals: npt.NDArray[np.float64]
     ) -> None:
@@ -93,12 +88,6 @@ class Bm25:
             if found is not None:
                 # A term's postings name each document once, so fancy-index += is exact.
                 totals[found[0]] += factor * found[1]
-
-    def add_scores(self, query: Sequence[str], factor: float, totals: dict[int, float]) -> None:
-        """Add each document's score for `query`, times `factor`, into `totals`."""
-        for term in set(query):
-            for index, weight in self._postings.get(term, ()):
-                totals[index] += factor * weight
 
 
 @dataclass(frozen=True)

@@ -85,11 +85,6 @@ class Decision:
     runner_up: Hit | None = None
     hits: tuple[Hit, ...] = field(default=(), repr=False)
 
-    @property
-    def coverage(self) -> float:
-        """Kept for callers of the first version: the confidence."""
-        return self.confidence
-
 
 @dataclass(frozen=True)
 class Asked:
