@@ -19,7 +19,6 @@ from bot.commands import calendar as calendar_commands
 from bot.commands import faq as faq_commands
 from bot.commands import texts_for
 from bot.config import Settings, find_config, load_settings
-from bot.faq.evaluation import evaluate, load_questions
 from bot.faq.knowledge import load_knowledge
 from bot.store.database import Database, DatabaseProblem, shown
 from bot.yaml_validation import InvalidDocument, Problem, folder_problems
@@ -135,8 +134,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run every question of FILE (a YAML list of q, must_contain, out_of_scope) "
         "and print in-scope accuracy, out-of-scope decline rate and p50/p99 latency.",
     )
-    evaluation.add_argument("file", type=Path, help="questions file")
+    evaluation.add_argument("file", type=Path, nargs="+", help="questions or kana-pairs files")
     evaluation.add_argument("-v", "--verbose", action="store_true", help="list every miss")
+    calibrate = faq_commands.add_parser(
+        "calibrate",
+        parents=[config],
+        help="choose the answer thresholds by leave-one-out over the knowledge base",
+        description="Ask every phrasing of the knowledge base with itself left out, try a "
+        "grid of thresholds and print the cheapest; --write saves them to "
+        "knowledge/thresholds.yaml, which the bot reads.",
+    )
+    calibrate.add_argument("--write", action="store_true", help="save the chosen thresholds")
     unanswered = faq_commands.add_parser(
         "unanswered",
         parents=[config],
@@ -343,18 +351,17 @@ def cmd_faq(args: argparse.Namespace) -> int:
         with _built(args, reload=False) as bot:
             print(faq_commands.unanswered(bot, days=args.days))
         return EXIT_OK
+    if args.faq_command == "calibrate":
+        print(faq_commands.calibrate(settings, write=args.write))
+        return EXIT_OK
     engine, seconds = faq_commands.build_engine(settings)
     if args.faq_command == "ask":
         print(faq_commands.explain(engine, args.question, settings))
         return EXIT_OK
-    report = evaluate(engine, load_questions(args.file))
     print(
         f"knowledge base: {len(engine.knowledge.entries)} entries, index built in {seconds:.2f} s"
     )
-    print(report.summary())
-    if args.verbose:
-        for miss in report.failures:
-            print(faq_commands.describe_miss(miss))
+    print(faq_commands.run_eval(engine, args.file, verbose=args.verbose))
     return EXIT_OK
 
 

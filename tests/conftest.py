@@ -112,4 +112,5 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture(scope="session")
 def shipped_engine() -> FaqEngine:
     """The FAQ engine on the knowledge base as shipped in knowledge/ (built once)."""
-    return FaqEngine(load_knowledge(ROOT / "knowledge", date(2026, 11, 30)))
+    today = date(2026, 11, 30)
+    return FaqEngine(load_knowledge(ROOT / "knowledge", today), today=lambda: today)

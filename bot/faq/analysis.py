@@ -1,17 +1,24 @@
-"""Japanese text to the features the index compares: content words and character bigrams.
+"""Japanese text to the features the index compares: words, character bigrams, readings.
 
 Words come from SudachiPy with its core dictionary, in their normalised forms (使える and
 使えます are both 使う), in both its long (C) and short (A) units so that 資格確認書 also
-matches 確認書. Character bigrams catch what the dictionary splits oddly (kana-only writing,
-slips the synonym list does not know).
+matches 確認書; a prefix stays with its noun (再発行 is one word, not 再 + 発行, which would
+meet マイナンバーカードの発行). Character bigrams catch slips the synonym list does not know.
+
+Readings are the third channel: the dictionary's reading of every unit (資格確認書 ->
+シカクカクニンショ), folded so that ず/づ, じ/ぢ, long vowels (しょう/しょ/しょー) and small
+kana do not matter, and cut into bigrams. A question written in kana only, which the
+dictionary splits into nonsense (さい/はっ/こう), still meets its kanji phrasing through the
+sounds they share, whatever the split.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cache
 
-from sudachipy import Dictionary, SplitMode, Tokenizer
+from sudachipy import Dictionary, Morpheme, SplitMode, Tokenizer
 
 # Parts of speech that carry meaning for matching; particles, endings, symbols do not.
 _CONTENT = {"名詞", "動詞", "形容詞", "形状詞", "副詞", "接尾辞", "接頭辞"}
@@ -55,6 +62,44 @@ _STOP = {
 # Question words tell "when" from "what" (いつまで使える / 何に使う): keep them.
 INTERROGATIVES = {"何時", "いつ", "何", "何処", "どこ", "誰", "どれ", "どちら", "どっち", "幾ら"}
 _RUNS = re.compile(r"[ぁ-んァ-ヶー一-龯々0-9a-z]+")
+_NOT_SPOKEN = {"補助記号", "空白"}
+_SMALL = str.maketrans("ぁぃぅぇぉっゃゅょゎゕゖ", "あいうえおつやゆよわかけ")
+_VOICED = str.maketrans("ぢづ", "じず")
+_ROWS = {
+    "あ": "あかがさざただなはばぱまやらわ",
+    "い": "いきぎしじちぢにひびぴみり",
+    "う": "うくぐすずつづぬふぶぷむゆる",
+    "え": "えけげせぜてでねへべぺめれ",
+    "お": "おこごそぞとどのほぼぽもよろを",
+}
+# A vowel written after a kana of the same vowel, う after お-row and い after え-row kana:
+# the long vowel people write or drop (しょう/しょ, けい/けー, ねえ/ねー).
+_LONG = {vowel: set(row) for vowel, row in _ROWS.items()}
+_LONG["う"] |= _LONG["お"]
+_LONG["い"] |= _LONG["え"]
+_KANA = re.compile(r"[ぁ-ゖ]+")
+
+
+def fold_reading(text: str) -> str:
+    """Kana in the form readings are compared in: hiragana, no small kana, no long vowels."""
+    hiragana = "".join(chr(ord(ch) - 0x60) if "ァ" <= ch <= "ヶ" else ch for ch in text)
+    plain = hiragana.translate(_SMALL).translate(_VOICED).replace("ー", "")
+    folded: list[str] = []
+    for ch in plain:
+        previous = folded[-1] if folded else ""
+        if ch in _LONG and previous in _LONG[ch]:
+            continue
+        folded.append(ch)
+    return "".join(folded)
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the index compares of one text."""
+
+    words: tuple[str, ...]
+    bigrams: tuple[str, ...]
+    readings: tuple[str, ...]  # bigrams of the folded reading
 
 
 @cache
@@ -66,45 +111,54 @@ class Analyser:
     def __init__(self) -> None:
         self._tokenizer = _tokenizer()
 
+    def features(self, text: str) -> Features:
+        """Words, bigrams and readings, from one pass of the tokenizer."""
+        units = list(self._tokenizer.tokenize(text, SplitMode.C))
+        return Features(
+            tuple(self._words(units)), tuple(self.bigrams(text)), tuple(self._readings(units))
+        )
+
+    def readings(self, text: str) -> list[str]:
+        """Bigrams of what the text sounds like, folded (see `fold_reading`)."""
+        return self._readings(list(self._tokenizer.tokenize(text, SplitMode.C)))
+
     def words(self, text: str) -> list[str]:
         """Content words in normalised form: long units, then the nouns inside compounds.
 
         The short units of nouns let 資格確認書 meet 確認書 and 世田谷区 meet 世田谷; those of
         verbs (持ち歩く -> 持つ, 歩く) only add noise.
         """
-        long_units = [form for form, _ in self._content(text, SplitMode.C)]
+        return self._words(list(self._tokenizer.tokenize(text, SplitMode.C)))
+
+    @staticmethod
+    def _readings(units: list[Morpheme]) -> list[str]:
+        spoken: list[str] = []
+        for unit in units:
+            if unit.part_of_speech()[0] in _NOT_SPOKEN:
+                spoken.append(" ")
+                continue
+            surface = unit.surface()
+            reading = unit.reading_form()
+            # Numbers and Latin letters are read as written (70, not ナナレイ).
+            spoken.append(surface if surface.isascii() or not reading else reading)
+        runs = [fold_reading(run) for run in "".join(spoken).split()]
+        return [run[i : i + 2] for run in runs for i in range(len(run) - 1)]
+
+    def _words(self, units: list[Morpheme]) -> list[str]:
+        long_units = [form for form, _ in _content(units, keep_stems=False)]
         seen = set(long_units)
+        short: list[Morpheme] = []
+        for unit in units:
+            if unit.part_of_speech()[0] == "名詞" and len(unit.surface()) > 2:
+                short.extend(unit.split(SplitMode.A))
+            else:
+                short.append(unit)
         extra = [
             form
-            for form, pos in self._content(text, SplitMode.A, keep_stems=True)
+            for form, pos in _content(short, keep_stems=True)
             if pos == "名詞" and form not in seen
         ]
         return long_units + list(dict.fromkeys(extra))
-
-    def _content(
-        self, text: str, mode: SplitMode, *, keep_stems: bool = False
-    ) -> list[tuple[str, str]]:
-        found: list[tuple[str, str]] = []
-        previous = ""
-        for unit in self._tokenizer.tokenize(text, mode):
-            pos = unit.part_of_speech()
-            form = unit.normalized_form()
-            content = pos[0] in _CONTENT or (pos[0] == "代名詞" and form in INTERROGATIVES)
-            if not content or form in _STOP:
-                previous = ""
-                continue
-            if pos[0] == "接尾辞" and previous:
-                # 保険 + 証 -> 保険証: a suffix means little alone.
-                joined = (previous + form, "名詞")
-                if keep_stems:
-                    found.append(joined)
-                else:
-                    found[-1] = joined
-                previous = ""
-                continue
-            found.append((form, pos[0]))
-            previous = form
-        return found
 
     @staticmethod
     def bigrams(text: str) -> list[str]:
@@ -112,3 +166,34 @@ class Analyser:
         return [run[i : i + 2] for run in runs for i in range(len(run) - 1)] + [
             run for run in runs if len(run) == 1
         ]
+
+
+def _content(units: list[Morpheme], *, keep_stems: bool) -> list[tuple[str, str]]:
+    """The content words among `units`, normalised; prefixes and suffixes joined to them."""
+    found: list[tuple[str, str]] = []
+    previous = ""
+    prefix = ""
+    for unit in units:
+        pos = unit.part_of_speech()
+        form = unit.normalized_form()
+        if pos[0] == "接頭辞":
+            # 再 + 発行 -> 再発行: a prefix changes what its noun means.
+            prefix += form
+            continue
+        form, prefix = prefix + form, ""
+        content = pos[0] in _CONTENT or (pos[0] == "代名詞" and form in INTERROGATIVES)
+        if not content or form in _STOP:
+            previous = ""
+            continue
+        if pos[0] == "接尾辞" and previous:
+            # 保険 + 証 -> 保険証: a suffix means little alone.
+            joined = (previous + form, "名詞")
+            if keep_stems:
+                found.append(joined)
+            else:
+                found[-1] = joined
+            previous = ""
+            continue
+        found.append((form, pos[0]))
+        previous = form
+    return found

@@ -1,30 +1,41 @@
 """BM25 over the knowledge base's phrasings, titles and answers.
 
 Each entry is several small documents (its title, each phrasing, its answer); an entry scores
-as its best phrasing or title plus a share of its answer. Words (from the analyser) and
-character bigrams are scored separately and added, so a slip the dictionary splits oddly still
-finds its entry through shared characters.
+as its best phrasing or title plus a share of its answer. Words (from the analyser), character
+bigrams and reading bigrams are scored separately and added, so a slip the dictionary splits
+oddly, or a question in kana only, still finds its entry through shared characters or sounds.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-K1 = 1.2
-B = 0.75
+import numpy as np
+import numpy.typing as npt
+
+from bot.faq.analysis import Features
+
+K1 = 0.8
+B = 0.5
 BIGRAM_WEIGHT = 0.35
-ANSWER_WEIGHT = 0.3
-SECOND_WEIGHT = 0.5
+READING_WEIGHT = 0.2
+KANA_READING_WEIGHT = 1.0  # for a question written mostly in kana
+ANSWER_WEIGHT = 1.0
+SECOND_WEIGHT = 0.3
+COMMON = 0.04  # share of the documents beyond which a bigram or sound is too common to score
+COMMON_READING = 0.12  # sounds repeat more than letters (でん, しし): a wider limit
+READING_TRUST = 0.9  # how much a question's sounds alone can vouch for an entry
 
 
 class Bm25:
     """Okapi BM25 with an inverted index; documents are lists of terms."""
 
-    def __init__(self, documents: Sequence[Sequence[str]]) -> None:
+    def __init__(self, documents: Sequence[Sequence[str]], common: float = 1.0) -> None:
         self.size = len(documents)
         self._lengths = [len(doc) for doc in documents]
         self._average = (sum(self._lengths) / self.size) if self.size else 0.0
@@ -36,7 +47,11 @@ class Bm25:
             term: math.log(1 + (self.size - len(found) + 0.5) / (len(found) + 0.5))
             for term, found in counts.items()
         }
-        # Each posting carries its whole BM25 contribution (queries count a term once).
+        # Each posting carries its whole BM25 contribution (queries count a term once). A term
+        # in more than `common` of the documents (the bigram しよ of every 〜しょう) adds
+        # about the same to every candidate and only costs time: it is not scored, though it
+        # still counts towards coverage.
+        most = max(1, int(common * self.size))
         self._postings: dict[str, list[tuple[int, float]]] = {
             term: [
                 (
@@ -49,6 +64,14 @@ class Bm25:
                 for index, count in found
             ]
             for term, found in counts.items()
+            if len(found) <= most
+        }
+        self.arrays: dict[str, tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]] = {
+            term: (
+                np.fromiter((i for i, _ in found), dtype=np.intp, count=len(found)),
+                np.fromiter((w for _, w in found), dtype=np.float64, count=len(found)),
+            )
+            for term, found in self._postings.items()
         }
         # A word no document knows is as telling as the rarest one (天気, 年金 ...).
         self.unknown_idf = math.log(1 + (self.size + 0.5) / 0.5) if self.size else 0.0
@@ -56,35 +79,42 @@ class Bm25:
     def weight(self, term: str) -> float:
         return self.idf.get(term, self.unknown_idf)
 
-    def scores(self, query: Sequence[str]) -> dict[int, float]:
-        totals: dict[int, float] = defaultdict(float)
+    def add_into(
+        self, query: Sequence[str], factor: float, totals: npt.NDArray[np.float64]
+    ) -> None:
+        """Add each document's score for `query`, times `factor`, into the array `totals`."""
         for term in set(query):
-            for index, weight in self._postings.get(term, ()):
-                totals[index] += weight
-        return totals
+            found = self.arrays.get(term)
+            if found is not None:
+                # A term's postings name each document once, so fancy-index += is exact.
+                totals[found[0]] += factor * found[1]
 
 
 @dataclass(frozen=True)
 class Document:
     target: str  # an entry's or a route's id
     field: str  # "title", "question", "answer"
-    words: tuple[str, ...]
-    bigrams: tuple[str, ...]
+    features: Features
+    text: str = ""  # as indexed (normalised), to ask it again in calibration
 
     @cached_property
     def word_set(self) -> frozenset[str]:
-        return frozenset(self.words)
+        return frozenset(self.features.words)
 
     @cached_property
     def bigram_set(self) -> frozenset[str]:
-        return frozenset(self.bigrams)
+        return frozenset(self.features.bigrams)
+
+    @cached_property
+    def reading_set(self) -> frozenset[str]:
+        return frozenset(self.features.readings)
 
 
 @dataclass(frozen=True)
 class Hit:
     target: str
     score: float
-    coverage: float  # share of the question's information the best-matching text explains
+    coverage: float  # share of the question's information the target mentions (= reach)
     document: Document
     reach: float = 0.0  # share of the question's information the whole target mentions
 
@@ -92,102 +122,141 @@ class Hit:
 class Index:
     def __init__(self, documents: Sequence[Document]) -> None:
         self.documents = list(documents)
-        self._words = Bm25([d.words for d in self.documents])
-        self._bigrams = Bm25([d.bigrams for d in self.documents])
+        self._words = Bm25([d.features.words for d in self.documents])
+        self._bigrams = Bm25([d.features.bigrams for d in self.documents], COMMON)
+        self._readings = Bm25([d.features.readings for d in self.documents], COMMON_READING)
+        self._by_target: dict[str, list[int]] = defaultdict(list)
+        for index, document in enumerate(self.documents):
+            self._by_target[document.target].append(index)
         # Everything each target says, for how much of a question a whole entry covers.
-        words: dict[str, set[str]] = defaultdict(set)
-        bigrams: dict[str, set[str]] = defaultdict(set)
-        for document in self.documents:
-            words[document.target].update(document.words)
-            bigrams[document.target].update(document.bigrams)
-        self._vocabulary = {
-            t: Document(t, "all", tuple(words[t]), tuple(bigrams[t])) for t in words
-        }
+        self._vocabulary = {t: self._merged(t, None) for t in self._by_target}
+        # Each target's phrasings and title as a row of a matrix, its answer apart: a search
+        # adds every term's postings into one array of scores and reads each target's best
+        # and second-best phrasing off the matrix, instead of looping in Python.
+        self._targets = list(self._by_target)
+        phrasings = [
+            [i for i in self._by_target[t] if self.documents[i].field != "answer"]
+            for t in self._targets
+        ]
+        width = max(2, *(len(row) for row in phrasings)) if phrasings else 2
+        self._slot_docs = np.full((len(self._targets), width), len(self.documents), np.intp)
+        for row, docs in enumerate(phrasings):
+            self._slot_docs[row, : len(docs)] = docs
+        self._answer_docs = np.array(
+            [
+                next(
+                    (i for i in self._by_target[t] if self.documents[i].field == "answer"),
+                    len(self.documents),
+                )
+                for t in self._targets
+            ],
+            dtype=np.intp,
+        )
+
+    def _merged(self, target: str, leave_out: int | None) -> Document:
+        words: set[str] = set()
+        bigrams: set[str] = set()
+        readings: set[str] = set()
+        for index in self._by_target[target]:
+            if index == leave_out:
+                continue
+            features = self.documents[index].features
+            words.update(features.words)
+            bigrams.update(features.bigrams)
+            readings.update(features.readings)
+        return Document(target, "all", Features(tuple(words), tuple(bigrams), tuple(readings)))
 
     def search(
         self,
-        words: Sequence[str],
-        bigrams: Sequence[str],
+        query: Features,
         *,
         leave_out: int | None = None,
         limit: int = 12,
+        kana: bool = False,
     ) -> list[Hit]:
         """Targets by score, best first; each with its best document's coverage of the query.
 
-        `leave_out` ignores one document: calibrating on the knowledge base's own phrasings
-        asks each one with itself left out, as if a member had written it.
+        `kana` says the question is written mostly in kana (see `mostly_kana`).
+        `leave_out` ignores one document everywhere (its scores and what its target is said
+        to mention): calibration asks each phrasing of the knowledge base with itself left
+        out, as if a member had written it. (The terms' idf still counts it: a small bias,
+        the same for every phrasing.)
         """
-        word_scores = self._words.scores(words)
-        bigram_scores = self._bigrams.scores(bigrams)
+        # One slot past the last document stays 0: padding of the matrix, missing answers.
+        totals = np.zeros(len(self.documents) + 1)
+        # A question written mostly in kana is split into nonsense words: trust its sounds.
+        word_weight, reading_weight = (0.5, KANA_READING_WEIGHT) if kana else (1.0, READING_WEIGHT)
+        self._words.add_into(query.words, word_weight, totals)
+        self._bigrams.add_into(query.bigrams, BIGRAM_WEIGHT, totals)
+        self._readings.add_into(query.readings, reading_weight, totals)
         if leave_out is not None:
-            word_scores.pop(leave_out, None)
-            bigram_scores.pop(leave_out, None)
-        best: dict[str, tuple[float, int]] = {}
-        second: dict[str, float] = defaultdict(float)
-        answer_bonus: dict[str, float] = defaultdict(float)
-        for index in set(word_scores) | set(bigram_scores):
-            document = self.documents[index]
-            score = word_scores.get(index, 0.0) + BIGRAM_WEIGHT * bigram_scores.get(index, 0.0)
-            if document.field == "answer":
-                answer_bonus[document.target] = max(answer_bonus[document.target], score)
-                continue
-            target = document.target
-            if target not in best or score > best[target][0]:
-                if target in best:
-                    second[target] = best[target][0]
-                best[target] = (score, index)
-            else:
-                second[target] = max(second[target], score)
+            totals[leave_out] = 0.0
+        matrix = totals[self._slot_docs]
+        order = np.argsort(-matrix, axis=1, kind="stable")[:, :2]
+        top_two = np.take_along_axis(matrix, order, axis=1)
+        best, second = top_two[:, 0], top_two[:, 1]
         # An entry several of whose phrasings fit is likelier than one with a single lucky one.
-        ranked = sorted(
-            (
-                (
-                    score
-                    + SECOND_WEIGHT * second.get(target, 0.0)
-                    + ANSWER_WEIGHT * answer_bonus.get(target, 0.0),
-                    target,
-                    index,
-                )
-                for target, (score, index) in best.items()
-            ),
-            reverse=True,
-        )
+        combined = best + SECOND_WEIGHT * second + ANSWER_WEIGHT * totals[self._answer_docs]
+        found = np.flatnonzero(best > 0)
+        ranked_rows = found[np.argsort(-combined[found], kind="stable")][:limit]
         # Coverage is only needed for the few targets a decision can look at.
-        query = _Query(self, words, bigrams)
-        return [
-            Hit(
-                target,
-                score,
-                query.coverage(self.documents[index]),
-                self.documents[index],
-                query.coverage(self._vocabulary[target]),
+        weights = _Query(self, query)
+        left_out_target = self.documents[leave_out].target if leave_out is not None else None
+        hits = []
+        for row in ranked_rows:
+            target = self._targets[row]
+            index = int(self._slot_docs[row, order[row, 0]])
+            vocabulary = (
+                self._merged(target, leave_out)
+                if target == left_out_target
+                else self._vocabulary[target]
             )
-            for score, target, index in ranked[:limit]
-        ]
+            # The decision needs how much of the question the whole entry mentions.
+            reach = weights.coverage(vocabulary)
+            hits.append(Hit(target, float(combined[row]), reach, self.documents[index], reach))
+        return hits
 
-    def coverage(self, words: Sequence[str], bigrams: Sequence[str], document: Document) -> float:
+    def coverage(self, query: Features, document: Document) -> float:
         """How much of the question (by information, idf-weighted) the document contains."""
-        return _Query(self, words, bigrams).coverage(document)
+        return _Query(self, query).coverage(document)
 
 
 class _Query:
     """A question's terms with their weights, computed once for all the documents compared."""
 
-    def __init__(self, index: Index, words: Sequence[str], bigrams: Sequence[str]) -> None:
-        self.words = {t: index._words.weight(t) for t in set(words)}
-        self.bigrams = {t: index._bigrams.weight(t) for t in set(bigrams)}
+    def __init__(self, index: Index, query: Features) -> None:
+        self.words = {t: index._words.weight(t) for t in set(query.words)}
+        self.bigrams = {t: index._bigrams.weight(t) for t in set(query.bigrams)}
+        self.readings = {t: index._readings.weight(t) for t in set(query.readings)}
         self.word_total = sum(self.words.values())
         self.bigram_total = sum(self.bigrams.values())
+        self.reading_total = sum(self.readings.values())
 
     def coverage(self, document: Document) -> float:
         bigram_part = _share(self.bigrams, self.bigram_total, document.bigram_set)
+        reading_part = _share(self.readings, self.reading_total, document.reading_set)
         if not self.words:
-            return bigram_part
+            return max(bigram_part, reading_part) if self.readings else bigram_part
         word_part = _share(self.words, self.word_total, document.word_set)
-        return 0.7 * word_part + 0.3 * bigram_part
+        if not self.readings:
+            return 0.7 * word_part + 0.3 * bigram_part
+        written = 0.6 * word_part + 0.2 * bigram_part + 0.2 * reading_part
+        # Kana-only writing defeats the words but not the sounds: trust the sounds as much.
+        return max(written, READING_TRUST * reading_part)
 
 
 def _share(weights: dict[str, float], total: float, present: frozenset[str]) -> float:
     if total == 0:
         return 0.0
+    # Iterate over the question's few terms; `present` (a whole entry's terms) is large.
     return sum(w for t, w in weights.items() if t in present) / total
+
+
+_KANA_CHARS = re.compile(r"[ぁ-んァ-ヶー]")
+_ANY_CHARS = re.compile(r"[ぁ-んァ-ヶー一-龯々]")
+
+
+def mostly_kana(text: str) -> bool:
+    """At least 60% of the Japanese letters are kana (しかくかくにんしょ さいはっこう)."""
+    letters = len(_ANY_CHARS.findall(text))
+    return letters > 0 and len(_KANA_CHARS.findall(text)) >= 0.6 * letters

@@ -24,7 +24,7 @@ class Library:
         """Read and check the files and build a new index; raises `InvalidDocument`."""
         knowledge = load_knowledge(self.directory, self._today())
         self._analyser = self._analyser or Analyser()
-        engine = FaqEngine(knowledge, self._analyser)
+        engine = FaqEngine(knowledge, self._analyser, today=self._today)
         self.engine = engine
         return engine
 

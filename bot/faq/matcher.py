@@ -1,31 +1,64 @@
 """Decide what to do with a question: answer it, offer likely topics, route it, or decline.
 
-The confidence ("reach") is the share of the question's information (idf-weighted words and
-bigrams) that an entry mentions anywhere (title, phrasings, answer): 1.0 when every telling word
-of the question is there, low when the question is about something the knowledge base never
-mentions (天気, 年金). Confident: the best entry is answered, with any nearly-as-good entries
-offered beside it; less sure: the likely entries are offered (もしかして); little in common:
-"I don't know" or a decline. Calibrated on real member questions; `campaign-bot faq eval`
-prints how the thresholds do.
+The confidence is the entry's "reach": the share of the question's information (idf-weighted
+words, character bigrams and reading bigrams) that the entry mentions anywhere (title,
+phrasings, answer): 1.0 when every telling word of the question is there, low when the
+question is about something the knowledge base never mentions (天気, 年金). This one number
+decides, is logged, and is what `campaign-bot faq ask` prints:
+
+- at least `answer_at`, and scoring `margin` times the next entry: the best entry is answered,
+  with nearly-as-good entries offered beside;
+- at least `suggest_at`: likely entries are offered (もしかして); but when the first of them
+  leads the next clearly (`lead` times its score), it is answered and the others offered below;
+- less: "I don't know" (at least `unknown_at`) or a decline.
+
+The thresholds (one set for Japanese, one for English: two indexes, two scales) come from
+`knowledge/thresholds.yaml`, written by `campaign-bot faq calibrate`
+(leave-one-out over the knowledge base's own phrasings, see `bot.faq.calibration`).
+
+Before the thresholds, what an entry is limited to is applied: an entry for one ward answers
+only a question that names the ward; an entry for one scheme (後期高齢者, 国保 ...) yields to a
+question that names another scheme or an age outside it; an expired entry ranks below the entry
+that succeeds it, unless the question asks about the past. A decline route's subject words
+(年金, 免許証 ...) decline a question outright, unless it also names the insurance card.
+
+English questions are matched against the entries' English texts and answered in English.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
 
-from bot.faq.analysis import INTERROGATIVES, Analyser
-from bot.faq.index import Document, Hit, Index
-from bot.faq.knowledge import Entry, KnowledgeBase, Route, RouteKind
-from bot.faq.normalise import Normaliser
+from bot.faq import english
+from bot.faq.analysis import INTERROGATIVES, Analyser, Features
+from bot.faq.index import Document, Hit, Index, mostly_kana
+from bot.faq.knowledge import Entry, KnowledgeBase, Route, RouteKind, Scheme, Thresholds
+from bot.faq.normalise import Normaliser, fold
 
-ANSWER_AT = 0.35  # reach from which the best entry is answered
-SUGGEST_AT = 0.25  # reach from which likely entries are offered (もしかして) instead
-UNKNOWN_AT = 0.15  # below this an entry shares too little to call the question ours
 ROUTE_AT = 0.30  # reach from which a route (events, greeting, decline) beats a weaker entry
 CLEAR_LEAD = 1.15  # entries scoring within this factor of the best are offered beside it
 SUGGEST_SHARE = 0.6  # suggestions score at least this share of the best one
 SUGGESTIONS = 3
+
+# Words that name a scheme in a question (after normalisation); an entry for another scheme
+# yields. Employees' schemes are told apart from 国保 but not from each other.
+SCHEME_WORDS: dict[Scheme, tuple[str, ...]] = {
+    Scheme.KOKUHO: ("国保", "国民健康保険", "こくほ"),
+    Scheme.KYOKAI: ("協会けんぽ", "協会健保"),
+    Scheme.KUMIAI: ("健保組合", "健康保険組合", "組合健保"),
+    Scheme.KOUKI: ("後期高齢者", "75歳以上", "後期高齢"),
+}
+_EMPLOYEE = ("会社の保険", "会社の健康保険", "社会保険", "共済", "勤め先の")
+_EN_SCHEMES = {Scheme.KOKUHO: "nhi", Scheme.KOUKI: "kouki", Scheme.KYOKAI: "kyokai"}
+_AGE = re.compile(r"(\d{2,3})歳")
+_EN_AGE = re.compile(r"\b(\d{2,3})(?:-year-old| years? old| year old)\b")
+# A question about how things were (当時, でした, 3月末まで) may be answered by an expired entry.
+_PAST_JA = re.compile(r"当時|以前|前は|の頃|去年|昨年|まででした|だったの|だった頃")
+_PAST_EN = re.compile(r"\b(was it|were they|back then|at the time|used to|last year)\b")
 
 
 class Outcome(enum.StrEnum):
@@ -45,21 +78,57 @@ class Decision:
     normalised: str
     entry: Entry | None = None
     suggestions: tuple[Entry, ...] = ()  # もしかして; with an answer, the close alternatives
+    confidence: float = 0.0  # the number that decided: the best candidate's reach
     score: float = 0.0
-    coverage: float = 0.0
+    language: str = "ja"  # the question's language; the answer is given in it
     best: Hit | None = None
     runner_up: Hit | None = None
     hits: tuple[Hit, ...] = field(default=(), repr=False)
 
 
+@dataclass(frozen=True)
+class Asked:
+    """A question analysed: what the thresholds are applied to (`FaqEngine.choose`)."""
+
+    normalised: str
+    language: str
+    hits: tuple[Hit, ...] = ()
+    routed: Outcome | None = None  # decided before any threshold: a route, or nothing to go on
+    route_hit: Hit | None = None
+
+
 class FaqEngine:
-    def __init__(self, knowledge: KnowledgeBase, analyser: Analyser | None = None) -> None:
+    def __init__(
+        self,
+        knowledge: KnowledgeBase,
+        analyser: Analyser | None = None,
+        *,
+        today: Callable[[], date | None] = lambda: None,
+        thresholds: Thresholds | None = None,
+    ) -> None:
         self.knowledge = knowledge
+        self.thresholds = thresholds or knowledge.thresholds
+        self.thresholds_en = thresholds or knowledge.thresholds_en
+        self._today = today
         self._analyser = analyser or Analyser()
         self._normalise = Normaliser(knowledge.synonyms)
         self._entries = {entry.id: entry for entry in knowledge.entries}
         self._routes = {route.id: route for route in knowledge.routes}
         self.index = Index(list(self._documents()))
+        self.english_index = Index(list(self._english_documents()))
+        self._subjects = [
+            (
+                route,
+                tuple(map(self._subject_form, route.subject)),
+                tuple(
+                    {*map(self._subject_form, route.unless), *map(self._normalise, route.unless)}
+                ),
+            )
+            for route in knowledge.routes
+            if route.subject
+        ]
+
+    # --- building -------------------------------------------------------------------------
 
     def _documents(self) -> list[Document]:
         documents = []
@@ -69,71 +138,224 @@ class FaqEngine:
             answer = entry.answer + (entry.more or "")
             documents.append(self._document(entry.id, "answer", answer))
         for route in self.knowledge.routes:
-            documents.extend(self._document(route.id, "question", q) for q in route.questions)
+            documents.extend(
+                self._document(route.id, "question", q)
+                for q in route.questions
+                if not english.is_english(q)
+            )
+        return documents
+
+    def _english_documents(self) -> list[Document]:
+        documents: list[Document] = []
+        for entry in self.knowledge.entries:
+            if not entry.answer_en:
+                continue
+            texts = [
+                (entry.title_en or "", "title"),
+                *((q, "question") for q in entry.questions_en),
+            ]
+            documents.extend(
+                Document(entry.id, kind, english.features(text), text)
+                for text, kind in texts
+                if text
+            )
+            answer = entry.answer_en + " " + (entry.more_en or "")
+            documents.append(Document(entry.id, "answer", english.features(answer)))
+        for route in self.knowledge.routes:
+            documents.extend(
+                Document(route.id, "question", english.features(q), q)
+                for q in route.questions
+                if english.is_english(q) or q.isascii()
+            )
         return documents
 
     def _document(self, target: str, kind: str, text: str) -> Document:
         normalised = self._normalise(text)
-        return Document(
-            target,
-            kind,
-            tuple(self._analyser.words(normalised)),
-            tuple(self._analyser.bigrams(normalised)),
-        )
+        return Document(target, kind, self._analyser.features(normalised), normalised)
+
+    @staticmethod
+    def _subject_form(word: str) -> str:
+        # Without synonyms: 眼科 names a subject, though the synonyms fold it into 病院.
+        return english.normalise(word) if word.isascii() else fold(word)
+
+    # --- deciding -------------------------------------------------------------------------
 
     def decide(self, question: str) -> Decision:
-        normalised = self._normalise(question)
-        words = self._analyser.words(normalised)
-        bigrams = self._analyser.bigrams(normalised)
-        if not words and len(bigrams) < 2:
-            return Decision(Outcome.EMPTY, normalised)
-        hits = self.index.search(words, bigrams)
-        if words and all(word in INTERROGATIVES for word in words):
+        return self.choose(self.ask(question))
+
+    def ask(self, question: str) -> Asked:
+        """Analyse and search: everything about a question that does not depend on thresholds."""
+        language = "en" if english.is_english(question) else "ja"
+        if language == "en":
+            normalised = english.normalise(question)
+            query = english.features(question)
+        else:
+            normalised = self._normalise(question)
+            query = self._analyser.features(normalised)
+        return self._search(question, normalised, query, language, None)
+
+    def ask_again(self, document: Document, language: str, *, leave_out: int) -> Asked:
+        """A text of the index asked with itself left out (see `bot.faq.calibration`)."""
+        normalised = english.normalise(document.text) if language == "en" else document.text
+        return self._search(document.text, normalised, document.features, language, leave_out)
+
+    def _search(
+        self, question: str, normalised: str, query: Features, language: str, leave_out: int | None
+    ) -> Asked:
+        index = self.english_index if language == "en" else self.index
+        nothing = (
+            not query.words if language == "en" else (not query.words and len(query.bigrams) < 2)
+        )
+        if nothing:
+            return Asked(normalised, language, routed=Outcome.EMPTY)
+        subject = self._subject(normalised, question, language)
+        if subject is not None:
+            return Asked(normalised, language, routed=_ROUTED[subject.kind])
+        kana = language == "ja" and mostly_kana(normalised)
+        hits = index.search(query, leave_out=leave_out, limit=8, kana=kana)
+        if query.words and all(word in INTERROGATIVES for word in query.words):
             # 「なんだっけ」「いつ？」: a question word alone asks nothing we could answer.
             hits = [h for h in hits if h.target in self._routes]
             if not hits:
-                return Decision(Outcome.EMPTY, normalised)
+                return Asked(normalised, language, routed=Outcome.EMPTY)
+        hits = self._limited(hits, normalised, question, language)
+        return Asked(normalised, language, tuple(hits))
+
+    def _subject(self, normalised: str, question: str, language: str) -> Route | None:
+        """A decline route whose subject the question names (and no insurance-card word)."""
+        written = fold(question) if language == "ja" else english.normalise(question)
+        for route, subject, unless in self._subjects:
+            if any(word and word in written for word in subject) and not any(
+                word and (word in written or word in normalised) for word in unless
+            ):
+                return route
+        return None
+
+    def _limited(self, hits: list[Hit], normalised: str, question: str, language: str) -> list[Hit]:
+        """Hits without the entries the question rules out, successors before expired ones."""
+        folded = fold(question)
+        ages = [
+            int(a)
+            for a in (_EN_AGE if language == "en" else _AGE).findall(
+                question.lower() if language == "en" else folded
+            )
+        ]
+        named = {s for s, words in SCHEME_WORDS.items() if any(w in normalised for w in words)}
+        if language == "en":
+            words = set(normalised.replace("-", " ").split())
+            named = {s for s, word in _EN_SCHEMES.items() if word in words}
+        employee = any(w in normalised for w in _EMPLOYEE) or bool(
+            named & {Scheme.KYOKAI, Scheme.KUMIAI}
+        )
+        kept: list[Hit] = []
+        for hit in hits:
+            entry = self._entries.get(hit.target)
+            if entry is None:
+                kept.append(hit)
+                continue
+            if entry.wards and not any(
+                ward in folded or ward.rstrip("区市") in folded for ward in entry.wards
+            ):
+                continue
+            if entry.scheme is not None and _other_scheme(entry.scheme, named, employee, ages):
+                continue
+            kept.append(hit)
+        today = self._today()
+        past = (_PAST_EN if language == "en" else _PAST_JA).search(
+            question.lower() if language == "en" else folded
+        )
+        if today is None or past:
+            return kept
+        # An expired entry gives way to its successor (brought in if the search missed it).
+        ordered: list[Hit] = []
+        for hit in kept:
+            entry = self._entries.get(hit.target)
+            successor = (
+                self._entries.get(entry.superseded_by)
+                if entry is not None and entry.superseded_by and entry.expired(today)
+                else None
+            )
+            if successor is None or any(h.target == successor.id for h in ordered):
+                if not any(h.target == hit.target for h in ordered):
+                    ordered.append(hit)
+                continue
+            ordered.append(replace(hit, target=successor.id))
+            ordered.append(hit)
+        seen: set[str] = set()
+        unique = []
+        for hit in ordered:
+            if hit.target not in seen:
+                seen.add(hit.target)
+                unique.append(hit)
+        return unique
+
+    def choose(self, asked: Asked, thresholds: Thresholds | None = None) -> Decision:
+        """Apply the thresholds to an analysed question."""
+        limits = thresholds or (self.thresholds_en if asked.language == "en" else self.thresholds)
+        normalised, language, hits = asked.normalised, asked.language, list(asked.hits)
+        if asked.routed is not None:
+            return Decision(asked.routed, normalised, language=language)
         entry_hits = [h for h in hits if h.target in self._entries]
         route_hit = next((h for h in hits if h.target in self._routes), None)
         top = entry_hits[0] if entry_hits else None
         routed = route_hit is not None and route_hit.reach >= ROUTE_AT
         if route_hit is not None and routed and (top is None or route_hit.reach >= top.reach):
             kind = self._routes[route_hit.target].kind
-            return self._decision(_ROUTED[kind], normalised, hits, route_hit)
+            return self._decision(_ROUTED[kind], normalised, language, hits, route_hit)
         if top is None:
-            return Decision(Outcome.DECLINE, normalised, hits=tuple(hits))
+            return Decision(Outcome.DECLINE, normalised, language=language, hits=tuple(hits))
         runner_up = entry_hits[1] if len(entry_hits) > 1 else None
-        if top.reach >= ANSWER_AT:
-            entry = self._entries[top.target]
-            # A close call: answer the best, and offer the ones nearly as good beside it.
+        rival = (
+            runner_up.score
+            if runner_up is not None and runner_up.reach >= limits.suggest_at
+            else 0.0
+        )
+        if top.reach >= limits.answer_at and top.score >= limits.margin * rival:
             close = [
                 self._entries[h.target]
                 for h in entry_hits[1:]
-                if h.score * CLEAR_LEAD > top.score and h.reach >= SUGGEST_AT
+                if h.score * CLEAR_LEAD > top.score and h.reach >= limits.suggest_at
             ][: SUGGESTIONS - 1]
             return self._decision(
                 Outcome.ANSWER,
                 normalised,
+                language,
                 hits,
                 top,
                 runner_up,
-                entry=entry,
+                entry=self._entries[top.target],
                 suggestions=tuple(close),
             )
-        if top.reach >= SUGGEST_AT:
-            suggestions = self._distinct(entry_hits, top)
+        if top.reach >= limits.suggest_at:
+            suggestions = self._distinct(entry_hits, top, limits)
+            # Against the next entry whatever its confidence: one that barely matches is not a
+            # reason to answer a question that is mostly about something else.
+            nearest = runner_up.score if runner_up is not None else 0.0
+            if top.score >= limits.lead * nearest:
+                # The first candidate clearly leads: answer it, offer the others below.
+                return self._decision(
+                    Outcome.ANSWER,
+                    normalised,
+                    language,
+                    hits,
+                    top,
+                    runner_up,
+                    entry=self._entries[top.target],
+                    suggestions=suggestions[1:],
+                )
             return self._decision(
-                Outcome.SUGGEST, normalised, hits, top, runner_up, suggestions=suggestions
+                Outcome.SUGGEST, normalised, language, hits, top, runner_up, suggestions=suggestions
             )
         # Little in common with any answer: a declined topic, or simply not ours.
-        outcome = Outcome.UNKNOWN if top.reach >= UNKNOWN_AT else Outcome.DECLINE
-        return self._decision(outcome, normalised, hits, top, runner_up)
+        outcome = Outcome.UNKNOWN if top.reach >= limits.unknown_at else Outcome.DECLINE
+        return self._decision(outcome, normalised, language, hits, top, runner_up)
 
     @staticmethod
     def _decision(
         outcome: Outcome,
         normalised: str,
-        hits: list[Hit],
+        language: str,
+        hits: Sequence[Hit],
         best: Hit,
         runner_up: Hit | None = None,
         *,
@@ -145,30 +367,42 @@ class FaqEngine:
             normalised,
             entry=entry,
             suggestions=suggestions,
+            confidence=best.reach,
             score=best.score,
-            coverage=best.coverage,
+            language=language,
             best=best,
             runner_up=runner_up,
             hits=tuple(hits),
         )
 
-    def _distinct(self, hits: list[Hit], top: Hit) -> tuple[Entry, ...]:
+    def _distinct(self, hits: list[Hit], top: Hit, limits: Thresholds) -> tuple[Entry, ...]:
         chosen: list[Entry] = []
         for hit in hits:
             entry = self._entries[hit.target]
-            if hit.reach < SUGGEST_AT or hit.score < SUGGEST_SHARE * top.score or entry in chosen:
+            if (
+                hit.reach < limits.suggest_at
+                or hit.score < SUGGEST_SHARE * top.score
+                or entry in chosen
+            ):
                 continue
             chosen.append(entry)
             if len(chosen) == SUGGESTIONS:
                 break
         return tuple(chosen)
 
-    def _topic(self, hit: Hit) -> str:
-        entry = self._entries.get(hit.target)
-        return entry.topic if entry else hit.target
-
     def route(self, route_id: str) -> Route | None:
         return self._routes.get(route_id)
+
+
+def _other_scheme(scheme: Scheme, named: set[Scheme], employee: bool, ages: list[int]) -> bool:
+    """The question is about another scheme than the entry's (by name, or by age)."""
+    if named and scheme not in named:
+        return True
+    if employee and scheme in (Scheme.KOKUHO, Scheme.KOUKI):
+        return True
+    if scheme is Scheme.KOUKI and ages and max(ages) < 75:
+        return True
+    return scheme is Scheme.KOKUHO and bool(ages) and min(ages) >= 75
 
 
 _ROUTED = {

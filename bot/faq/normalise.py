@@ -16,6 +16,20 @@ _ENDINGS = re.compile(
     r"[?!。、.,…・〜~]+)+$"
 )
 
+# How a question is framed says nothing about what it asks (と聞きました, 教えてください): such
+# phrases are taken out wherever they stand, so they neither match nor dilute anything.
+_FRAMING = re.compile(
+    r"(?:(?:と|って)(?:聞き|きき)(?:ました|まして)(?:が|けど|けれど)?|"
+    r"(?:と|って)(?:聞い|きい)た(?:ん|の)?(?:ですが|だけど|けど|が)?|"
+    r"(?:と|って)(?:言われ|いわれ)(?:ました|た)(?:が|けど)?|"
+    r"(?:と|って)(?:理解|りかい)(?:すれば|して)?(?:いい|よい|良い|よろしい)(?:ん|の)?(?:ですか|でしょうか)?|"
+    r"という理解で(?:いい|よい|合って|あって)(?:います|ますか|ですか|でしょうか)?|"
+    r"(?:を|について)?(?:教えて|おしえて)(?:ください|下さい|くださいませ|ほしい|欲しい|もらえますか|くれ|ね)?|"
+    r"(?:が|を)?(?:知り|しり)たい(?:です|んです|のですが|んですが|のですけど)?|"
+    r"(?:ちょっと)?(?:お尋ね|おたずね|お聞き|おきき|聞き|きき)(?:します|したいのですが|したいんですが|たいのですが|たいんですが|たいんだけど)|"
+    r"質問(?:です|があります|させてください)|すみません|すいません|失礼します)"
+)
+
 
 def fold(text: str) -> str:
     """NFKC, lower case, one long-vowel mark, no spaces or invisible characters."""
@@ -48,7 +62,8 @@ class Normaliser:
 
     def __call__(self, text: str) -> str:
         folded = fold(text)
-        trimmed = _ENDINGS.sub("", folded) or folded
+        unframed = _FRAMING.sub("", folded) or folded
+        trimmed = _ENDINGS.sub("", unframed) or unframed
         if self._pattern is None:
             return trimmed
         return self._pattern.sub(lambda m: self._pairs[m.group(0)], trimmed)

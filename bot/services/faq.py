@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from bot.domain.messages import Action, Button, Outgoing
 from bot.domain.ports import LoggedQuestion, UnitOfWorkFactory
@@ -18,6 +18,7 @@ from bot.faq.knowledge import Entry
 from bot.faq.matcher import Decision, FaqEngine, Outcome
 from bot.services import events
 from bot.services.turn import StaleAction, Turn
+from bot.texts import Texts
 
 EngineSource = Callable[[], FaqEngine | None]
 
@@ -48,23 +49,27 @@ class Answers:
         self._log(turn, question, decision)
         return decision.outcome, self._replies(turn, decision)
 
-    def show(self, turn: Turn, entry_id: str) -> list[Outgoing]:
-        """An entry chosen from もしかして (or a related topic)."""
+    def show(self, turn: Turn, entry_id: str, language: str = "") -> list[Outgoing]:
+        """An entry chosen from もしかして (or a related topic), in the language it was offered."""
         entry = self._entry(entry_id)
-        return [answer_message(turn, entry)]
+        successor = self._lookup(entry.superseded_by) if entry.superseded_by else None
+        return [answer_message(turn, entry, language=_language(language), successor=successor)]
 
-    def more(self, turn: Turn, entry_id: str) -> list[Outgoing]:
+    def more(self, turn: Turn, entry_id: str, language: str = "") -> list[Outgoing]:
         """「くわしく」: the continuation of an answer."""
         entry = self._entry(entry_id)
-        if entry.more is None:
+        language = _language(language)
+        more = entry.text(language or turn.member.language)[2]
+        if more is None:
             raise StaleAction(entry_id)
+        texts = _texts(turn, language)
         related = [
-            Button(found.title, Action("faq", (found.id,)))
+            entry_button(found, language or turn.member.language)
             for found in (self._lookup(i) for i in entry.related)
             if found is not None
         ]
-        rows = (*((button,) for button in related), (human_button(turn),))
-        return [Outgoing(entry.more, buttons=rows)]
+        rows = (*((button,) for button in related), (_human_button(texts),))
+        return [Outgoing(more, buttons=rows)]
 
     def _entry(self, entry_id: str) -> Entry:
         entry = self._lookup(entry_id)
@@ -77,17 +82,26 @@ class Answers:
         return engine.knowledge.entry(entry_id) if engine is not None else None
 
     def _replies(self, turn: Turn, decision: Decision) -> list[Outgoing]:
-        texts, member = turn.texts, turn.member
+        member = turn.member
+        # A question in English is answered in English, whatever the member's setting.
+        language = "en" if decision.language == "en" else ""
+        texts = _texts(turn, language)
         outcome = decision.outcome
         if outcome is Outcome.ANSWER and decision.entry is not None:
-            return [answer_message(turn, decision.entry, decision.suggestions)]
+            entry = decision.entry
+            successor = self._lookup(entry.superseded_by) if entry.superseded_by else None
+            return [
+                answer_message(
+                    turn, entry, decision.suggestions, language=language, successor=successor
+                )
+            ]
         if outcome is Outcome.SUGGEST:
             rows = (
                 *(
-                    (Button(entry.title, Action("faq", (entry.id,))),)
+                    (entry_button(entry, language or member.language),)
                     for entry in decision.suggestions
                 ),
-                (human_button(turn),),
+                (_human_button(texts),),
             )
             return [Outgoing(texts("faq.suggest"), buttons=rows)]
         if outcome is Outcome.EVENTS:
@@ -100,7 +114,7 @@ class Answers:
             return [turn.screens.with_menu(member, texts("fallback.not_understood"))]
         key = "faq.unknown" if outcome is Outcome.UNKNOWN else "faq.decline"
         return [
-            Outgoing(texts(key), buttons=((human_button(turn),),)),
+            Outgoing(texts(key), buttons=((_human_button(texts),),)),
             turn.screens.menu_prompt(member),
         ]
 
@@ -114,52 +128,67 @@ class Answers:
                 normalised=decision.normalised[:1000],
                 outcome=decision.outcome.value,
                 entry_id=decision.entry.id if decision.entry else None,
-                score=round(decision.coverage, 4),
-                language=turn.member.language,
+                # The number that decided, so the log explains the outcome.
+                score=round(decision.confidence, 4),
+                language=decision.language if decision.language == "en" else turn.member.language,
                 asked_at=turn.now,
             )
         )
 
 
-def answer_message(turn: Turn, entry: Entry, alternatives: tuple[Entry, ...] = ()) -> Outgoing:
+def answer_message(
+    turn: Turn,
+    entry: Entry,
+    alternatives: tuple[Entry, ...] = (),
+    *,
+    language: str = "",
+    successor: Entry | None = None,
+) -> Outgoing:
     """The answer, its sources and the date it was checked; a caution once it may be stale.
 
+    `language` is "en" for a question asked in English ("" is the member's own language).
     `alternatives` are entries that matched nearly as well: offered as buttons, in case the
-    member meant one of them.
+    member meant one of them. An entry past its `valid_until` says so plainly: it describes
+    a period that has ended, and points to its `successor` (what holds now) when there is one;
+    the caution never speaks of "information up to" a date, which would contradict the
+    checked date below it.
     """
-    texts = turn.texts
+    texts = _texts(turn, language)
+    shown = language or turn.member.language
     zone = turn.campaign.timezone
-    parts = [entry.answer]
+    _, answer, more = entry.text(shown)
+    parts = [answer]
+    rows: list[tuple[Button, ...]] = []
     if entry.expired(turn.now.astimezone(zone).date()):
         assert entry.valid_until is not None
-        parts.append(
-            texts(
-                "faq.caution",
-                date=_day(turn, entry.valid_until),
-                ask=entry.ask or texts("faq.ask_default"),
+        until = texts.format_day(entry.valid_until)
+        if successor is not None:
+            parts.append(
+                texts("faq.caution_superseded", date=until, title=successor.text(shown)[0])
             )
-        )
+            rows.append((entry_button(successor, shown),))
+        else:
+            parts.append(
+                texts("faq.caution", date=until, ask=entry.ask or texts("faq.ask_default"))
+            )
     sources = texts.join(f"{s.title} {s.url}" for s in entry.sources)
     parts.append(
         "\n".join(
             (
                 texts("faq.sources", sources=sources),
-                texts("faq.checked", date=_day(turn, entry.checked)),
+                texts("faq.checked", date=texts.format_day(entry.checked)),
             )
         )
     )
-    rows: list[tuple[Button, ...]] = []
-    if entry.more:
-        rows.append((Button(texts("faq.more_button"), Action("faq_more", (entry.id,))),))
+    if more:
+        rows.insert(
+            0, (Button(texts("faq.more_button"), Action("faq_more", _args(entry.id, language))),)
+        )
     if alternatives:
         parts.append(texts("faq.alternatives"))
-        rows.extend((Button(other.title, Action("faq", (other.id,))),) for other in alternatives)
-    rows.append((human_button(turn),))
+        rows.extend((entry_button(other, shown),) for other in alternatives)
+    rows.append((_human_button(texts),))
     return Outgoing("\n\n".join(parts), buttons=tuple(rows))
-
-
-def _day(turn: Turn, day: date) -> str:
-    return turn.texts.format_day(day)
 
 
 @dataclass(frozen=True)
@@ -190,3 +219,25 @@ def unanswered(units: UnitOfWorkFactory, since: datetime) -> list[Unanswered]:
         Unanswered(normalised, count, last[normalised], tuple(examples[normalised]))
         for normalised, count in times.most_common()
     ]
+
+
+def entry_button(entry: Entry, language: str) -> Button:
+    """A button showing an entry, titled and answered in `language`."""
+    title = entry.text(language)[0]
+    return Button(title, Action("faq", _args(entry.id, "en" if language == "en" else "")))
+
+
+def _args(entry_id: str, language: str) -> tuple[str, ...]:
+    return (entry_id, language) if language else (entry_id,)
+
+
+def _language(value: str) -> str:
+    return "en" if value == "en" else ""
+
+
+def _texts(turn: Turn, language: str) -> Texts:
+    return turn.screens.catalogues[language] if language else turn.texts
+
+
+def _human_button(texts: Texts) -> Button:
+    return Button(texts("faq.human_button"), Action("ask_human"))

@@ -1,4 +1,4 @@
-"""`campaign-bot faq ask | eval | unanswered` and the knowledge base in `check`."""
+"""`campaign-bot faq ask | eval | calibrate | unanswered` and the knowledge base in `check`."""
 
 from __future__ import annotations
 
@@ -43,9 +43,31 @@ def test_eval_prints_accuracy_declines_and_latency(
     )
     assert main(["faq", "eval", str(questions), "--config", str(EXAMPLE_CONFIG)]) == 0
     out = capsys.readouterr().out
-    assert "in-scope accuracy: 1/1 = 100.0%" in out
-    assert "out-of-scope declined: 1/1 = 100.0%" in out
+    assert "in-scope strict:  1/1 = 100.0% (95% CI 20.7%-100.0%)" in out
+    assert "in-scope lenient: 1/1 = 100.0%" in out
+    assert "off-topic declined strict:  1/1 = 100.0%" in out
     assert re.search(r"latency: p50 [\d.]+ ms, p99 [\d.]+ ms", out)
+
+
+def test_eval_reads_several_files_and_totals_them(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text("- q: マイナンバーカードをなくしました\n  accept: [mynacard-lost]\n", "utf-8")
+    second.write_text("- q: What is the weather tomorrow?\n  out_of_scope: true\n", "utf-8")
+    main(["faq", "eval", str(first), str(second), "--config", str(EXAMPLE_CONFIG)])
+    out = capsys.readouterr().out
+    assert f"== {first}" in out
+    assert f"== {second}" in out
+    assert "== all files" in out
+
+
+def test_calibrate_prints_the_thresholds_it_chose(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["faq", "calibrate", "--config", str(EXAMPLE_CONFIG)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\[ja\] \d+ phrasings", out)
+    assert re.search(r"\[en\] answer_at: [\d.]+", out)
+    assert "wrote" not in out, "only --write writes the file"
 
 
 def test_eval_lists_misses_when_asked(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -55,7 +77,7 @@ def test_eval_lists_misses_when_asked(capsys: pytest.CaptureFixture[str], tmp_pa
     )
     main(["faq", "eval", str(questions), "-v", "--config", str(EXAMPLE_CONFIG)])
     out = capsys.readouterr().out
-    assert "in-scope accuracy: 0/1" in out
+    assert "in-scope strict:  0/1" in out
     assert "MISS マイナンバーカードをなくしました" in out
 
 

@@ -64,6 +64,23 @@ ENTRIES = (
         ask="加入している健康保険",
     ),
     entry(
+        "interim-extended",
+        "interim",
+        "延長された暫定措置",
+        ["暫定措置は延長されたの", "延長された暫定措置の中身"],
+        "期限切れの保険証の暫定措置は2026年7月31日まで延長され、それで終わりました。",
+        valid_until=date(2026, 7, 31),
+        superseded_by="interim-now",
+        ask="加入している健康保険",
+    ),
+    entry(
+        "interim-now",
+        "interim",
+        "いまの期限切れ保険証",
+        ["期限切れの保険証はいま使えるか", "今も期限切れの保険証で受診できる"],
+        "暫定措置は2026年7月31日で終わりました。いまは資格確認書かマイナ保険証が必要です。",
+    ),
+    entry(
         "lost-card",
         "lost_card",
         "マイナンバーカードをなくした",
@@ -74,6 +91,10 @@ ENTRIES = (
         ],
         "0120-95-0178に電話して止め、保険者に資格確認書を申請できます。",
         more="再交付には約1か月かかります。",
+        title_en="I lost my My Number card",
+        questions_en=("I lost my My Number card", "My My Number card is gone"),
+        answer_en="Call 0120-95-0178 to suspend it; apply to your insurer for a 資格確認書.",
+        more_en="A reissue takes about a month.",
     ),
 )
 ROUTES = (
@@ -97,4 +118,4 @@ def knowledge() -> KnowledgeBase:
 
 @pytest.fixture(scope="session")
 def engine(knowledge: KnowledgeBase) -> FaqEngine:
-    return FaqEngine(knowledge)
+    return FaqEngine(knowledge, today=lambda: date(2026, 11, 30))

@@ -90,8 +90,23 @@ def test_an_expired_fact_comes_with_a_caution(
     assert "⚠" not in chat.text, "still valid on 20 March"
     clock.set(datetime(2026, 4, 2, 10, 0, tzinfo=TOKYO))
     chat.say("期限切れの保険証を病院に持って行った")
-    assert "⚠ この答えは2026年3月31日までの情報をもとにしています" in chat.text
+    assert "⚠ これは2026年3月31日までの扱いについての答えです" in chat.text
     assert "加入している健康保険に確かめてください" in chat.text
+    assert "までの情報をもとに" not in chat.text, "would contradict the checked date"
+
+
+def test_an_expired_entry_with_a_successor_points_to_it(
+    member: Callable[[str], Chat], clock: FakeClock
+) -> None:
+    chat = member("alice")
+    clock.set(datetime(2026, 11, 30, 10, 0, tzinfo=TOKYO))
+    chat.say("暫定措置は延長されたの？")
+    assert "いまは資格確認書かマイナ保険証が必要です" in chat.text, "the successor answers now"
+    assert "⚠" not in chat.text
+    chat.say("当時の延長された暫定措置の中身")
+    assert "2026年7月31日まで延長" in chat.text, "a question about the past gets the old entry"
+    assert "その扱いはもう終わりました" in chat.text
+    assert "いまの期限切れ保険証" in chat.labels()
 
 
 def test_a_close_call_offers_the_other_answer_beside_it(member: Callable[[str], Chat]) -> None:
@@ -242,4 +257,22 @@ def test_unknown_knowledge_base_still_offers_a_human(
 
 
 def test_engine_fixture_is_the_small_knowledge_base(knowledge: KnowledgeBase) -> None:
-    assert len(knowledge.entries) == 5
+    assert len(knowledge.entries) == 7
+
+
+def test_a_question_in_english_is_answered_in_english(
+    member: Callable[[str], Chat], database: Database, knowledge: KnowledgeBase
+) -> None:
+    chat = member("alice")  # registered in Japanese
+    chat.say("I lost my My Number card, what should I do?")
+    assert "Call 0120-95-0178" in chat.text
+    assert "Sources: 厚生労働省 マイナ保険証FAQ" in chat.text
+    assert "Checked on: 20 Nov 2026" in chat.text
+    assert "Ask an organiser" in chat.labels()
+    chat.press("More")
+    assert "A reissue takes about a month." in chat.text
+    assert logged(database)[-1] == ("answered", "lost-card")
+    chat.say("資格確認書ってなんですか？")
+    assert "マイナ保険証を持っていない人が病院の窓口で見せる書類です" in chat.text, (
+        "back to Japanese"
+    )

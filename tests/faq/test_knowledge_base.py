@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.faq.knowledge import ANSWER_MAX, MORE_MAX, KnowledgeBase, load_knowledge
+from bot.faq.knowledge import ANSWER_MAX, MORE_MAX, KnowledgeBase, Scheme, load_knowledge
 from bot.faq.matcher import FaqEngine, Outcome
 from tests.conftest import ROOT
 
@@ -37,7 +37,7 @@ def shipped() -> KnowledgeBase:
 
 @pytest.fixture(scope="module")
 def shipped_engine(shipped: KnowledgeBase) -> FaqEngine:
-    return FaqEngine(shipped)
+    return FaqEngine(shipped, today=lambda: TODAY)
 
 
 def test_the_knowledge_base_is_big_enough_and_covers_every_fact_group(
@@ -69,7 +69,9 @@ def test_every_entry_is_found_by_its_own_title(
     for entry in shipped.entries:
         decision = shipped_engine.decide(entry.title)
         found = decision.entry if decision.outcome is Outcome.ANSWER else None
-        offered = decision.suggestions if decision.outcome is Outcome.SUGGEST else ()
+        # With an answer, the suggestions are the close alternatives offered beside it (an
+        # expired entry is offered beside its successor).
+        offered = decision.suggestions
         if found != entry and entry not in offered:
             missed.append(f"{entry.id}: {decision.outcome.value}")
     assert missed == []
@@ -80,10 +82,15 @@ def test_every_entry_is_answered_for_at_least_one_colloquial_phrasing(
 ) -> None:
     missed = []
     for entry in shipped.entries:
+        # An expired entry answers questions about its period; present-tense ones go to its
+        # successor (see test_answer_review.py).
+        wanted = {entry.id, entry.superseded_by if entry.expired(TODAY) else entry.id}
         answered = [
             q
             for q in entry.questions
-            if (d := shipped_engine.decide(q)).outcome is Outcome.ANSWER and d.entry == entry
+            if (d := shipped_engine.decide(q)).outcome is Outcome.ANSWER
+            and d.entry is not None
+            and d.entry.id in wanted
         ]
         if not answered:
             missed.append(entry.id)
@@ -105,6 +112,7 @@ def test_check_lists_knowledge_base_mistakes_with_lines(tmp_path: Path) -> None:
         f"""\
 - id: a
   topic: t
+  facts: [1]
   title: タイトル
   questions: [質問]
   answer: 答え
@@ -112,6 +120,7 @@ def test_check_lists_knowledge_base_mistakes_with_lines(tmp_path: Path) -> None:
   checked: 2026-11-20
 - id: a
   topic: t
+  facts: [2]
   title: もう一つ
   questions: [質問2]
   answer: {long_answer}
@@ -126,8 +135,8 @@ def test_check_lists_knowledge_base_mistakes_with_lines(tmp_path: Path) -> None:
     with pytest.raises(InvalidDocument) as caught:
         load_knowledge(folder, TODAY)
     found = [str(p) for p in caught.value.problems]
-    assert any(":13: [1].sources: must not be empty" in p for p in found), found
-    assert any(":14: [1].checked: not a real date" in p for p in found), found
+    assert any(":15: [1].sources: must not be empty" in p for p in found), found
+    assert any(":16: [1].checked: not a real date" in p for p in found), found
     assert any('"保健証" is already a variant of "保険証"' in p for p in found), found
 
 
@@ -139,6 +148,7 @@ def test_cross_checks_run_when_every_value_is_readable(tmp_path: Path) -> None:
     entry = """\
 - id: {id}
   topic: t
+  facts: [1]
   title: タイトル{id}
   questions: [質問{id}]
   answer: {answer}
@@ -157,22 +167,187 @@ def test_cross_checks_run_when_every_value_is_readable(tmp_path: Path) -> None:
     found = sorted(str(p) for p in caught.value.problems)
     assert found == sorted(
         [
-            'knowledge/insurance_card.yaml:9: [1].id: duplicate id "a" (also entry 0)',
-            f"knowledge/insurance_card.yaml:13: [1].answer: {ANSWER_MAX + 1} characters; a chat "
+            'knowledge/insurance_card.yaml:10: [1].id: duplicate id "a" (also entry 0)',
+            f"knowledge/insurance_card.yaml:15: [1].answer: {ANSWER_MAX + 1} characters; a chat "
             f"answer is at most {ANSWER_MAX}: move the rest to more:",
-            'knowledge/insurance_card.yaml:16: [1].related[0]: no entry has the id "nowhere"',
-            'knowledge/insurance_card.yaml:8: [0].related[0]: no entry has the id "b"',
+            'knowledge/insurance_card.yaml:18: [1].related[0]: no entry has the id "nowhere"',
+            'knowledge/insurance_card.yaml:9: [0].related[0]: no entry has the id "b"',
         ]
     )
 
 
-def test_quality_on_the_validation_questions_does_not_regress(shipped_engine: FaqEngine) -> None:
-    """A floor, not a target: `campaign-bot faq eval` reports the figures."""
-    from bot.faq.evaluation import evaluate, load_questions
+# The tuning sets. The holdout files are left out on purpose: a phrasing that happens to equal
+# one of their questions must not make us edit the knowledge base after seeing them (that would
+# be tuning on the holdout); test_holdout.py reports such coincidences instead.
+HOLDOUT_FILES = {"holdout_2026_11.yaml", "kana_pairs.yaml"}
+EVALUATION_FILES = sorted(
+    path
+    for path in (ROOT / "tests" / "fixtures" / "faq").glob("*.yaml")
+    if path.name not in HOLDOUT_FILES
+)
 
-    report = evaluate(
-        shipped_engine,
-        load_questions(ROOT / "tests" / "fixtures" / "faq" / "validation_questions.yaml"),
-    )
-    assert report.accuracy >= 0.90, report.summary()
-    assert report.decline_rate >= 0.90, report.summary()
+
+def _comparable(text: str) -> str:
+    import re
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKC", text).lower()
+    if folded.isascii():
+        return re.sub(r"[^a-z0-9' ]", " ", folded)
+    return re.sub(r"[\s、。，,.!！?？「」『』…・ー〜~]", "", folded)
+
+
+def _bigrams(text: str) -> set[str]:
+    """Character bigrams of Japanese; words of English (its letter pairs are all alike)."""
+    if text.isascii():
+        import re
+
+        return set(re.findall(r"[a-z0-9']+", text))
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
+def test_no_phrasing_copies_an_evaluation_question(shipped: KnowledgeBase) -> None:
+    """A phrasing that nearly equals a test question makes the figures flatter the bot."""
+    from bot.faq.evaluation import load_questions
+
+    asked = [_bigrams(_comparable(q.q)) for path in EVALUATION_FILES for q in load_questions(path)]
+    assert asked, EVALUATION_FILES
+    copies = []
+    for entry in shipped.entries:
+        for phrasing in (*entry.questions, *entry.questions_en):
+            mine = _bigrams(_comparable(phrasing))
+            for theirs in asked:
+                if len(mine & theirs) >= 0.6 * max(1, len(mine | theirs)):
+                    copies.append(f"{entry.id}: {phrasing}")
+                    break
+    assert copies == []
+
+
+def test_every_entry_rests_on_facts_and_answers_in_english(shipped: KnowledgeBase) -> None:
+    for entry in shipped.entries:
+        assert entry.facts, entry.id
+        assert all(1 <= fact <= 68 for fact in entry.facts), entry.id
+        assert entry.answer_en, entry.id
+        assert entry.title_en, entry.id
+        assert entry.questions_en, entry.id
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "年金はどの口座に振り込まれますか",
+        "マイナ免許証はどこで作れますか",
+        "住民票をコンビニで取るにはどうすれば",
+        "e-Taxのパスワードを忘れてしまいました",
+        "介護保険料はいくらになりますか",
+        "Which bank account is my pension paid into?",
+    ],
+)
+def test_neighbouring_subjects_are_declined(shipped_engine: FaqEngine, question: str) -> None:
+    assert shipped_engine.decide(question).outcome is Outcome.DECLINE
+
+
+@pytest.mark.parametrize(
+    ("question", "entry_id"),
+    [
+        ("年金暮らしで10割払ったお金は戻りますか", "myna-paid-100-refund"),
+        ("国保料が払えません", "kokuho-arrears-consult"),
+        ("介護保険証もなくなるのですか", "kaigo-hokensho"),
+    ],
+)
+def test_their_words_in_an_insurance_question_do_not_decline_it(
+    shipped_engine: FaqEngine, question: str, entry_id: str
+) -> None:
+    decision = shipped_engine.decide(question)
+    shown = [decision.entry, *decision.suggestions]
+    assert entry_id in {e.id for e in shown if e is not None}, decision.outcome
+
+
+def test_ward_entries_answer_only_when_the_ward_is_named(shipped_engine: FaqEngine) -> None:
+    wards = {e.id for e in shipped_engine.knowledge.entries if e.wards}
+    for question in (
+        "保険証はいつまで使えたの",
+        "資格確認書の期限はいつまで",
+        "国保の資格確認書はいつ届く",
+    ):
+        decision = shipped_engine.decide(question)
+        assert not {e.id for e in (decision.entry, *decision.suggestions) if e} & wards
+    decision = shipped_engine.decide("中野区の国保の資格確認書の期限はいつまで")
+    assert decision.entry is not None
+    assert decision.entry.id == "nakano-kokuho"
+
+
+def test_scheme_entries_yield_to_another_scheme_or_age(shipped_engine: FaqEngine) -> None:
+    kouki = {e.id for e in shipped_engine.knowledge.entries if e.scheme == Scheme.KOUKI}
+    for question in ("70歳の母は国保です。資格確認書はどうなりますか", "72歳の国保の資格確認書"):
+        decision = shipped_engine.decide(question)
+        assert not {e.id for e in (decision.entry, *decision.suggestions) if e} & kouki
+
+
+@pytest.mark.parametrize(
+    ("question", "entry_id"),
+    [
+        ("What is the eligibility certificate?", "shikaku-kakuninsho-what"),
+        ("I lost my My Number card. What should I do?", "mynacard-lost"),
+        ("Can I still use my expired insurance card?", "expired-card-use-now"),
+        ("How do I cancel the My Number insurance card registration?", "myna-cancel-how"),
+    ],
+)
+def test_english_questions_find_their_entry(
+    shipped_engine: FaqEngine, question: str, entry_id: str
+) -> None:
+    decision = shipped_engine.decide(question)
+    assert decision.language == "en"
+    assert decision.outcome is Outcome.ANSWER
+    assert decision.entry is not None
+    assert decision.entry.id == entry_id
+
+
+def test_kana_only_questions_find_the_entry_of_their_kanji_form(
+    shipped_engine: FaqEngine,
+) -> None:
+    for kanji, kana in (
+        ("電子証明書の更新", "でんしショーメーショのこーしん"),
+        ("期限切れの保険証は使える", "きげんぎれの ほけんしょう つかえる"),
+        ("限度額適用認定証はどうなった", "げんどがく にんていしょう どうなった"),
+    ):
+        written = shipped_engine.decide(kanji)
+        spoken = shipped_engine.decide(kana)
+        assert written.entry is not None, kanji
+        assert spoken.entry == written.entry, kana
+
+
+SCHEME_NAMES = {
+    Scheme.KOKUHO: ("国保", "国民健康保険"),
+    Scheme.KYOKAI: ("協会けんぽ",),
+    Scheme.KUMIAI: ("健康保険組合", "健保組合"),
+    Scheme.KOUKI: ("後期高齢者", "75歳以上"),
+}
+
+
+def test_scheme_and_ward_answers_say_whom_they_are_about(shipped: KnowledgeBase) -> None:
+    for entry in shipped.entries:
+        if entry.scheme is not None:
+            assert any(name in entry.answer for name in SCHEME_NAMES[entry.scheme]), entry.id
+        for ward in entry.wards:
+            assert ward in entry.answer, (entry.id, ward)
+
+
+@pytest.mark.parametrize(
+    ("question", "outcome"),
+    [
+        ("駅前の眼科は土曜日もやっていますか", Outcome.DECLINE),
+        ("来週眼科に行きます。受付で何を見せればいいですか", Outcome.ANSWER),
+        ("社保協の会費はいくらですか", Outcome.DECLINE),
+        ("医療費控除の申告のしかた", Outcome.DECLINE),
+    ],
+)
+def test_subject_words_are_read_as_written_not_folded_by_synonyms(
+    shipped_engine: FaqEngine, question: str, outcome: Outcome
+) -> None:
+    """眼科 names a subject even though the synonyms fold it into 病院 for matching."""
+    decision = shipped_engine.decide(question)
+    if outcome is Outcome.ANSWER:
+        assert decision.outcome in (Outcome.ANSWER, Outcome.SUGGEST), decision.outcome
+    else:
+        assert decision.outcome is outcome
