@@ -93,8 +93,13 @@ class Conversation:
             "guests": Press(rsvp.guests, (buttons.occurrence_to_answer, buttons.count)),
             "attendance": Press(organiser.attendance, (buttons.occurrence,), organiser=True),
             "attendees": Press(organiser.attendees, (buttons.occurrence,), organiser=True),
-            "faq": Press(self.answers.show, (buttons.text,), consent=False),
-            "faq_more": Press(self.answers.more, (buttons.text,), consent=False),
+            # An entry, and the language it was asked in ("en") when not the member's own.
+            "faq": Press(
+                self.answers.show, (buttons.text, buttons.text), optional=1, consent=False
+            ),
+            "faq_more": Press(
+                self.answers.more, (buttons.text, buttons.text), optional=1, consent=False
+            ),
             "ask_human": Press(relay.ask_human),
             "relay_reply": Press(relay.start_reply, (buttons.text,), organiser=True),
             PAGE_ACTION: Press(self._page, (buttons.text, buttons.text), rest=buttons.text),

@@ -27,11 +27,23 @@ def fake() -> Iterator[FakeTelegram]:
 ORGANISER_ID = 9001
 
 
+# Telegram's per-chat pace (1/s after a burst of 3) would make every journey here take
+# seconds; tests about pacing itself are marked `real_pacing` and keep the shipped values.
+QUICK_PACING = {"per_chat_per_second": 100.0, "per_chat_burst": 20}
+
+
 def telegram_settings(
-    settings: Settings, fake: FakeTelegram, database_url: str, **telegram: object
+    settings: Settings,
+    fake: FakeTelegram,
+    database_url: str,
+    *,
+    delivery: dict[str, object] | None = None,
+    **telegram: object,
 ) -> Settings:
     """The example configuration, pointed at the fake server, with one Telegram organiser."""
     config = settings.config
+    if delivery:
+        config = config.model_copy(update={"delivery": config.delivery.model_copy(update=delivery)})
     channels = ChannelsConfig(
         console=config.channels.console,
         telegram=TelegramConfig(
@@ -52,6 +64,10 @@ def telegram_settings(
     )
 
 
+def _pacing(request: pytest.FixtureRequest) -> dict[str, object] | None:
+    return None if request.node.get_closest_marker("real_pacing") else QUICK_PACING
+
+
 @dataclass
 class RunningBot:
     app: App
@@ -61,6 +77,7 @@ class RunningBot:
 
 @pytest.fixture
 async def running(
+    request: pytest.FixtureRequest,
     settings: Settings,
     fake: FakeTelegram,
     database_url: str,
@@ -68,7 +85,9 @@ async def running(
     shipped_engine: FaqEngine,
 ) -> AsyncIterator[RunningBot]:
     """The whole bot, polling the fake server, with the test database and a fixed clock."""
-    app = build(telegram_settings(settings, fake, database_url), clock=clock)
+    app = build(
+        telegram_settings(settings, fake, database_url, delivery=_pacing(request)), clock=clock
+    )
     app.library.engine = shipped_engine  # built once per session, not per test
     channel = telegram_channel(app)
     await channel.start()
@@ -81,6 +100,7 @@ async def running(
 
 @pytest.fixture
 async def serving(
+    request: pytest.FixtureRequest,
     settings: Settings,
     fake: FakeTelegram,
     database_url: str,
@@ -88,7 +108,9 @@ async def serving(
     shipped_engine: FaqEngine,
 ) -> AsyncIterator[RunningBot]:
     """The whole bot as `campaign-bot run` serves it: replies, and the outbox being sent."""
-    app = build(telegram_settings(settings, fake, database_url), clock=clock)
+    app = build(
+        telegram_settings(settings, fake, database_url, delivery=_pacing(request)), clock=clock
+    )
     app.library.engine = shipped_engine
     async with telegram_service(app) as channel:
         yield RunningBot(app, channel, app.database)

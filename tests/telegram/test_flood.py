@@ -7,6 +7,8 @@ an apology.
 
 from __future__ import annotations
 
+import pytest
+
 from tests.events.conftest import CALENDAR
 from tests.fakes.telegram_api import FakeTelegram, RateLimits
 from tests.telegram.conftest import RunningBot
@@ -15,6 +17,8 @@ from tests.telegram.test_rsvp import card_of
 
 MEMBER = 4242
 APOLOGY = "申し訳ありません"
+
+pytestmark = pytest.mark.real_pacing
 
 
 async def journeys(fake: FakeTelegram, chat_id: int) -> None:
