@@ -179,8 +179,13 @@ async def run_ours(
     channels = ChannelsConfig(
         telegram=TelegramConfig(enabled=True, base_url=base_url, base_file_url=base_file_url)
     )
+    # The bare bots here do not pace and the fake sets no flood limits, so ours does not pace
+    # either: this compares the cost of the stacks. Pacing is measured by bench/outbox.py.
+    unpaced = example.config.delivery.model_copy(
+        update={"per_second": 1000.0, "per_chat_per_second": 100.0, "per_chat_burst": 20}
+    )
     settings = Settings(
-        config=example.config.model_copy(update={"channels": channels}),
+        config=example.config.model_copy(update={"channels": channels, "delivery": unpaced}),
         path=example.path,
         secrets=Secrets(telegram_bot_token=TOKEN, database_url=database_url),
     )
@@ -297,6 +302,19 @@ def main() -> None:
             "(the cost of our stack alone: database, core, rendering)"
         )
     print(f"benchmark time: {time.perf_counter() - started:.0f} s")
+    figures = {}
+    if "ours" in medians:
+        ours = medians["ours"]
+        figures.update(
+            updates_per_s=f"{ours.rate:.0f}",
+            p50_ms=f"{ours.percentile(50):.1f}",
+            p99_ms=f"{ours.percentile(99):.1f}",
+        )
+    if "bare" in medians:
+        figures["bare_updates_per_s"] = f"{medians['bare'].rate:.0f}"
+    if "bare" in medians and "ours" in medians:
+        figures["ratio"] = f"{medians['ours'].rate / medians['bare'].rate:.2f}"
+    print("RESULT " + " ".join(f"{key}={value}" for key, value in figures.items()))
 
 
 if __name__ == "__main__":
