@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.domain.deliveries import About, Pending, Skip
-from bot.domain.events import RsvpStatus
+from bot.domain.deliveries import Pending, Skip
 from bot.domain.messages import Outgoing
 from bot.domain.ports import Clock
 from bot.services.deliveries import DeliveryContent
 from bot.services.screens import Screens
 from bot.store.database import Database
+from bot.store.outbox import about_of
 from bot.store.tables import DeliveryRow, MemberRow
 
 
@@ -35,14 +35,7 @@ def rendered(
             language=member.language,
             role=member.role,
             payload=row.payload,
-            about=About(
-                occurrence_id=row.occurrence_id,
-                relay_id=row.relay_id,
-                broadcast_id=row.broadcast_id,
-                expect_rsvp=frozenset(
-                    RsvpStatus(s) for s in (row.expect_rsvp or "").split(",") if s
-                ),
-            ),
+            about=about_of(row),
             due_at=row.due_at,
         )
         for row, member in rows

@@ -27,9 +27,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery.model import Channels, ClaimedDelivery
 from bot.delivery.policy import LOWER_LANE_SHARE, SKIP_UNREACHABLE, skip_reason
-from bot.domain.deliveries import About, Lane
-from bot.domain.events import RsvpStatus
+from bot.domain.deliveries import Lane
 from bot.store.dialect import for_update_skip_locked
+from bot.store.outbox import about_of
 from bot.store.repositories import members
 from bot.store.tables import DeliveryRow
 
@@ -195,14 +195,7 @@ def _take(
             language=row.language,
             role=row.role,
             payload=row.payload,
-            about=About(
-                occurrence_id=row.occurrence_id,
-                relay_id=row.relay_id,
-                broadcast_id=row.broadcast_id,
-                expect_rsvp=frozenset(
-                    RsvpStatus(status) for status in (row.expect_rsvp or "").split(",") if status
-                ),
-            ),
+            about=about_of(row),
             due_at=row.due_at,
             lane=Lane(row.lane),
             channel=row.channel,

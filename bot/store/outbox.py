@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.domain.deliveries import NOTHING, About, Audience, lane_of, needs_subscription
+from bot.domain.events import RsvpStatus
 from bot.domain.members import Member, Subscription
 from bot.store.dialect import insert_ignoring_conflicts
 from bot.store.repositories import members
@@ -35,6 +36,19 @@ rsvps = cast(Table, RsvpRow.__table__)
 
 def expect_rsvp_column(about: About) -> str | None:
     return ",".join(sorted(about.expect_rsvp)) or None
+
+
+def about_of(row: Any) -> About:
+    """What a stored delivery is about, read back from its columns (the inverse of the
+    values `enqueue` writes)."""
+    return About(
+        occurrence_id=row.occurrence_id,
+        relay_id=row.relay_id,
+        broadcast_id=row.broadcast_id,
+        expect_rsvp=frozenset(
+            RsvpStatus(status) for status in (row.expect_rsvp or "").split(",") if status
+        ),
+    )
 
 
 def _about_values(about: About) -> dict[str, Any]:
