@@ -132,7 +132,7 @@ class DeliveryConfig(_Section):
     per_second: float = Field(default=25.0, gt=0, le=1000)
     per_chat_per_second: float = Field(default=1.0, gt=0, le=100)
     per_chat_burst: int = Field(default=3, ge=1, le=20)
-    reply_burst: int = Field(default=3, ge=1, le=30)
+    reply_burst: int = Field(default=10, ge=1, le=30)
     batch: int = Field(default=15, ge=1, le=1000)
     max_attempts: int = Field(default=8, ge=1, le=100)
     lease: Duration = timedelta(seconds=30)

@@ -68,7 +68,7 @@ class Pacer:
         per_second: float = 30.0,
         per_chat_per_second: float = 1.0,
         per_chat_burst: int = 3,
-        reply_burst: int = 3,
+        reply_burst: int = 10,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         ledger: tuple[str, BlockingReserve] | None = None,

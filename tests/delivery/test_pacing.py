@@ -178,6 +178,37 @@ async def test_a_reply_overtakes_pushes_waiting_for_the_same_budget(time: FakeTi
     assert busiest_second([moment for _, moment in sent]) <= 10 + 2  # a reply's small burst
 
 
+async def test_members_writing_at_once_during_a_broadcast_are_answered_at_once(
+    time: FakeTime,
+) -> None:
+    limiter = pacer(time, per_second=30.0, reply_burst=10)
+    sent: list[tuple[str, float]] = []
+
+    async def one(chat: str, priority: int) -> None:
+        await limiter.acquire(chat, priority=priority)
+        sent.append((chat, time.now))
+
+    async def scenario() -> None:
+        pushes = [asyncio.ensure_future(one(f"push{n}", Lane.BULK)) for n in range(200)]
+        await time.sleep(2.0)  # the broadcast uses the whole budget
+        await asyncio.gather(*(one(f"member{n}", REPLY) for n in range(9)))
+        await asyncio.gather(*pushes)
+
+    await time.run(scenario())
+
+    replies = [moment for chat, moment in sent if chat.startswith("member")]
+    assert replies == pytest.approx([2.0] * 9)
+    # Borrowed from the pushes' share: the busiest second keeps within the burst above the rate.
+    assert busiest_second([moment for _, moment in sent]) <= 30 + 10
+
+
+async def test_replies_beyond_their_burst_wait_their_turn(time: FakeTime) -> None:
+    limiter = pacer(time, per_second=10.0, reply_burst=3)
+    sent = await send_all(time, limiter, [f"member{n}" for n in range(6)], priority=REPLY)
+
+    assert [at for _, at in sent] == pytest.approx([0.0, 0.0, 0.0, 0.1, 0.2, 0.3])
+
+
 async def test_a_higher_lane_goes_before_a_lower_one_waiting_longer(time: FakeTime) -> None:
     limiter = pacer(time, per_second=10.0)
     order: list[str] = []
