@@ -113,3 +113,13 @@ def test_members_questions_count_in_calibration(tmp_path: Path, knowledge: Knowl
     without = calibration.calibrate(knowledge, engine)["ja"].cases
     with_members = calibration.calibrate(knowledge, engine, questions=[questions])["ja"].cases
     assert with_members == without + 2
+
+
+@pytest.mark.parametrize(
+    ("written", "concept"),
+    [("Is it mandatory?", "voluntary"), ("My certificate runs out soon", "expire")],
+)
+def test_english_questions_ask_in_the_answers_words(written: str, concept: str) -> None:
+    from bot.faq import english
+
+    assert concept in english.normalise(written)
