@@ -96,8 +96,13 @@ def calibrate(settings: Settings, *, write: bool) -> str:
     today = datetime.now(settings.zone).date()
     knowledge = load_knowledge(settings.knowledge_dir, today)
     started = time.perf_counter()
-    results = calibration.calibrate(knowledge)
-    lines = [f"leave-one-out in {time.perf_counter() - started:.1f} s"]
+    # The tuning files live beside the knowledge base in the repository (tests/fixtures/faq).
+    files = calibration.tuning_files(settings.knowledge_dir.parent / "tests" / "fixtures" / "faq")
+    results = calibration.calibrate(knowledge, questions=files)
+    lines = [
+        f"leave-one-out and {len(files)} tuning files in {time.perf_counter() - started:.1f} s: "
+        + ", ".join(path.name for path in files)
+    ]
     for language, result in results.items():
         limits = result.thresholds
         lines += [

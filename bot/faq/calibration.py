@@ -7,11 +7,18 @@ Every phrasing of a decline route is asked the same way and must not be answered
 combination of thresholds on a grid is tried on these decisions, and the one with the lowest
 cost is kept, where a wrong answer costs `WRONG` (wrong health-insurance advice hurts), an
 off-topic question answered costs `WRONG` too, a right entry only offered (もしかして) costs
-`OFFERED`, and anything else that misses costs 1. Ties go to the stricter thresholds.
+`OFFERED`, a wrong answer shown with the right entry offered below it costs `WRONG_OFFERED`
+(the member sees the right answer one tap away, and the caution that others may fit), and
+anything else that misses costs 1. Ties go to the stricter thresholds.
 
-No evaluation file is read: the dev, validation and holdout questions stay unseen by the
-thresholds. `campaign-bot faq calibrate` runs this and writes `knowledge/thresholds.yaml`,
-which the engine reads.
+Beside the phrasings, the members' questions of the tuning files (`TUNING_FILES`, written to
+be tuned on: the dev set, the validation set and tests/fixtures/faq/tuning_*.yaml) are asked
+as they are, with the entries their `accept:` or primary fact names: phrasings left out one at a
+time are written in the knowledge base's own words and are a pessimistic stand-in for members,
+who write longer questions with their own circumstances. No evaluation file is ever read: a
+holdout or a pairs file given by mistake is refused (`tuning_files`, `calibrate`).
+`campaign-bot faq calibrate` runs this and writes `knowledge/thresholds.yaml`, which the engine
+reads.
 """
 
 from __future__ import annotations
@@ -22,11 +29,17 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from bot.faq.evaluation import EvalQuestion, acceptable, load_questions
 from bot.faq.knowledge import THRESHOLDS_FILE, KnowledgeBase, RouteKind, Thresholds
 from bot.faq.matcher import Asked, FaqEngine, Outcome
 
+# The question files thresholds may be chosen on (relative to the repository): tuning sets only.
+TUNING_FILES = ("dev_questions.yaml", "validation_questions.yaml", "tuning_*.yaml")
+_EVALUATION = ("holdout", "kana_pairs")  # never read, whatever a caller passes
+
 WRONG = 3.0
 OFFERED = 0.75
+WRONG_OFFERED = 1.5
 # 0.30 .. 0.60. Above 0.6 a question must be written almost wholly in the knowledge base's
 # own words: leave-one-out, whose questions are those words, prefers such thresholds, but
 # members' questions (longer, with their own circumstances) would then rarely be answered.
@@ -34,7 +47,7 @@ ANSWER_GRID = [round(0.30 + 0.05 * i, 2) for i in range(7)]
 SUGGEST_GAPS = [0.1, 0.2, 0.3]  # suggest_at = answer_at - gap
 UNKNOWN_GAP = 0.1  # unknown_at = suggest_at - 0.1: "don't know" and a decline cost the same here
 MARGINS = [1.0]  # a margin above 1 turned right answers into もしかして on the tuning sets
-LEADS = [1.5, 2.0, 3.0, 99.0]  # 99: never answer from もしかして
+LEADS = [1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 99.0]  # 99: never answer from もしかして
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,28 @@ def cases(engine: FaqEngine) -> Iterator[Case]:
                 yield Case(text, asked, frozenset())
 
 
+def tuning_files(directory: Path) -> list[Path]:
+    """The tuning files in `directory` (tests/fixtures/faq), never an evaluation file."""
+    found = sorted({path for pattern in TUNING_FILES for path in directory.glob(pattern)})
+    return [path for path in found if not is_evaluation(path)]
+
+
+def is_evaluation(path: Path) -> bool:
+    return path.name.startswith(_EVALUATION)
+
+
+def question_cases(engine: FaqEngine, questions: list[EvalQuestion]) -> Iterator[Case]:
+    """Members' questions of a tuning file, asked as they are."""
+    for question in questions:
+        expected = frozenset(
+            entry.id
+            for entry in engine.knowledge.entries
+            if not question.out_of_scope and acceptable(question, entry)
+        )
+        if question.out_of_scope or expected:
+            yield Case(question.q, engine.ask(question.q), expected)
+
+
 def cost_of(engine: FaqEngine, all_cases: list[Case], limits: Thresholds) -> Calibration:
     cost = 0.0
     right = wrong = offered = 0
@@ -96,7 +131,8 @@ def cost_of(engine: FaqEngine, all_cases: list[Case], limits: Thresholds) -> Cal
         if answered in case.expected:
             right += 1
         elif answered is not None:
-            cost += WRONG
+            offered_below = any(e.id in case.expected for e in decision.suggestions)
+            cost += WRONG_OFFERED if offered_below else WRONG
             wrong += 1
         elif any(e.id in case.expected for e in decision.suggestions):
             cost += OFFERED
@@ -118,7 +154,11 @@ def grid() -> Iterator[Thresholds]:
         )
 
 
-def calibrate(knowledge: KnowledgeBase, engine: FaqEngine | None = None) -> dict[str, Calibration]:
+def calibrate(
+    knowledge: KnowledgeBase,
+    engine: FaqEngine | None = None,
+    questions: list[Path] | None = None,
+) -> dict[str, Calibration]:
     """The grid's cheapest thresholds for each language (see the module's docstring).
 
     Japanese and English questions are searched in different indexes whose scores and
@@ -129,6 +169,11 @@ def calibrate(knowledge: KnowledgeBase, engine: FaqEngine | None = None) -> dict
     by_language: dict[str, list[Case]] = {"ja": [], "en": []}
     for case in cases(engine):
         by_language[case.asked.language].append(case)
+    for path in questions or []:
+        if is_evaluation(path):
+            raise ValueError(f"{path} is an evaluation file: thresholds are never chosen on it")
+        for case in question_cases(engine, load_questions(path)):
+            by_language[case.asked.language].append(case)
     chosen: dict[str, Calibration] = {}
     for language, language_cases in by_language.items():
         best: Calibration | None = None

@@ -249,6 +249,17 @@ _VARIANTS = {
     "special rule": "interim",
     "temporary measure": "interim",
     "special measure": "interim",
+    # Asking whether something is obligatory is asking whether it is voluntary: the answers say
+    # "voluntary", members ask "mandatory?".
+    "mandatory": "voluntary",
+    "compulsory": "voluntary",
+    "obligatory": "voluntary",
+    "optional": "voluntary",
+    "my choice": "voluntary",
+    "runs out": "expire",
+    "run out": "expire",
+    "running out": "expire",
+    "ran out": "expire",
     "application": "apply",
     "applying": "apply",
     "hospital": "clinic",

@@ -26,10 +26,11 @@ BIGRAM_WEIGHT = 0.35
 READING_WEIGHT = 0.2
 KANA_READING_WEIGHT = 1.0  # for a question written mostly in kana
 ANSWER_WEIGHT = 1.0
-SECOND_WEIGHT = 0.3
+SECOND_WEIGHT = 0.6
 COMMON = 0.04  # share of the documents beyond which a bigram or sound is too common to score
 COMMON_READING = 0.12  # sounds repeat more than letters (でん, しし): a wider limit
 READING_TRUST = 0.9  # how much a question's sounds alone can vouch for an entry
+CENTROID_WEIGHT = 40.0  # the entry as a whole (centroid of its phrasings), beside its best one
 
 
 class Bm25:
@@ -152,6 +153,69 @@ class Index:
             ],
             dtype=np.intp,
         )
+        self._build_centroids()
+
+    def _channels(
+        self, features: Features, kana: bool = False
+    ) -> list[tuple[Bm25, Sequence[str], float]]:
+        word_weight, reading_weight = (0.5, KANA_READING_WEIGHT) if kana else (1.0, READING_WEIGHT)
+        return [
+            (self._words, features.words, word_weight),
+            (self._bigrams, features.bigrams, BIGRAM_WEIGHT),
+            (self._readings, features.readings, reading_weight),
+        ]
+
+    def _vector(self, features: Features, kana: bool = False) -> dict[tuple[int, str], float]:
+        vector: dict[tuple[int, str], float] = {}
+        for channel, (bm25, terms, weight) in enumerate(self._channels(features, kana)):
+            for term in set(terms):
+                vector[(channel, term)] = weight * bm25.weight(term)
+        norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
+        return {k: v / norm for k, v in vector.items()}
+
+    def _build_centroids(self) -> None:
+        rows: dict[tuple[int, str], int] = {}
+        sums = [dict[tuple[int, str], float]() for _ in self._targets]
+        row_of = {t: i for i, t in enumerate(self._targets)}
+        for document in self.documents:
+            if document.field == "answer":
+                continue
+            total = sums[row_of[document.target]]
+            for key, value in self._vector(document.features).items():
+                total[key] = total.get(key, 0.0) + value
+        for total in sums:
+            for key in total:
+                rows.setdefault(key, len(rows))
+        matrix = np.zeros((len(rows), len(self._targets)))
+        for column, total in enumerate(sums):
+            norm = math.sqrt(sum(v * v for v in total.values())) or 1.0
+            for key, value in total.items():
+                matrix[rows[key], column] = value / norm
+        self._centroid_rows = rows
+        self._centroids = matrix
+
+    def centroid_scores(
+        self, query: Features, kana: bool = False, leave_out: int | None = None
+    ) -> npt.NDArray[np.float64]:
+        """Cosine of the question with each target's centroid (`leave_out` taken out of its own)."""
+        scores = np.zeros(len(self._targets))
+        asked = self._vector(query, kana)
+        for key, value in asked.items():
+            row = self._centroid_rows.get(key)
+            if row is not None:
+                scores += value * self._centroids[row]
+        if leave_out is not None:
+            target = self.documents[leave_out].target
+            total: dict[tuple[int, str], float] = {}
+            for index in self._by_target[target]:
+                if index == leave_out or self.documents[index].field == "answer":
+                    continue
+                for key, value in self._vector(self.documents[index].features).items():
+                    total[key] = total.get(key, 0.0) + value
+            norm = math.sqrt(sum(v * v for v in total.values())) or 1.0
+            column = self._targets.index(target)
+            scores[column] = sum(v * total.get(k, 0.0) for k, v in asked.items()) / norm
+        return scores
 
     def _merged(self, target: str, leave_out: int | None) -> Document:
         words: set[str] = set()
@@ -197,6 +261,8 @@ class Index:
         best, second = top_two[:, 0], top_two[:, 1]
         # An entry several of whose phrasings fit is likelier than one with a single lucky one.
         combined = best + SECOND_WEIGHT * second + ANSWER_WEIGHT * totals[self._answer_docs]
+        if CENTROID_WEIGHT:
+            combined = combined + CENTROID_WEIGHT * self.centroid_scores(query, kana, leave_out)
         found = np.flatnonzero(best > 0)
         ranked_rows = found[np.argsort(-combined[found], kind="stable")][:limit]
         # Coverage is only needed for the few targets a decision can look at.

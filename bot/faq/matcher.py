@@ -52,6 +52,27 @@ SCHEME_WORDS: dict[Scheme, tuple[str, ...]] = {
     Scheme.KUMIAI: ("健保組合", "健康保険組合", "組合健保"),
     Scheme.KOUKI: ("後期高齢者", "75歳以上", "後期高齢"),
 }
+# The things a question can be about, by the words that name them (after normalisation). A
+# question that names some of them is not answered by an entry whose title names only others:
+# 「資格確認書の有効期限」 is not about the 電子証明書's, however many words the two share.
+# Members call every card 保険証, so a question's 保険証 admits entries about the 資格確認書
+# and the マイナ保険証 too.
+SUBJECTS: dict[str, tuple[str, ...]] = {
+    "kakuninsho": ("資格確認書",),
+    "oshirase": ("資格情報のお知らせ", "資格情報通知書", "お知らせ"),
+    "ecert": ("電子証明書", "有効期限通知書"),
+    "myna": ("マイナ保険証", "マイナンバーカード", "マイナポータル"),
+    "card": ("健康保険証", "保険証"),
+    "shomeisho": ("資格証明書", "短期被保険者証", "短期証"),
+    "gendogaku": ("限度額適用認定証", "限度額"),
+    "jukyusha": ("高齢受給者証",),
+    "kaigo": ("介護保険被保険者証", "介護保険"),
+}
+_SUBJECT_WORDS = {fold(w): key for key, words in SUBJECTS.items() for w in words}
+_SUBJECT = re.compile("|".join(map(re.escape, sorted(_SUBJECT_WORDS, key=len, reverse=True))))
+_LOOSE = {"card": {"kakuninsho", "myna"}}  # what a question's word also admits
+OFF_SUBJECT = 0.7  # share of its score an entry keeps when it is about another subject
+
 _EMPLOYEE = ("会社の保険", "会社の健康保険", "社会保険", "共済", "勤め先の")
 _EN_SCHEMES = {Scheme.KOKUHO: "nhi", Scheme.KOUKI: "kouki", Scheme.KYOKAI: "kyokai"}
 _AGE = re.compile(r"(\d{2,3})歳")
@@ -114,6 +135,9 @@ class FaqEngine:
         self._normalise = Normaliser(knowledge.synonyms)
         self._entries = {entry.id: entry for entry in knowledge.entries}
         self._routes = {route.id: route for route in knowledge.routes}
+        self._entry_subjects = {
+            entry.id: subjects_of(self._normalise(entry.title)) for entry in knowledge.entries
+        }
         self.index = Index(list(self._documents()))
         self.english_index = Index(list(self._english_documents()))
         self._subjects = [
@@ -212,7 +236,9 @@ class FaqEngine:
         if subject is not None:
             return Asked(normalised, language, routed=_ROUTED[subject.kind])
         kana = language == "ja" and mostly_kana(normalised)
-        hits = index.search(query, leave_out=leave_out, limit=8, kana=kana)
+        hits = index.search(query, leave_out=leave_out, limit=12, kana=kana)
+        if language == "ja":
+            hits = self._on_subject(hits, normalised)[:8]
         if query.words and all(word in INTERROGATIVES for word in query.words):
             # 「なんだっけ」「いつ？」: a question word alone asks nothing we could answer.
             hits = [h for h in hits if h.target in self._routes]
@@ -220,6 +246,20 @@ class FaqEngine:
                 return Asked(normalised, language, routed=Outcome.EMPTY)
         hits = self._limited(hits, normalised, question, language)
         return Asked(normalised, language, tuple(hits))
+
+    def _on_subject(self, hits: list[Hit], normalised: str) -> list[Hit]:
+        """Hits re-ranked: entries about another subject than the question's lose ground."""
+        asked = subjects_of(normalised)
+        if not asked:
+            return hits
+        admitted = asked.union(*(_LOOSE.get(s, set()) for s in asked))
+        rescored = [
+            replace(hit, score=hit.score * OFF_SUBJECT)
+            if (about := self._entry_subjects.get(hit.target)) and not about & admitted
+            else hit
+            for hit in hits
+        ]
+        return sorted(rescored, key=lambda h: -h.score)
 
     def _subject(self, normalised: str, question: str, language: str) -> Route | None:
         """A decline route whose subject the question names (and no insurance-card word)."""
@@ -392,6 +432,11 @@ class FaqEngine:
 
     def route(self, route_id: str) -> Route | None:
         return self._routes.get(route_id)
+
+
+def subjects_of(normalised: str) -> frozenset[str]:
+    """The subjects (keys of `SUBJECTS`) a normalised text names."""
+    return frozenset(_SUBJECT_WORDS[m] for m in _SUBJECT.findall(normalised))
 
 
 def _other_scheme(scheme: Scheme, named: set[Scheme], employee: bool, ages: list[int]) -> bool:

@@ -1,0 +1,125 @@
+"""What decides which entry comes first: subjects, whole entries, and the thresholds' sources."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.faq import calibration
+from bot.faq.index import Index
+from bot.faq.knowledge import KnowledgeBase
+from bot.faq.matcher import FaqEngine, Outcome, subjects_of
+
+
+@pytest.mark.parametrize(
+    ("normalised", "subjects"),
+    [
+        ("資格確認書の有効期限", {"kakuninsho"}),
+        ("マイナ保険証と資格確認書", {"myna", "kakuninsho"}),
+        # The longer name wins: マイナ保険証 is not also the old 保険証.
+        ("マイナ保険証をなくした", {"myna"}),
+        ("電子証明書が切れた", {"ecert"}),
+        ("赤ちゃんが生まれた", set()),
+    ],
+)
+def test_a_question_names_its_subjects(normalised: str, subjects: set[str]) -> None:
+    assert subjects_of(normalised) == subjects
+
+
+def test_an_entry_about_another_subject_loses_ground(shipped_engine: FaqEngine) -> None:
+    # 有効期限 is said far more often of the 電子証明書; the question names the 資格確認書.
+    asked = shipped_engine.ask("資格確認書の有効期限はどのくらい？")
+    hits = {hit.target: hit for hit in asked.hits}
+    ecert, kakuninsho = hits["e-cert-expiry-when"], hits["shikaku-kakuninsho-validity"]
+    # Even when the words alone favour the 電子証明書 entry by a little, it comes second.
+    tied = [replace(ecert, score=11.0), replace(kakuninsho, score=10.0)]
+    ranked = shipped_engine._on_subject(tied, asked.normalised)
+    assert [hit.target for hit in ranked] == ["shikaku-kakuninsho-validity", "e-cert-expiry-when"]
+    # A question that names neither keeps the order of the words.
+    assert shipped_engine._on_subject(tied, "有効期限はどのくらい") == tied
+
+
+def test_a_question_about_one_thing_is_answered_about_it(shipped_engine: FaqEngine) -> None:
+    decision = shipped_engine.decide("資格確認書の有効期限はどのくらい？")
+    assert decision.outcome is Outcome.ANSWER
+    assert decision.entry is not None
+    assert decision.entry.id == "shikaku-kakuninsho-validity"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["薬を飲み忘れたらどうする", "がん保険の給付金の請求", "要介護認定の申請はどこ"],
+)
+def test_neighbouring_subjects_are_declined_by_name(
+    shipped_engine: FaqEngine, question: str
+) -> None:
+    assert shipped_engine.decide(question).outcome is Outcome.DECLINE
+
+
+@pytest.mark.parametrize(
+    ("question", "entry_id"),
+    [
+        ("薬局でマイナ保険証が読み取れない", "myna-reader-failure"),
+        ("要介護認定を受けた母に資格確認書は届きますか", "youhairyo-who"),
+    ],
+)
+def test_a_subject_word_beside_an_insurance_card_word_stays_ours(
+    shipped_engine: FaqEngine, question: str, entry_id: str
+) -> None:
+    decision = shipped_engine.decide(question)
+    assert decision.entry is not None
+    assert decision.entry.id == entry_id
+
+
+def test_a_phrasing_left_out_no_longer_vouches_for_its_entry(knowledge: KnowledgeBase) -> None:
+    engine = FaqEngine(knowledge)
+    index: Index = engine.index
+    position = next(i for i, d in enumerate(index.documents) if d.field == "question")
+    document = index.documents[position]
+    column = list(dict.fromkeys(d.target for d in index.documents)).index(document.target)
+    seen = index.centroid_scores(document.features)[column]
+    unseen = index.centroid_scores(document.features, leave_out=position)[column]
+    assert 0.0 <= unseen < seen
+
+
+def test_thresholds_are_never_chosen_on_an_evaluation_file(
+    tmp_path: Path, knowledge: KnowledgeBase
+) -> None:
+    for name in (
+        "dev_questions.yaml",
+        "tuning_mine.yaml",
+        "holdout_2026_11.yaml",
+        "kana_pairs.yaml",
+        "notes.yaml",
+    ):
+        (tmp_path / name).write_text("- q: 資格確認書ってなに\n  accept: [x]\n", encoding="utf-8")
+    chosen = [path.name for path in calibration.tuning_files(tmp_path)]
+    assert chosen == ["dev_questions.yaml", "tuning_mine.yaml"]
+    with pytest.raises(ValueError, match="evaluation file"):
+        calibration.calibrate(knowledge, questions=[tmp_path / "holdout_2026_11.yaml"])
+
+
+def test_members_questions_count_in_calibration(tmp_path: Path, knowledge: KnowledgeBase) -> None:
+    engine = FaqEngine(knowledge)
+    target = knowledge.entries[0]
+    questions = tmp_path / "tuning_members.yaml"
+    questions.write_text(
+        f"- q: {target.questions[0]}\n  accept: [{target.id}]\n"
+        "- q: 明日の天気は\n  out_of_scope: true\n",
+        encoding="utf-8",
+    )
+    without = calibration.calibrate(knowledge, engine)["ja"].cases
+    with_members = calibration.calibrate(knowledge, engine, questions=[questions])["ja"].cases
+    assert with_members == without + 2
+
+
+@pytest.mark.parametrize(
+    ("written", "concept"),
+    [("Is it mandatory?", "voluntary"), ("My certificate runs out soon", "expire")],
+)
+def test_english_questions_ask_in_the_answers_words(written: str, concept: str) -> None:
+    from bot.faq import english
+
+    assert concept in english.normalise(written)
