@@ -126,6 +126,15 @@ class Skip:
     reason: str
 
 
+@dataclass(frozen=True)
+class Later:
+    """Rendering found the delivery may not go yet (quiet hours): it is put back untried,
+    due at `until`, without counting an attempt."""
+
+    until: datetime
+    reason: str
+
+
 SKIP_EVENT_GONE = "event gone"
 SKIP_EVENT_CANCELLED = "event cancelled"
 SKIP_EVENT_STARTED = "event started"
