@@ -17,6 +17,7 @@ from bot import app as application
 from bot.app import App, StartupError, build, load_calendar
 from bot.commands import calendar as calendar_commands
 from bot.commands import faq as faq_commands
+from bot.commands import outbox as outbox_commands
 from bot.commands import texts_for
 from bot.config import Settings, find_config, load_settings
 from bot.faq.knowledge import load_knowledge
@@ -154,6 +155,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     unanswered.add_argument("--days", type=int, default=30, help="how far back (default 30)")
 
+    outbox = commands.add_parser(
+        "outbox",
+        parents=[config],
+        help="what the bot still has to send: counts, failures, retry or drop",
+        description="Without an action: queued, sending, failed and skipped deliveries "
+        "counted by purpose and state, the reasons grouped, and when the next one is due. "
+        "--list lists the rows themselves, newest first.",
+    )
+    outbox.add_argument("--list", action="store_true", help="list the rows, newest first")
+    outbox.add_argument(
+        "--state",
+        choices=outbox_commands.STATES,
+        help="only rows in this state (default: all but sent)",
+    )
+    outbox.add_argument("--purpose", help="only rows of this purpose (e.g. reminder)")
+    outbox.add_argument(
+        "--limit", type=_positive, default=outbox_commands.DEFAULT_LIMIT, help="at most (50)"
+    )
+    outbox_actions = outbox.add_subparsers(dest="outbox_command", metavar="ACTION")
+    retry = outbox_actions.add_parser(
+        "retry",
+        parents=[config],
+        help="send failed or skipped rows again, now",
+        description="Put failed or skipped rows back in the queue, due now, attempts reset. "
+        "They are checked again when sent (event still on, answer unchanged). Exits with 1 "
+        "if any id could not be retried.",
+    )
+    retry.add_argument("ids", type=int, nargs="+", metavar="ID", help="ids from --list")
+    drop = outbox_actions.add_parser(
+        "drop",
+        parents=[config],
+        help="never send these queued or failed rows",
+        description='Mark queued or failed rows skipped ("dropped by organiser"), recorded '
+        "in the audit log. Exits with 1 if any id could not be dropped.",
+    )
+    drop.add_argument("ids", type=int, nargs="+", metavar="ID", help="ids from --list")
+
     qr = commands.add_parser(
         "qr",
         parents=[config],
@@ -176,6 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
         "current", parents=[config], help="print the schema version of the database"
     )
     return parser
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
 
 
 def _print_problems(problems: Sequence[Problem]) -> None:
@@ -329,6 +374,17 @@ def cmd_rsvps(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_outbox(args: argparse.Namespace) -> int:
+    with _built(args, reload=False) as bot:
+        if args.outbox_command in ("retry", "drop"):
+            done = outbox_commands.change(bot, args.outbox_command, args.ids)
+            return EXIT_OK if done else EXIT_PROBLEMS
+        outbox_commands.show(
+            bot, listing=args.list, state=args.state, purpose=args.purpose, limit=args.limit
+        )
+    return EXIT_OK
+
+
 def cmd_qr(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
     texts = texts_for(settings)
@@ -395,6 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "reload": cmd_reload,
         "events": cmd_events,
         "rsvps": cmd_rsvps,
+        "outbox": cmd_outbox,
         "qr": cmd_qr,
         "faq": cmd_faq,
         "db": cmd_db,
