@@ -11,18 +11,20 @@ from datetime import datetime, timedelta
 from typing import ParamSpec, Protocol, TypeVar
 
 from bot.delivery.model import (
+    Claim,
     ClaimedDelivery,
     DeliveryQueue,
     Messenger,
     PermanentFailure,
     RateLimited,
+    Rendered,
     Renderer,
     TemporaryFailure,
     Unreachable,
 )
 from bot.delivery.pacing import Pacer
 from bot.delivery.policy import SKIP_UNREACHABLE, exponential_backoff
-from bot.domain.deliveries import SKIP_UNKNOWN_KIND, Skip, fixed_message
+from bot.domain.deliveries import SKIP_UNKNOWN_KIND, Later, Skip, fixed_message
 from bot.domain.messages import Outgoing
 from bot.domain.ports import Clock
 
@@ -33,6 +35,9 @@ R = TypeVar("R")
 
 # A row rate-limited this many times in a row goes back to the queue instead of waiting again.
 _RATE_LIMITED_TRIES = 3
+# A row whose lease has less than this part left is renewed (and found still ours) before it is
+# sent; normally the renewing task keeps every lease well above it.
+_LEASE_MARGIN = 1 / 3
 
 
 class RunBlocking(Protocol):
@@ -54,7 +59,28 @@ class DispatchReport:
     failed: int = 0
     skipped: int = 0
     deferred: int = 0
-    """Put back untried: their chat is rate-limited for a while, or the dispatcher is stopping."""
+    """Put back untried: their chat is rate-limited for a while, the dispatcher is stopping, or
+    the renderer said they may not go yet (`Later`)."""
+    taken_over: int = 0
+    """Not ours any more: our lease ran out and another process claimed the row, so it was not
+    sent, or its outcome was not recorded (the other process's counts)."""
+
+
+@dataclass
+class _Round:
+    """What one `run_once` holds: its report, and the claims not yet done with, each with the
+    lease as last written (so a row is never sent on a lease that may have run out)."""
+
+    report: DispatchReport
+    held: dict[int, ClaimedDelivery]
+    leases: dict[int, datetime]
+    sending: asyncio.Semaphore
+    """Sends awaiting the platform's answer: what a crash may leave sent but not recorded."""
+
+    def done(self, row: ClaimedDelivery) -> None:
+        """Its outcome is recorded (or it was found to be another process's): stop renewing."""
+        self.held.pop(row.id, None)
+        self.leases.pop(row.id, None)
 
 
 @dataclass(frozen=True)
@@ -91,16 +117,20 @@ class Dispatcher:
         max_attempts: int = 8,
         backoff: Callable[[int], timedelta] = exponential_backoff,
         concurrency: int = 16,
+        in_flight: int = 16,
         longest_wait: timedelta = timedelta(minutes=1),
     ) -> None:
         """`renderer` writes each claimed row's message at send time (None: rows carry fixed
         messages only). `batch` rows are claimed at a time: about half a second of sending, so
         that a higher lane overtakes a running broadcast quickly. `lease`: how long a claimed
         row is ours; it is renewed while we still hold it, and after a crash another process
-        takes the row once it runs out. `longest_wait`: a chat the platform asks us to leave
-        alone for longer than this has its rows put back in the queue rather than held."""
-        if batch < 1 or max_attempts < 1 or concurrency < 1:
-            raise ValueError("batch, max_attempts and concurrency must be at least 1")
+        takes the row once it runs out. `concurrency`: members served at once (most of them
+        wait for their chat's pace); `in_flight`: sends awaiting the platform's answer at once,
+        which bounds the messages a crash can leave sent but unrecorded (each sent again once
+        its lease runs out). `longest_wait`: a chat the platform asks us to leave alone for
+        longer than this has its rows put back in the queue rather than held."""
+        if batch < 1 or max_attempts < 1 or concurrency < 1 or in_flight < 1:
+            raise ValueError("batch, max_attempts, concurrency and in_flight must be at least 1")
         self._queue = queue
         self._renderer = renderer
         self._messengers = dict(messengers)
@@ -114,6 +144,7 @@ class Dispatcher:
         self._max_attempts = max_attempts
         self._backoff = backoff
         self._concurrency = concurrency
+        self._in_flight = in_flight
         self._longest_wait = longest_wait.total_seconds()
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -195,22 +226,25 @@ class Dispatcher:
         claimed = await self._run_blocking(
             self._queue.claim, now, self._batch, self._lease, channels=reach
         )
-        report = DispatchReport(claimed=len(claimed))
-        messages = await self._render(claimed, report)
-        by_member: dict[int, list[ClaimedDelivery]] = {}
-        for delivery in claimed:
-            if delivery.id in messages:
-                by_member.setdefault(delivery.member_id, []).append(delivery)
-        slots = asyncio.Semaphore(self._concurrency)
-        held = {delivery.id for rows in by_member.values() for delivery in rows}
-
-        async def serve(rows: list[ClaimedDelivery]) -> None:
-            async with slots:
-                await self._deliver_all(rows, messages, report)
-            held.difference_update(row.id for row in rows)
-
-        renewing = asyncio.ensure_future(self._renew_while(held))
+        round_ = _Round(
+            DispatchReport(claimed=len(claimed)),
+            {row.id: row for row in claimed},
+            dict.fromkeys((row.id for row in claimed), now + self._lease),
+            asyncio.Semaphore(self._in_flight),
+        )
+        renewing = asyncio.ensure_future(self._renew_while(round_))
         try:
+            messages = await self._render(claimed, round_)
+            by_member: dict[int, list[ClaimedDelivery]] = {}
+            for delivery in claimed:
+                if delivery.id in messages:
+                    by_member.setdefault(delivery.member_id, []).append(delivery)
+            slots = asyncio.Semaphore(self._concurrency)
+
+            async def serve(rows: list[ClaimedDelivery]) -> None:
+                async with slots:
+                    await self._deliver_all(rows, messages, round_)
+
             results = await asyncio.gather(
                 *(serve(rows) for rows in by_member.values()), return_exceptions=True
             )
@@ -219,20 +253,20 @@ class Dispatcher:
         for result in results:
             if isinstance(result, BaseException):  # a bug: the rows wait for their lease
                 log.error("delivering to a member failed", exc_info=result)
-        return report
+        return round_.report
 
-    async def _render(
-        self, claimed: list[ClaimedDelivery], report: DispatchReport
-    ) -> dict[int, Outgoing]:
+    async def _render(self, claimed: list[ClaimedDelivery], round_: _Round) -> dict[int, Outgoing]:
         """Each row's message as of now; stale rows are recorded as skipped, undecodable ones
-        as failed (whatever is wrong with them will not get better)."""
-        rendered: Mapping[int, Outgoing | Skip]
+        as failed (whatever is wrong with them will not get better), rows that may not go yet
+        are put back untried, due when they may."""
+        report = round_.report
+        rendered: Mapping[int, Rendered]
         if self._renderer is not None and claimed:
             rendered = await self._run_blocking(self._renderer.render, claimed)
         else:
             rendered = {}
         messages: dict[int, Outgoing] = {}
-        skipped: dict[int, str] = {}
+        skipped: dict[Claim, str] = {}
         for row in claimed:
             result = rendered.get(row.id)
             if result is None:
@@ -240,59 +274,115 @@ class Dispatcher:
                     result = fixed_message(row.payload) or Skip(SKIP_UNKNOWN_KIND)
                 except Exception as exc:
                     log.warning("delivery %s has an undecodable payload: %r", row.id, exc)
-                    await self._record(
-                        self._queue.mark_failed, row.id, f"undecodable payload: {exc!r}"
-                    )
-                    report.failed += 1
+                    if await self._record(
+                        row, self._queue.mark_failed, row.claim, f"undecodable payload: {exc!r}"
+                    ):
+                        report.failed += 1
+                    else:
+                        report.taken_over += 1
+                    round_.done(row)
                     continue
             if isinstance(result, Skip):
-                skipped[row.id] = result.reason
+                skipped[row.claim] = result.reason
+                round_.done(row)
+            elif isinstance(result, Later):
+                await self._later(row, result, round_)
             else:
                 messages[row.id] = result
         if skipped:
-            await self._record(self._queue.mark_skipped_many, skipped)
-            report.skipped += len(skipped)
+            ours = await self._record_many(self._queue.mark_skipped_many, skipped)
+            report.skipped += ours
+            report.taken_over += len(skipped) - ours
         return messages
 
-    async def _renew_while(self, held: set[int]) -> None:
-        """Keep the lease of rows we still hold (waiting for their turn) from running out."""
+    async def _later(self, row: ClaimedDelivery, later: Later, round_: _Round) -> None:
+        """Put a row the renderer holds back (quiet hours) in the queue again, untried, due
+        when it may go; at least a moment from now, so a renderer's mistake cannot spin."""
+        due_at = max(later.until, self._clock.now() + timedelta(seconds=1))
+        log.debug("delivery %s waits until %s: %s", row.id, due_at, later.reason)
+        if await self._record(
+            row, self._queue.mark_retry, row.claim, None, due_at, count_attempt=False
+        ):
+            round_.report.deferred += 1
+        else:
+            round_.report.taken_over += 1
+        round_.done(row)
+
+    async def _renew_while(self, round_: _Round) -> None:
+        """Keep the lease of rows we still hold (waiting for their turn, or being sent) from
+        running out; a row found to be another process's is not sent."""
         every = self._lease.total_seconds() / 3
-        while held:
+        while True:
             await asyncio.sleep(every)
-            if held:
-                until = self._clock.now() + self._lease
-                await self._record(self._queue.renew, set(held), until)
+            if round_.held:
+                await self._renew(round_, list(round_.held.values()))
+
+    async def _renew(self, round_: _Round, rows: list[ClaimedDelivery]) -> None:
+        until = self._clock.now() + self._lease
+        try:
+            ours = await self._run_blocking(self._queue.renew, [row.claim for row in rows], until)
+        except Exception:
+            log.exception("could not renew the lease of %d deliveries", len(rows))
+            return
+        for row in rows:
+            if row.id in ours:
+                if row.id in round_.leases:
+                    round_.leases[row.id] = until
+            elif row.id in round_.held:
+                log.warning("delivery %s: our lease ran out and another process claimed it", row.id)
+                round_.done(row)
+
+    async def _still_ours(self, row: ClaimedDelivery, round_: _Round) -> bool:
+        """Whether the row may be sent now: still held, with a lease that will not run out
+        while the platform answers (renewed first if it might)."""
+        lease = round_.leases.get(row.id)
+        if lease is None:
+            return False
+        if lease - self._clock.now() < self._lease * _LEASE_MARGIN:
+            await self._renew(round_, [row])
+        return row.id in round_.held
 
     async def _deliver_all(
         self,
         rows: list[ClaimedDelivery],
         messages: Mapping[int, Outgoing],
-        report: DispatchReport,
+        round_: _Round,
     ) -> None:
         """One member's rows, in order; stop early when the rest cannot go now."""
-        for index, row in enumerate(rows):
-            if self._stopping:
-                await self._defer(rows[index:], None, report)
+        report = round_.report
+        try:
+            for index, row in enumerate(rows):
+                if self._stopping:
+                    await self._defer(rows[index:], None, round_)
+                    return
+                rest = await self._deliver(row, messages[row.id], round_)
+                round_.done(row)
+                if rest is None:
+                    continue
+                remaining = rows[index + 1 :]
+                if rest.skip is not None:
+                    for other in remaining:
+                        if await self._record(
+                            other, self._queue.mark_skipped, other.claim, rest.skip
+                        ):
+                            report.skipped += 1
+                        else:
+                            report.taken_over += 1
+                else:
+                    await self._defer(remaining, rest.due_at, round_)
                 return
-            rest = await self._deliver(row, messages[row.id], report)
-            if rest is None:
-                continue
-            remaining = rows[index + 1 :]
-            if rest.skip is not None:
-                for other in remaining:
-                    await self._record(self._queue.mark_skipped, other.id, rest.skip)
-                report.skipped += len(remaining)
-            else:
-                await self._defer(remaining, rest.due_at, report)
-            return
+        finally:
+            for row in rows:
+                round_.done(row)
 
     async def _deliver(
-        self, row: ClaimedDelivery, message: Outgoing, report: DispatchReport
+        self, row: ClaimedDelivery, message: Outgoing, round_: _Round
     ) -> _Rest | None:
         """Send one row and record the outcome; returns what to do with the member's rest."""
+        report = round_.report
         messenger = self._messengers.get(row.channel)
         if messenger is None:  # detached while this batch was under way
-            await self._defer([row], None, report)
+            await self._defer([row], None, round_)
             return _Rest()
         parts = messenger.parts(message)
         pacer = self._pacers[row.channel]
@@ -303,10 +393,14 @@ class Dispatcher:
             if held > self._longest_wait:
                 return await self._put_back(row, error or "rate limited", held, report)
             if not await self._paced(pacer, chat, parts, row.lane):
-                await self._defer([row], None, report)
+                await self._defer([row], None, round_)
                 return _Rest()
+            if not await self._still_ours(row, round_):
+                report.taken_over += 1  # its new owner sends it: sending too would duplicate
+                return None
             try:
-                message_id = await messenger.send(chat, message, retry_key=row.retry_key)
+                async with round_.sending:
+                    message_id = await messenger.send(chat, message, retry_key=row.retry_key)
             except RateLimited as exc:
                 log.info("%s chat %s: %s", row.channel, chat, exc)
                 pacer.hold(exc.retry_after, None if exc.everything else chat)
@@ -316,16 +410,24 @@ class Dispatcher:
                 return await self._unreachable(row, exc.reason, report)
             except PermanentFailure as exc:
                 log.warning("delivery %s failed for good: %s", row.id, exc)
-                await self._record(self._queue.mark_failed, row.id, str(exc) or repr(exc))
-                report.failed += 1
+                if await self._record(
+                    row, self._queue.mark_failed, row.claim, str(exc) or repr(exc)
+                ):
+                    report.failed += 1
+                else:
+                    report.taken_over += 1
                 return None
             except Exception as exc:
                 if not isinstance(exc, TemporaryFailure):
                     log.exception("delivery %s: unexpected error from the messenger", row.id)
                 await self._attempt_failed(row, str(exc) or repr(exc), report)
                 return None
-            await self._record(self._queue.mark_sent, row.id, message_id, self._clock.now())
-            report.sent += 1
+            if await self._record(
+                row, self._queue.mark_sent, row.claim, message_id, self._clock.now()
+            ):
+                report.sent += 1
+            else:
+                report.taken_over += 1
             return None
         return await self._put_back(row, error, pacer.held_for(chat), report)
 
@@ -362,11 +464,14 @@ class Dispatcher:
             row.external_id,
             reason,
         )
-        await self._record(self._queue.mark_skipped, row.id, SKIP_UNREACHABLE)
+        if await self._record(row, self._queue.mark_skipped, row.claim, SKIP_UNREACHABLE):
+            report.skipped += 1
+        else:
+            report.taken_over += 1
+        # The member's standing is a fact whoever holds the row: recorded either way.
         await self._record(
-            self._queue.mark_member_unreachable, row.member_id, reason, self._clock.now()
+            row, self._queue.mark_member_unreachable, row.member_id, reason, self._clock.now()
         )
-        report.skipped += 1
         return _Rest(skip=SKIP_UNREACHABLE)
 
     async def _attempt_failed(
@@ -374,12 +479,15 @@ class Dispatcher:
     ) -> None:
         if row.attempts >= self._max_attempts:
             log.warning("delivery %s failed %d times; giving up: %s", row.id, row.attempts, error)
-            await self._record(
+            if await self._record(
+                row,
                 self._queue.mark_failed,
-                row.id,
+                row.claim,
                 f"gave up after {row.attempts} attempts: {error}",
-            )
-            report.failed += 1
+            ):
+                report.failed += 1
+            else:
+                report.taken_over += 1
             return
         due_at = self._clock.now() + self._backoff(row.attempts)
         log.info(
@@ -389,8 +497,10 @@ class Dispatcher:
             due_at,
             error,
         )
-        await self._record(self._queue.mark_retry, row.id, error, due_at)
-        report.retried += 1
+        if await self._record(row, self._queue.mark_retry, row.claim, error, due_at):
+            report.retried += 1
+        else:
+            report.taken_over += 1
 
     async def _put_back(
         self, row: ClaimedDelivery, error: str, wait: float, report: DispatchReport
@@ -398,30 +508,72 @@ class Dispatcher:
         """The chat is held for long: requeue without counting it as an attempt (it was not
         the message's fault), and the member's other rows with it."""
         due_at = self._clock.now() + timedelta(seconds=max(wait, 1.0))
-        await self._record(self._queue.mark_retry, row.id, error, due_at, count_attempt=False)
-        report.deferred += 1
+        if await self._record(
+            row, self._queue.mark_retry, row.claim, error, due_at, count_attempt=False
+        ):
+            report.deferred += 1
+        else:
+            report.taken_over += 1
         return _Rest(due_at=due_at)
 
     async def _defer(
-        self, rows: list[ClaimedDelivery], due_at: datetime | None, report: DispatchReport
+        self, rows: list[ClaimedDelivery], due_at: datetime | None, round_: _Round
     ) -> None:
         for row in rows:
-            await self._record(
+            if await self._record(
+                row,
                 self._queue.mark_retry,
-                row.id,
+                row.claim,
                 None,
                 due_at or row.due_at or self._clock.now(),
                 count_attempt=False,
-            )
-        report.deferred += len(rows)
+            ):
+                round_.report.deferred += 1
+            else:
+                round_.report.taken_over += 1
+            round_.done(row)
 
     async def _record(
-        self, function: Callable[P, object], *args: P.args, **kwargs: P.kwargs
-    ) -> None:
-        """Write an outcome; if the database fails, the row is retried when its lease ends."""
+        self,
+        row: ClaimedDelivery,
+        function: Callable[P, object],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> bool:
+        """Write an outcome of `row`'s claim; False if the row was no longer ours (nothing was
+        written: another process claimed it once our lease ran out, and its outcome counts).
+
+        If the database fails, True: the row is retried once its lease ends.
+        """
+        name = getattr(function, "__name__", function)
         try:
-            await self._run_blocking(function, *args, **kwargs)
+            result = await self._run_blocking(function, *args, **kwargs)
         except Exception:
-            log.exception(
-                "could not record a delivery outcome (%s)", getattr(function, "__name__", function)
+            log.exception("could not record a delivery outcome (%s)", name)
+            return True
+        if result is False:
+            log.warning(
+                "delivery %s: %s not recorded, another process claimed it after our lease ran out",
+                row.id,
+                name,
             )
+            return False
+        return True
+
+    async def _record_many(
+        self, function: Callable[[Mapping[Claim, str]], int], outcomes: Mapping[Claim, str]
+    ) -> int:
+        """Write the outcomes of several claims at once; returns how many were still ours (all,
+        if the database failed: the rows are retried once their lease ends)."""
+        try:
+            ours = await self._run_blocking(function, outcomes)
+        except Exception:
+            log.exception("could not record %d delivery outcomes", len(outcomes))
+            return len(outcomes)
+        if ours < len(outcomes):
+            log.warning(
+                "%d of %d deliveries were claimed by another process after our lease ran out",
+                len(outcomes) - ours,
+                len(outcomes),
+            )
+        return ours

@@ -12,8 +12,23 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.domain.capabilities import Capabilities
-from bot.domain.deliveries import Lane, Pending, Skip
+from bot.domain.deliveries import Lane, Later, Pending, Skip
 from bot.domain.messages import Outgoing
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of one outbox row: the fencing token every outcome of that claim carries.
+
+    A claim counts an attempt, so `attempt` (the row's `attempts` once claimed) tells this claim
+    from any later one: once our lease has run out and another process has claimed the row, its
+    `attempts` has moved on and an outcome we record late changes nothing. Giving the attempt
+    back (`count_attempt=False`) ends the claim, so a later claim reusing the number belongs to
+    someone who took the row after we let it go.
+    """
+
+    delivery_id: int
+    attempt: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,15 +46,30 @@ class ClaimedDelivery(Pending):
     attempts: int
     retry_key: str
 
+    @property
+    def claim(self) -> Claim:
+        """The token the outcomes of this claim are recorded with."""
+        return Claim(self.id, self.attempts)
+
+
+Rendered = Outgoing | Skip | Later
+"""A message to send now, a reason not to send it ever, or a time before which it may not go."""
+
 
 class Renderer(Protocol):
-    """Turns claimed deliveries into messages at send time, or says why they are stale."""
+    """Turns claimed deliveries into messages at send time, says why they are stale, or when
+    they may go (quiet hours)."""
 
-    def render(self, batch: Sequence[Pending]) -> Mapping[int, Outgoing | Skip]: ...
+    def render(self, batch: Sequence[Pending]) -> Mapping[int, Rendered]: ...
 
 
 class DeliveryQueue(Protocol):
-    """The outbox as the dispatcher sees it; every call is its own committed transaction."""
+    """The outbox as the dispatcher sees it; every call is its own committed transaction.
+
+    Every outcome names the `Claim` it is for and is recorded only while that claim still holds
+    the row (state sending, same attempt): it returns False, changing nothing, when the lease
+    ran out and another process claimed the row meanwhile (its outcome, not ours, counts).
+    """
 
     def claim(
         self,
@@ -56,29 +86,31 @@ class DeliveryQueue(Protocol):
         """
         ...
 
-    def renew(self, delivery_ids: Collection[int], until: datetime) -> int:
-        """Extend the lease of rows still being sent; returns how many were still ours."""
+    def renew(self, claims: Collection[Claim], until: datetime) -> set[int]:
+        """Extend the lease of claims still ours; returns the ids of their rows."""
         ...
 
-    def mark_sent(self, delivery_id: int, channel_message_id: str, now: datetime) -> None: ...
+    def mark_sent(self, claim: Claim, channel_message_id: str, now: datetime) -> bool: ...
 
     def mark_retry(
         self,
-        delivery_id: int,
+        claim: Claim,
         error: str | None,
         due_at: datetime,
         *,
         count_attempt: bool = True,
-    ) -> None:
+    ) -> bool:
         """Back to queued, due at `due_at`; `count_attempt=False` gives back the claim's attempt
         (the row was not tried, or the platform only asked us to wait)."""
         ...
 
-    def mark_failed(self, delivery_id: int, error: str) -> None: ...
+    def mark_failed(self, claim: Claim, error: str) -> bool: ...
 
-    def mark_skipped(self, delivery_id: int, reason: str) -> None: ...
+    def mark_skipped(self, claim: Claim, reason: str) -> bool: ...
 
-    def mark_skipped_many(self, reasons: Mapping[int, str]) -> None: ...
+    def mark_skipped_many(self, reasons: Mapping[Claim, str]) -> int:
+        """Skip several claimed rows, each for its reason; returns how many were still ours."""
+        ...
 
     def mark_member_unreachable(self, member_id: int, reason: str, now: datetime) -> int:
         """Record that the member cannot be reached and skip their queued rows (how many)."""

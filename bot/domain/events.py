@@ -93,6 +93,18 @@ class RsvpCounts:
 
 
 @dataclass(frozen=True)
+class ReminderCounts:
+    """Reminders that went out for one occurrence, and what the members reminded did next."""
+
+    sent: int = 0
+    """Reminder messages sent (a member may get the day-before one and the same-day one)."""
+    members: int = 0
+    """Members who got at least one."""
+    declined: int = 0
+    """Of those, members whose answer is 不参加 and was given after their first reminder."""
+
+
+@dataclass(frozen=True)
 class Attendee:
     """A line of an organiser's list: who answered what."""
 

@@ -10,7 +10,7 @@ from typing import Any, Protocol, Self
 
 from bot.domain.calendar import EventSpec, OccurrenceSpec
 from bot.domain.deliveries import About, Audience
-from bot.domain.events import Attendee, Occurrence, Rsvp, RsvpCounts
+from bot.domain.events import Attendee, Occurrence, ReminderCounts, Rsvp, RsvpCounts
 from bot.domain.members import Member
 
 
@@ -127,6 +127,11 @@ class RsvpRepository(Protocol):
 
     def answers_to_come(self, slug: str, since: datetime) -> int:
         """Going, maybe and waiting answers to the event's occurrences from `since` on."""
+        ...
+
+    def reminder_counts(self, occurrence_id: int) -> ReminderCounts:
+        """Reminders sent for the occurrence, to how many members, and how many of those
+        answered 不参加 after their first one (one query, whatever the number of members)."""
         ...
 
 

@@ -64,8 +64,21 @@ def _heading(turn: Turn, key: str, occurrence: Occurrence) -> str:
     return turn.texts(key, title=occurrence.title, when=when)
 
 
+def _reminders(turn: Turn, occurrence: Occurrence) -> str:
+    """How many reminders went out, and how many of the members reminded then said 不参加."""
+    counts = turn.uow.rsvps.reminder_counts(occurrence.id)
+    if not counts.sent:
+        return turn.texts("attendance.reminders_none")
+    return turn.texts(
+        "attendance.reminders",
+        sent=counts.sent,
+        members=counts.members,
+        declined=counts.declined,
+    )
+
+
 def attendance(turn: Turn, occurrence: Occurrence) -> list[Outgoing]:
-    """Counts for one occurrence: going (with guests), maybe, no, waiting."""
+    """Counts for one occurrence: going (with guests), maybe, no, waiting; reminders sent."""
     texts = turn.texts
     counts = counted(turn.uow, occurrence).counts
     text = "\n".join(
@@ -80,6 +93,7 @@ def attendance(turn: Turn, occurrence: Occurrence) -> list[Outgoing]:
                 no=counts.no,
                 waitlist=counts.waitlist,
             ),
+            _reminders(turn, occurrence),
         )
     )
     names = Button(texts("attendance.names_button"), Action("attendees", (str(occurrence.id),)))

@@ -2,6 +2,11 @@
 
 Unlike the repositories, every call here is its own transaction and commits: a claim must be
 durable before anything is sent, and an outcome as soon as it is known.
+
+Outcomes are fenced: given a `Claim`, an update applies only while the row is still sending
+under that claim's attempt, so a process whose lease ran out cannot overwrite the outcome of
+the process that claimed the row after it. Given a bare id (an operator's command), it applies
+whoever holds the row.
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.delivery.model import Channels, ClaimedDelivery
+from bot.delivery.model import Channels, Claim, ClaimedDelivery
 from bot.delivery.policy import LOWER_LANE_SHARE, SKIP_UNREACHABLE, skip_reason
 from bot.domain.deliveries import Lane
 from bot.store.dialect import for_update_skip_locked
@@ -40,6 +46,21 @@ _MAX_REASON_CHARS = 64  # deliveries.skip_reason
 _MAX_MEMBER_REASON_CHARS = 200  # members.unreachable_reason
 _MAX_MESSAGE_ID_CHARS = 64  # deliveries.channel_message_id
 _FORGOTTEN: dict[str, Any] = {}
+
+
+def _held_by(claim: Claim | int) -> ColumnElement[bool]:
+    """The row of `claim`, while that claim still holds it; a bare id: the row, whoever
+    holds it."""
+    d = deliveries.c
+    if isinstance(claim, int):
+        return d.id == claim
+    return and_(d.id == claim.delivery_id, d.state == "sending", d.attempts == claim.attempt)
+
+
+def _all_held_by(claims: Collection[Claim]) -> ColumnElement[bool]:
+    d = deliveries.c
+    pairs = sorted((claim.delivery_id, claim.attempt) for claim in claims)
+    return and_(tuple_(d.id, d.attempts).in_(pairs), d.state == "sending")
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -237,32 +258,38 @@ class SqlDeliveryQueue:
         with self._sessions.begin() as session:
             return claim_in(session, now, limit, lease, channels=channels, share=self._share)
 
-    def renew(self, delivery_ids: Collection[int], until: datetime) -> int:
-        """Extend the lease of rows still being sent; returns how many were still ours."""
-        if not delivery_ids:
-            return 0
+    def renew(self, claims: Collection[Claim], until: datetime) -> set[int]:
+        """Extend the lease of the claims still ours; returns the ids of their rows (a row
+        missing from it was claimed by another process once our lease had run out)."""
+        if not claims:
+            return set()
         with self._sessions.begin() as session:
             result = session.execute(
                 update(deliveries)
-                .where(deliveries.c.id.in_(sorted(delivery_ids)), deliveries.c.state == "sending")
+                .where(_all_held_by(claims))
                 .values(lease_until=until)
+                .returning(deliveries.c.id)
             )
-            return cast(CursorResult[Any], result).rowcount
+            return set(result.scalars())
 
-    def mark_skipped_many(self, reasons: Mapping[int, str]) -> None:
-        """Skip several rows at once (rendering found them stale), each with its reason."""
+    def mark_skipped_many(self, reasons: Mapping[Claim, str]) -> int:
+        """Skip several claimed rows at once (rendering found them stale), each with its
+        reason; returns how many were still ours."""
         if not reasons:
-            return
-        by_reason: dict[str, list[int]] = {}
-        for delivery_id, reason in reasons.items():
-            by_reason.setdefault(reason[:_MAX_REASON_CHARS], []).append(delivery_id)
+            return 0
+        by_reason: dict[str, list[Claim]] = {}
+        for claim, reason in reasons.items():
+            by_reason.setdefault(reason[:_MAX_REASON_CHARS], []).append(claim)
+        skipped = 0
         with self._sessions.begin() as session:
-            for reason, ids in by_reason.items():
-                session.execute(
+            for reason, claims in by_reason.items():
+                result = session.execute(
                     update(deliveries)
-                    .where(deliveries.c.id.in_(ids))
+                    .where(_all_held_by(claims))
                     .values(state="skipped", skip_reason=reason, lease_until=None)
                 )
+                skipped += cast(CursorResult[Any], result).rowcount
+        return skipped
 
     def forget_messages(self, done_before: datetime) -> int:
         """Empty the payload of rows done with (sent, failed, skipped) before `done_before`:
@@ -280,16 +307,16 @@ class SqlDeliveryQueue:
             )
             return cast(CursorResult[Any], result).rowcount
 
-    def _update(self, delivery_id: int, **values: Any) -> None:
+    def _update(self, claim: Claim | int, **values: Any) -> bool:
         with self._sessions.begin() as session:
-            session.execute(
-                update(deliveries).where(deliveries.c.id == delivery_id).values(**values)
-            )
+            result = session.execute(update(deliveries).where(_held_by(claim)).values(**values))
+            return cast(CursorResult[Any], result).rowcount > 0
 
-    def mark_sent(self, delivery_id: int, channel_message_id: str, now: datetime) -> None:
-        """It reached the platform; `channel_message_id` is the platform's id for it."""
-        self._update(
-            delivery_id,
+    def mark_sent(self, claim: Claim | int, channel_message_id: str, now: datetime) -> bool:
+        """It reached the platform; `channel_message_id` is the platform's id for it.
+        False: the claim no longer held the row, nothing was recorded."""
+        return self._update(
+            claim,
             state="sent",
             channel_message_id=channel_message_id[:_MAX_MESSAGE_ID_CHARS],
             sent_at=now,
@@ -298,12 +325,12 @@ class SqlDeliveryQueue:
 
     def mark_retry(
         self,
-        delivery_id: int,
+        claim: Claim | int,
         error: str | None,
         due_at: datetime,
         *,
         count_attempt: bool = True,
-    ) -> None:
+    ) -> bool:
         """Queue it again for `due_at`, keeping `error` (None: the previous one) as last error.
 
         `count_attempt=False` gives back the attempt counted by the claim, for rows that were
@@ -314,18 +341,18 @@ class SqlDeliveryQueue:
             values["last_error"] = error[:_MAX_ERROR_CHARS]
         if not count_attempt:
             values["attempts"] = deliveries.c.attempts - 1
-        self._update(delivery_id, **values)
+        return self._update(claim, **values)
 
-    def mark_failed(self, delivery_id: int, error: str) -> None:
+    def mark_failed(self, claim: Claim | int, error: str) -> bool:
         """Give up on it: it failed for good, or too many times."""
-        self._update(
-            delivery_id, state="failed", last_error=error[:_MAX_ERROR_CHARS], lease_until=None
+        return self._update(
+            claim, state="failed", last_error=error[:_MAX_ERROR_CHARS], lease_until=None
         )
 
-    def mark_skipped(self, delivery_id: int, reason: str) -> None:
+    def mark_skipped(self, claim: Claim | int, reason: str) -> bool:
         """It will not be sent, for `reason` (e.g. the member is unreachable)."""
-        self._update(
-            delivery_id, state="skipped", skip_reason=reason[:_MAX_REASON_CHARS], lease_until=None
+        return self._update(
+            claim, state="skipped", skip_reason=reason[:_MAX_REASON_CHARS], lease_until=None
         )
 
     def mark_member_unreachable(self, member_id: int, reason: str, now: datetime) -> int:

@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, func, select
+from sqlalchemy import Row, Table, and_, case, func, select
 from sqlalchemy.orm import Session
 
-from bot.domain.events import Attendee, Rsvp, RsvpCounts, RsvpStatus
+from bot.domain.deliveries import REMINDER
+from bot.domain.events import Attendee, ReminderCounts, Rsvp, RsvpCounts, RsvpStatus
 from bot.store.calendar import events, occurrences
 from bot.store.repositories import SqlMemberRepository, members
-from bot.store.tables import RsvpRow
+from bot.store.tables import DeliveryRow, RsvpRow
 
 rsvps = cast(Table, RsvpRow.__table__)
+deliveries = cast(Table, DeliveryRow.__table__)
 # Answers of people who may turn up: they hear about changes.
 _EXPECTED = [RsvpStatus.GOING.value, RsvpStatus.MAYBE.value, RsvpStatus.WAITLIST.value]
 
@@ -33,6 +35,7 @@ def _rsvp(row: Row[Any]) -> Rsvp:
 
 class SqlRsvpRepository:
     def __init__(self, session: Session, members_repository: SqlMemberRepository) -> None:
+        self.changed = False  # an answer was saved in this transaction
         self._session = session
         self._members = members_repository
 
@@ -45,6 +48,7 @@ class SqlRsvpRepository:
         return _rsvp(row) if row else None
 
     def save(self, rsvp: Rsvp) -> None:
+        self.changed = True
         values = {
             "status": rsvp.status.value,
             "guests": rsvp.guests,
@@ -144,4 +148,45 @@ class SqlRsvpRepository:
                 )
             )
             or 0
+        )
+
+    def reminder_counts(self, occurrence_id: int) -> ReminderCounts:
+        d = deliveries.c
+        reminded = (
+            select(
+                d.member_id,
+                func.min(d.sent_at).label("first_sent"),
+                func.count().label("sent"),
+            )
+            .where(d.purpose == REMINDER, d.occurrence_id == occurrence_id, d.state == "sent")
+            .group_by(d.member_id)
+            .subquery()
+        )
+        declined = case(
+            (
+                and_(
+                    rsvps.c.status == RsvpStatus.NO.value,
+                    rsvps.c.updated_at > reminded.c.first_sent,
+                ),
+                1,
+            ),
+            else_=0,
+        )
+        sent, members_reminded, declined_after = self._session.execute(
+            select(
+                func.coalesce(func.sum(reminded.c.sent), 0),
+                func.count(),
+                func.coalesce(func.sum(declined), 0),
+            )
+            .select_from(reminded)
+            .outerjoin(
+                rsvps,
+                and_(
+                    rsvps.c.occurrence_id == occurrence_id,
+                    rsvps.c.member_id == reminded.c.member_id,
+                ),
+            )
+        ).one()
+        return ReminderCounts(
+            sent=int(sent), members=int(members_reminded), declined=int(declined_after)
         )
