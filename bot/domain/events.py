@@ -101,7 +101,7 @@ class ReminderCounts:
     members: int = 0
     """Members who got at least one."""
     declined: int = 0
-    """Of those, members whose answer is 不参加 and was given after their first reminder."""
+    """Of those, members whose answer is now "no", given after their first reminder."""
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,7 @@ class RsvpRepository(Protocol):
 
     def reminder_counts(self, occurrence_id: int) -> ReminderCounts:
         """Reminders sent for the occurrence, to how many members, and how many of those
-        answered 不参加 after their first one (one query, whatever the number of members)."""
+        answered "no" after their first one (one query, whatever the number of members)."""
         ...
 
 

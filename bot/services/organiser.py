@@ -65,7 +65,7 @@ def _heading(turn: Turn, key: str, occurrence: Occurrence) -> str:
 
 
 def _reminders(turn: Turn, occurrence: Occurrence) -> str:
-    """How many reminders went out, and how many of the members reminded then said 不参加."""
+    """How many reminders went out, and how many of the members reminded then said "no"."""
     counts = turn.uow.rsvps.reminder_counts(occurrence.id)
     if not counts.sent:
         return turn.texts("attendance.reminders_none")
