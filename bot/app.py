@@ -22,7 +22,7 @@ from bot.channels.console import ConsoleChannel, ConsoleMessenger
 from bot.channels.core_worker import CoreWorker
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.messenger import TelegramMessenger
-from bot.config import Settings
+from bot.config import Settings, reminder_book
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.pacing import Pacer
 from bot.domain.calendar import Calendar
@@ -30,6 +30,7 @@ from bot.domain.clock import SystemClock
 from bot.domain.events import SyncReport
 from bot.domain.messages import MemberRef
 from bot.domain.ports import Clock
+from bot.domain.reminders import QuietHours
 from bot.faq.library import Library
 from bot.faq.matcher import FaqEngine
 from bot.folder_watch import FolderWatch, Trouble
@@ -39,12 +40,15 @@ from bot.services.deliveries import DeliveryContent
 from bot.services.faq import Answers
 from bot.services.organiser_alerts import OrganiserAlerts
 from bot.services.reachability import Reachability
+from bot.services.reminders import ReminderPlanner
 from bot.store.database import Database
 from bot.store.deliveries import SqlDeliveryQueue
 from bot.store.rate_budget import SqlSlotLedger
 from bot.texts import Catalogues
 
 log = logging.getLogger(__name__)
+
+PLAN_SOON = timedelta(seconds=2)
 
 
 class StartupError(Exception):
@@ -69,6 +73,7 @@ class App:
     outbox_worker: CoreWorker
     ledger: SqlSlotLedger
     budget_worker: CoreWorker
+    reminders: ReminderPlanner
 
     def pacer(self, channel: str) -> Pacer:
         """The channel's one rate budget, for its replies and its outbox alike."""
@@ -101,10 +106,27 @@ class App:
         queue = SqlDeliveryQueue(self.database.sessions)
         return queue.forget_messages(self.clock.now() - timedelta(days=days))
 
+    def plan_reminders(self) -> None:
+        """Bring the outbox's reminders up to date (a job: its errors are logged, not raised)."""
+        try:
+            self.reminders.plan_now()
+        except Exception:
+            log.exception("planning reminders failed; the next run tries again")
+
+    def plan_reminders_soon(self) -> None:
+        """After an answer or a calendar change: plan within seconds, once for many changes."""
+        if self.scheduler.running:
+            soon = self.clock.now() + PLAN_SOON
+            job = self.scheduler.get_job(jobs.PLAN_REMINDERS)
+            if job is not None and (job.next_run_time is None or job.next_run_time > soon):
+                job.modify(next_run_time=soon)
+
     def start_jobs(self) -> None:
-        """Background work that runs whatever the channel: watching the schedules."""
+        """Background work that runs whatever the channel: watching the schedules, planning
+        reminders (at once, then on a timer and after changes)."""
         if not self.scheduler.running:
             self.scheduler.start()
+            self.plan_reminders_soon()
 
     def close(self) -> None:
         if self.scheduler.running:
@@ -156,9 +178,23 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     )
     reachability = Reachability(database.unit_of_work, clock)
     calendar_sync = CalendarSync(database.unit_of_work, clock, expand_occurrences)
+    planner = ReminderPlanner(
+        database.unit_of_work,
+        campaign,
+        reminder_book(settings.config.reminders, zone),
+        clock,
+        plan_ahead=settings.config.reminders.plan_ahead,
+    )
+
+    def sync_and_plan() -> SyncReport:
+        report = calendar_sync.sync(load_calendar(settings))
+        if report.changed_anything:
+            planner.plan_now()
+        return report
+
     schedules = FolderWatch(
         settings.schedules_dir,
-        lambda: calendar_sync.sync(load_calendar(settings)),
+        sync_and_plan,
         name="schedules",
         on_trouble=tell_organisers(settings.config.schedules_dir),
         now=clock.now,
@@ -180,7 +216,15 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         {},
         clock,
         run_blocking=outbox_worker.run,
-        renderer=DeliveryContent(database.unit_of_work, conversation.screens, clock),
+        renderer=DeliveryContent(
+            database.unit_of_work,
+            conversation.screens,
+            clock,
+            quiet=QuietHours(
+                settings.config.reminders.quiet_hours.start,
+                settings.config.reminders.quiet_hours.end,
+            ),
+        ),
         batch=delivery.batch,
         lease=delivery.lease,
         max_attempts=delivery.max_attempts,
@@ -203,6 +247,15 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         outbox_worker,
         SqlSlotLedger(database.sessions),
         budget_worker,
+        planner,
+    )
+    database.when_answered(app.plan_reminders_soon)
+    app.scheduler.add_job(
+        app.plan_reminders,
+        "interval",
+        seconds=jobs.PLAN_EVERY_SECONDS,
+        id=jobs.PLAN_REMINDERS,
+        name="plan reminders into the outbox",
     )
     app.scheduler.add_job(
         app.forget_old_messages,

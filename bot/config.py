@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from bot.domain.campaign import Allowance, Campaign, Limits
 from bot.domain.members import Region
+from bot.domain.reminders import PolicyBook, QuietHours, ReminderPolicy
 from bot.yaml_validation import InvalidDocument, Loc, Problem, YamlDocument, read_yaml, validate
 from bot.yaml_values import parse_clock, parse_duration
 
@@ -39,6 +40,7 @@ def _as_text(value: object) -> object:
 LocalTime = Annotated[time, BeforeValidator(parse_clock)]
 TimeZoneName = Annotated[str, AfterValidator(_zone)]
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+EventKindName = Literal["rally", "street", "study", "meeting", "online", "other"]
 ExternalId = Annotated[str, BeforeValidator(_as_text), Field(min_length=1, max_length=128)]
 
 
@@ -146,10 +148,60 @@ class QuietHoursConfig(_Section):
     end: LocalTime = time(8, 0)
 
 
+class ReminderRulesConfig(_Section):
+    """What is sent for one kind of event; every key may be left out (the defaults apply).
+    A duration of 0 turns that reminder off."""
+
+    enabled: bool | None = None
+    day_before_at: LocalTime | None = None
+    same_day_before: Duration | None = None
+    invite: bool | None = None
+    invite_ahead: Duration | None = None
+    nudge_before: Duration | None = None
+    digest: bool | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        """The keys given, as `ReminderPolicy` fields (a zero duration: none)."""
+        given = self.model_dump(exclude_none=True)
+        for name in ("same_day_before", "nudge_before"):
+            if given.get(name) == timedelta(0):
+                given[name] = None
+        return given
+
+
 class RemindersConfig(_Section):
     enabled: bool = True
-    before: list[Duration] = [timedelta(days=1), timedelta(hours=2)]
+    day_before_at: LocalTime = time(10, 0)
+    same_day_before: Duration = timedelta(hours=2)
+    invite: bool = True
+    invite_ahead: Duration = timedelta(days=3)
+    nudge_before: Duration = timedelta(days=3)
+    digest_at: LocalTime = time(10, 0)
+    daily_cap: int = Field(default=3, ge=1, le=50)
+    plan_ahead: Duration = timedelta(days=2)
     quiet_hours: QuietHoursConfig = QuietHoursConfig()
+    kinds: dict[EventKindName, ReminderRulesConfig] = {
+        "street": ReminderRulesConfig(same_day_before=timedelta(hours=1), digest=True)
+    }
+
+
+def reminder_book(reminders: RemindersConfig, zone: ZoneInfo) -> PolicyBook:
+    """The reminder policy the planner applies, from the config's `reminders:`."""
+    return PolicyBook(
+        zone=zone,
+        default=ReminderPolicy(
+            day_before_at=reminders.day_before_at,
+            same_day_before=reminders.same_day_before or None,
+            invite=reminders.invite,
+            invite_ahead=reminders.invite_ahead,
+            nudge_before=reminders.nudge_before or None,
+        ),
+        by_kind={kind: rules.overrides() for kind, rules in reminders.kinds.items()},
+        quiet=QuietHours(reminders.quiet_hours.start, reminders.quiet_hours.end),
+        daily_cap=reminders.daily_cap,
+        digest_at=reminders.digest_at,
+        enabled=reminders.enabled,
+    )
 
 
 class AllowanceConfig(_Section):
@@ -191,9 +243,12 @@ class Config(_Section):
                     f'duplicate region name "{region.name}" (also regions[{names[region.name]}])',
                 )
             names.setdefault(region.name, index)
-        for index, before in enumerate(self.reminders.before):
-            if before <= timedelta(0):
-                yield ("reminders", "before", index), "must be longer than zero"
+        reminders = self.reminders
+        for name in ("same_day_before", "invite_ahead", "nudge_before", "plan_ahead"):
+            if getattr(reminders, name) < timedelta(0):
+                yield ("reminders", name), "must not be negative"
+        if reminders.plan_ahead < timedelta(hours=1):
+            yield ("reminders", "plan_ahead"), "must be at least 1h"
         problem = database_url_problem(self.database.url)
         if problem:
             yield ("database", "url"), problem

@@ -11,6 +11,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bot.folder_watch import FolderWatch
 
 FOLDER_CHECK_SECONDS = 10
+PLAN_EVERY_SECONDS = 300
+"""Reminders are planned again this often (and soon after every answer or calendar change)."""
+PLAN_REMINDERS = "reminders.plan"
 
 JOB_DEFAULTS = {
     # A job that ran late (a busy machine, a laptop waking up) still runs, once.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
@@ -29,8 +29,9 @@ from bot.calendar.values import (
     Weekday,
 )
 from bot.domain.calendar import EventKind, EventSpec, OccurrenceChange, Venue
+from bot.domain.reminders import encode_overrides
 from bot.yaml_validation import Loc
-from bot.yaml_values import parse_date
+from bot.yaml_values import parse_date, parse_duration
 
 RULE_MAX = 300  # the events table's rrule column
 
@@ -113,6 +114,33 @@ class ChangeEntry(Entry):
         )
 
 
+class RemindersEntry(Entry):
+    """An event's own reminder rules (config.yaml `reminders:` gives the defaults)."""
+
+    enabled: bool | None = None
+    day_before_at: LocalTime | None = None
+    same_day_before: Annotated[timedelta, BeforeValidator(parse_duration)] | None = None
+    invite: bool | None = None
+    nudge_before: Annotated[timedelta, BeforeValidator(parse_duration)] | None = None
+    digest: bool | None = None
+
+    def encoded(self) -> dict[str, Any]:
+        given: dict[str, Any] = self.model_dump(exclude_none=True)
+        for name in ("same_day_before", "nudge_before"):
+            if given.get(name) == timedelta(0):
+                given[name] = None  # "0m": no such reminder for this event
+        return encode_overrides(given)
+
+
+def _reminders_shorthand(value: object) -> object:
+    """`reminders: false` turns them off for the event; `true` keeps the defaults."""
+    if value is False:
+        return {"enabled": False}
+    if value is True:
+        return {}
+    return value
+
+
 class RepeatEntry(Entry):
     rule: str = Field(min_length=1, max_length=RULE_MAX)
     until: Date | None = None
@@ -143,6 +171,7 @@ class EventEntry(Entry):
     cancelled: bool = False
     note: LongText | None = None
     repeat: RepeatEntry | None = None
+    reminders: Annotated[RemindersEntry, BeforeValidator(_reminders_shorthand)] | None = None
 
     @property
     def starts(self) -> datetime:
@@ -242,6 +271,7 @@ class EventEntry(Entry):
             until=datetime.combine(until, self.start, zone) if until is not None else None,
             exdates=frozenset(item.date for item in excepted),
             changes=tuple(self._change(change, zone) for change in changes),
+            reminders=self.reminders.encoded() if self.reminders is not None else None,
         )
 
     def _change(self, change: ChangeEntry, zone: ZoneInfo) -> OccurrenceChange:

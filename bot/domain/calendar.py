@@ -7,8 +7,10 @@ Pure data: the YAML loader builds `EventSpec`s, recurrence expansion turns them 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 
 class EventKind(enum.StrEnum):
@@ -75,6 +77,9 @@ class EventSpec:
     until: datetime | None = None
     exdates: frozenset[date] = frozenset()
     changes: tuple[OccurrenceChange, ...] = field(default=())
+    reminders: Mapping[str, Any] | None = None
+    """The file's own reminder rules for this event, encoded as `reminders.encode_overrides`
+    does (None: the defaults for its kind)."""
 
     @property
     def recurring(self) -> bool:

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from types import TracebackType
 from typing import Any, Protocol, Self
 
 from bot.domain.calendar import EventSpec, OccurrenceSpec
 from bot.domain.deliveries import About, Audience
-from bot.domain.events import Attendee, Occurrence, ReminderCounts, Rsvp, RsvpCounts
+from bot.domain.events import (
+    Attendee,
+    Occurrence,
+    ReminderCounts,
+    Rsvp,
+    RsvpCounts,
+    RsvpStatus,
+)
 from bot.domain.members import Member
+from bot.domain.reminders import Applied, PlanMember, PlanOccurrence, Reminder, Stored
+from bot.domain.reminders import Outbox as ReminderOutbox
 
 
 class Clock(Protocol):
@@ -102,6 +112,10 @@ class CalendarRepository(Protocol):
         ...
 
     def next_of(self, slug: str, since: datetime) -> Occurrence | None: ...
+
+    def between(self, slug: str, since: datetime, until: datetime) -> list[Occurrence]:
+        """The event's occurrences starting in [since, until), in order."""
+        ...
 
     def events(self) -> list[tuple[str, str, str, bool]]:
         """(slug, title, source, removed) of every stored event."""
@@ -224,6 +238,36 @@ class MemberLimits(Protocol):
         ...
 
 
+class ReminderStore(Protocol):
+    """What reminder planning reads from the database, and how its plan is written."""
+
+    def occurrences(self, now: datetime, everywhere: Collection[str]) -> list[PlanOccurrence]: ...
+
+    def members(self) -> list[PlanMember]: ...
+
+    def answers(self, occurrence_ids: Collection[int]) -> dict[tuple[int, int], RsvpStatus]: ...
+
+    def stored(self, occurrence_ids: Collection[int], now: datetime) -> list[Stored]: ...
+
+    def other_pushes(
+        self, since: datetime, until: datetime, zone: tzinfo
+    ) -> Counter[tuple[int, Any]]: ...
+
+    def outbox_view(
+        self, stored: Iterable[Stored], other: Mapping[tuple[int, Any], int]
+    ) -> ReminderOutbox: ...
+
+    def labels(self, member_ids: Collection[int]) -> dict[int, str]: ...
+
+    def apply(
+        self,
+        planned: list[Reminder],
+        stored: list[Stored],
+        reasons: Mapping[tuple[int, str], str],
+        now: datetime,
+    ) -> Applied: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: everything done inside is committed together or not at all."""
 
@@ -250,6 +294,9 @@ class UnitOfWork(Protocol):
 
     @property
     def limits(self) -> MemberLimits: ...
+
+    @property
+    def reminders(self) -> ReminderStore: ...
 
     def __enter__(self) -> Self: ...
 

@@ -11,21 +11,24 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from bot.domain import deliveries as d
-from bot.domain.deliveries import Pending, Skip
-from bot.domain.events import Occurrence, OccurrenceStatus
+from bot.domain.deliveries import Later, Pending, Skip
+from bot.domain.events import Occurrence, OccurrenceStatus, RsvpStatus
 from bot.domain.members import Role
 from bot.domain.messages import Action, Button, Outgoing
 from bot.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from bot.domain.reminders import SKIP_ANSWERED, QuietHours, ReminderKind
 from bot.services import event_cards
 from bot.services.screens import Screens
 
 log = logging.getLogger(__name__)
 
-Rendered = Outgoing | Skip
+SKIP_QUIET = "quiet hours until the start"
+
+Rendered = Outgoing | Skip | Later
 
 
 def snapshot(occurrence: Occurrence) -> dict[str, Any]:
@@ -58,10 +61,20 @@ def _as_told(current: Occurrence, told: Mapping[str, Any]) -> Occurrence:
 class DeliveryContent:
     """The dispatcher's renderer: one unit of work per batch of claimed deliveries."""
 
-    def __init__(self, units_of_work: UnitOfWorkFactory, screens: Screens, clock: Clock) -> None:
+    def __init__(
+        self,
+        units_of_work: UnitOfWorkFactory,
+        screens: Screens,
+        clock: Clock,
+        *,
+        quiet: QuietHours | None = None,
+    ) -> None:
+        """`quiet`: reminders claimed inside these hours wait for their end (or are skipped
+        if the event starts first)."""
         self._units_of_work = units_of_work
         self._screens = screens
         self._clock = clock
+        self._quiet = quiet
 
     def render(self, batch: Sequence[Pending]) -> dict[int, Rendered]:
         now = self._clock.now()
@@ -88,6 +101,8 @@ class DeliveryContent:
             return self._relay_question(pending)
         if kind == d.RELAY_ANSWER:
             return self._relay_answer(pending)
+        if kind == d.REMINDER:
+            return self._reminder(uow, pending, now)
         return Skip(d.SKIP_UNKNOWN_KIND)
 
     # --- events ---------------------------------------------------------------------------
@@ -175,6 +190,115 @@ class DeliveryContent:
                 when=event_cards.when(texts, current, zone),
             )
         )
+
+    # --- reminders ------------------------------------------------------------------------
+
+    def _reminder(self, uow: UnitOfWork, pending: Pending, now: datetime) -> Rendered:
+        kind = ReminderKind(pending.payload["reminder"])
+        if kind is ReminderKind.DIGEST:
+            return self._digest(uow, pending, now)
+        current = self._occurrence(uow, pending, now)
+        if isinstance(current, Skip):
+            return current
+        if current.cancelled:
+            return Skip(d.SKIP_EVENT_CANCELLED)
+        rsvp = uow.rsvps.get(current.id, pending.member_id)
+        if pending.payload.get("unanswered") and rsvp is not None:
+            return Skip(SKIP_ANSWERED)
+        later = self._after_quiet(now, current.starts_at)
+        if later is not None:
+            return later
+        texts = self._screens.catalogues[pending.language]
+        zone = self._screens.campaign.timezone
+        if kind is ReminderKind.INVITATION or kind is ReminderKind.NUDGE:
+            card = event_cards.card(
+                texts,
+                current,
+                zone,
+                rsvp=rsvp,
+                counts=uow.rsvps.counts(current.id),
+                now=now,
+                organiser=False,
+            )
+            days = max(
+                1, (current.starts_at.astimezone(zone).date() - now.astimezone(zone).date()).days
+            )
+            heading = texts(f"reminder.{kind.value}", title=current.title, days=days)
+            return Outgoing(heading + "\n\n" + card.text, buttons=card.buttons)
+        starts = current.starts_at.astimezone(zone)
+        heading = texts(f"reminder.{kind.value}", title=current.title, time=f"{starts:%H:%M}")
+        lines = [heading, event_cards.when(texts, current, zone)]
+        venue = event_cards.venue_line(texts, current)
+        if venue:
+            lines.append(venue)
+        if current.bring:
+            lines.append(texts("events.bring", bring=current.bring))
+        open_for_answers = current.rsvp_enabled and now < current.answers_close_at()
+        buttons: tuple[tuple[Button, ...], ...] = ()
+        if open_for_answers:
+            occurrence_id = str(current.id)
+            row = [Button(texts("reminder.cannot_button"), Action("rsvp", (occurrence_id, "no")))]
+            if rsvp is None or rsvp.status is not RsvpStatus.GOING:
+                row.insert(
+                    0,
+                    Button(
+                        texts("reminder.coming_button"), Action("rsvp", (occurrence_id, "going"))
+                    ),
+                )
+            buttons = (tuple(row),)
+        return Outgoing("\n".join(lines), buttons=buttons)
+
+    def _digest(self, uow: UnitOfWork, pending: Pending, now: datetime) -> Rendered:
+        zone = self._screens.campaign.timezone
+        year, month = (int(part) for part in str(pending.payload["month"]).split("-"))
+        first = datetime.combine(date(year, month, 1), time(0), tzinfo=zone)
+        following = datetime.combine(
+            (first + timedelta(days=32)).date().replace(day=1), time(0), tzinfo=zone
+        )
+        dates = [
+            o
+            for o in uow.calendar.between(str(pending.payload["slug"]), max(now, first), following)
+            if not o.cancelled
+        ]
+        if not dates:
+            return Skip(d.SKIP_EVENT_GONE)
+        later = self._after_quiet(now, dates[0].starts_at)
+        if later is not None:
+            return later
+        texts = self._screens.catalogues[pending.language]
+        lines = [texts("reminder.digest", title=dates[0].title, month=month)]
+        lines.extend(
+            texts("reminder.digest_line", when=event_cards.when(texts, o, zone)) for o in dates
+        )
+        venue = event_cards.venue_line(texts, dates[0])
+        if venue:
+            lines.append(venue)
+        buttons = tuple(
+            (
+                Button(
+                    texts(
+                        "reminder.digest_button",
+                        day=texts.format_day(o.starts_at.astimezone(zone).date()),
+                    ),
+                    Action("rsvp", (str(o.id), "going")),
+                ),
+            )
+            for o in dates
+            if o.rsvp_enabled and now < o.answers_close_at()
+        )
+        return Outgoing("\n".join(lines), buttons=buttons)
+
+    def _after_quiet(self, now: datetime, starts_at: datetime) -> Later | Skip | None:
+        """A reminder claimed in quiet hours waits for their end, if that is before the start."""
+        if self._quiet is None:
+            return None
+        zone = self._screens.campaign.timezone
+        if not self._quiet.contains(now.astimezone(zone).time()):
+            return None
+        until = self._quiet.after(now, zone)
+        if until >= starts_at:
+            return Skip(SKIP_QUIET)
+        return Later(until, "quiet hours")
 
     # --- relays ---------------------------------------------------------------------------
 

@@ -63,6 +63,7 @@ def _event_values(spec: EventSpec) -> dict[str, Any]:
         "capacity": spec.capacity,
         "rsvp_enabled": spec.rsvp,
         "rrule": spec.rrule,
+        "reminders": dict(spec.reminders) if spec.reminders is not None else None,
     }
 
 
@@ -158,6 +159,7 @@ class SqlCalendarRepository:
                 .values(
                     event_id=event_id,
                     key=spec.key,
+                    published_at=now,
                     updated_at=now,
                     **_occurrence_values(event, spec),
                 )
@@ -227,6 +229,17 @@ class SqlCalendarRepository:
             limit=1,
         )
         return found[0] if found else None
+
+    def between(self, slug: str, since: datetime, until: datetime) -> list[Occurrence]:
+        """The event's occurrences starting in [since, until), in order."""
+        return self._select(
+            and_(
+                events.c.slug == slug,
+                events.c.removed_at.is_(None),
+                occurrences.c.starts_at >= since,
+                occurrences.c.starts_at < until,
+            )
+        )
 
     def events(self) -> list[tuple[str, str, str, bool]]:
         rows = self._session.execute(

@@ -75,13 +75,22 @@ class Database:
         )
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._enqueued_listeners: list[Callable[[], None]] = []
+        self._answered_listeners: list[Callable[[], None]] = []
 
     def unit_of_work(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.sessions, self._enqueued)
+        return SqlUnitOfWork(self.sessions, self._enqueued, self._answered)
 
     def when_enqueued(self, listener: Callable[[], None]) -> None:
         """Call `listener` after a transaction that queued deliveries commits."""
         self._enqueued_listeners.append(listener)
+
+    def when_answered(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after a transaction that saved a member's answer commits."""
+        self._answered_listeners.append(listener)
+
+    def _answered(self) -> None:
+        for listener in self._answered_listeners:
+            listener()
 
     def _enqueued(self) -> None:
         for listener in self._enqueued_listeners:

@@ -46,6 +46,8 @@ class MemberRow(Base):
     language: Mapped[str] = mapped_column(String(8))
     role: Mapped[str] = mapped_column(String(16))
     subscription: Mapped[str] = mapped_column(String(16))
+    notify_scope: Mapped[str] = mapped_column(String(16), default="all", server_default="all")
+    """What reminders the member wants besides those of events they answered: all, rallies."""
     consent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     unreachable_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -100,6 +102,8 @@ class EventRow(Base):
     capacity: Mapped[int | None] = mapped_column(Integer)
     rsvp_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     rrule: Mapped[str | None] = mapped_column(String(300))
+    reminders: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    """The schedule file's reminder rules for this event (`encode_overrides`), if any."""
     removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
@@ -132,6 +136,8 @@ class OccurrenceRow(Base):
     rsvp_deadline: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revision: Mapped[int] = mapped_column(Integer, default=0)
     """Counts the changes members were told about; change notices are keyed by it."""
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    """When members could first see it (invitations go out then)."""
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

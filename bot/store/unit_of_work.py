@@ -12,6 +12,7 @@ from bot.store.calendar import SqlCalendarRepository
 from bot.store.limits import SqlMemberLimits
 from bot.store.outbox import SqlOutbox
 from bot.store.questions import SqlQuestionLog, SqlRelayRepository
+from bot.store.reminders import SqlReminderStore
 from bot.store.repositories import SqlAuditLog, SqlMemberRepository
 from bot.store.rsvps import SqlRsvpRepository
 
@@ -26,12 +27,17 @@ class SqlUnitOfWork:
     questions: SqlQuestionLog
     relays: SqlRelayRepository
     limits: SqlMemberLimits
+    reminders: SqlReminderStore
 
     def __init__(
-        self, sessions: sessionmaker[Session], on_enqueued: Callable[[], None] | None = None
+        self,
+        sessions: sessionmaker[Session],
+        on_enqueued: Callable[[], None] | None = None,
+        on_answered: Callable[[], None] | None = None,
     ) -> None:
         self._sessions = sessions
         self._on_enqueued = on_enqueued
+        self._on_answered = on_answered
 
     def __enter__(self) -> Self:
         self.session = self._sessions()
@@ -43,6 +49,7 @@ class SqlUnitOfWork:
         self.questions = SqlQuestionLog(self.session)
         self.relays = SqlRelayRepository(self.session)
         self.limits = SqlMemberLimits(self.session)
+        self.reminders = SqlReminderStore(self.session)
         return self
 
     def __exit__(
@@ -61,3 +68,7 @@ class SqlUnitOfWork:
             # Committed: the dispatcher can send it now rather than at its next round.
             self.outbox.enqueued = False
             self._on_enqueued()
+        if self.rsvps.changed and self._on_answered is not None:
+            # Committed: reminders are planned again for the new answers.
+            self.rsvps.changed = False
+            self._on_answered()

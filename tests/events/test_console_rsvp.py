@@ -83,7 +83,9 @@ def test_waiting_list_and_promotion(app: App) -> None:
     )  # 参加する again, ひとりで行く -> a seat frees
     assert "おひとりで受け付けました" in changed
     assert [s for _, s in statuses(app)] == ["going", "going"]
-    ((notice, message),) = rendered(app.database, app.conversation.screens, app.clock)
+    ((notice, message),) = rendered(
+        app.database, app.conversation.screens, app.clock, "waitlist_promoted"
+    )
     assert notice.purpose == "waitlist_promoted"
     assert isinstance(message, Outgoing)
     assert "空きが出ました" in message.text
@@ -111,7 +113,9 @@ def test_cancelled_event(app: App) -> None:
     assert "【中止】【学習会】少人数学習会" in shown
     assert "※ 会場の都合で中止します。" in shown
     assert "参加する" not in shown.split("> 予定")[1]
-    ((notice, message),) = rendered(app.database, app.conversation.screens, app.clock)
+    ((notice, message),) = rendered(
+        app.database, app.conversation.screens, app.clock, "event_change"
+    )
     assert notice.purpose == "event_change"
     assert isinstance(message, Outgoing)
     assert "中止になりました" in message.text

@@ -110,7 +110,9 @@ def test_an_edited_file_updates_members_keeps_answers_and_tells_each_once(
     assert "あなたの返事: 参加" in transcript
     with app.database.session() as session:
         assert session.scalar(select(func.count()).select_from(RsvpRow)) == 1
-    ((notice, message),) = rendered(app.database, app.conversation.screens, app.clock)
+    ((notice, message),) = rendered(
+        app.database, app.conversation.screens, app.clock, "event_change"
+    )
     assert notice.purpose == "event_change"
     assert isinstance(message, Outgoing)
     assert "13:00〜15:00 → 12月7日(月) 14:00〜15:00" in message.text

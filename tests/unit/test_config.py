@@ -39,7 +39,8 @@ def test_the_example_config_is_valid_and_complete() -> None:
     assert codes[0] == "tokyo"
     assert {"shibuya", "itabashi", "nishitokyo", "toshima"} <= set(codes)
     assert config.reminders.quiet_hours.start == time(21, 0)
-    assert config.reminders.before == [timedelta(days=1), timedelta(hours=2)]
+    assert config.reminders.same_day_before == timedelta(hours=2)
+    assert config.reminders.kinds["street"].same_day_before == timedelta(hours=1)
     assert config.channels.telegram.enabled is False
 
 
@@ -60,7 +61,8 @@ def test_unknown_key_names_the_key_and_what_is_allowed(tmp_path: Path) -> None:
     found = problems(tmp_path, MINIMAL + "reminders:\n  enabled: true\n  quiet_hour: {}\n")
     assert found == [
         "config.yaml:5: reminders.quiet_hour: unknown key (misspelt?); "
-        "allowed keys: enabled, before, quiet_hours"
+        "allowed keys: enabled, day_before_at, same_day_before, invite, invite_ahead, "
+        "nudge_before, digest_at, daily_cap, plan_ahead, quiet_hours, kinds"
     ]
 
 
@@ -131,13 +133,13 @@ def test_bad_region_code_and_bad_duration(tmp_path: Path) -> None:
         regions:
           - {code: 板橋, name: 板橋区}
         reminders:
-          before: ["1d", "soon"]
+          same_day_before: soon
         """,
     )
     assert found == [
         'config.yaml:2: regions[0].code: has characters that are not allowed, got "板橋"',
-        'config.yaml:4: reminders.before[1]: expected a length of time such as "1d", "12h" '
-        'or "30m", got "soon"',
+        'config.yaml:4: reminders.same_day_before: expected a length of time such as "1d", '
+        '"12h" or "30m", got "soon"',
     ]
 
 

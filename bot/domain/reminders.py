@@ -1,0 +1,541 @@
+"""Reminder policy and planning: who is reminded of what, and when. Pure: no clock, no I/O.
+
+`plan` is a function of (occurrences, members, answers, what is already in the outbox, policy,
+now). It returns every reminder that should be in the outbox now; the store writes the new ones,
+moves the ones whose time changed and skips the ones no longer wanted. The guarantees, each
+pinned by property tests:
+
+- nothing is due inside quiet hours; a reminder that would fall inside moves to the last
+  allowed moment before it (invitations and digests, which are not tied to a start, to the
+  first allowed moment after);
+- nothing is due at or after the event's start;
+- one reminder per (member, occurrence, kind): the reference names both, and the outbox's
+  unique key (purpose, reference, member) holds it in the database too;
+- nothing for a member who stopped notices or cannot be reached;
+- at most `daily_cap` pushes a member's day, counting the announcements already queued.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from bot.domain.deliveries import SKIP_EVENT_CANCELLED, SKIP_EVENT_GONE, SKIP_RSVP_CHANGED
+from bot.domain.events import RsvpStatus
+
+
+class ReminderKind(enum.StrEnum):
+    DAY_BEFORE = "day_before"
+    """To members who answered going or maybe: the day before, with buttons to confirm or
+    to say they cannot come."""
+    SAME_DAY = "same_day"
+    """To the same members: on the day, a few hours before."""
+    INVITATION = "invitation"
+    """To members of the event's regions who have not answered: once, when it is published."""
+    NUDGE = "nudge"
+    """To the same members, still without an answer: once, a few days before."""
+    DIGEST = "digest"
+    """Recurring actions (the 4th/14th/24th): the month's dates on the 1st, one answer
+    button per date."""
+
+
+# Under the daily cap, the reminders of events a member said they would attend come first.
+PRIORITY: Mapping[ReminderKind, int] = {
+    ReminderKind.SAME_DAY: 0,
+    ReminderKind.DAY_BEFORE: 1,
+    ReminderKind.NUDGE: 2,
+    ReminderKind.INVITATION: 3,
+    ReminderKind.DIGEST: 4,
+}
+
+ATTENDING = frozenset({RsvpStatus.GOING, RsvpStatus.MAYBE})
+GAP = timedelta(hours=2)
+"""The least time between a day-before reminder and the on-the-day one."""
+
+
+class Scope(enum.StrEnum):
+    """What a member chose in 通知設定 (besides stopping notices altogether)."""
+
+    ALL = "all"
+    RALLIES = "rallies"
+    """Big actions only: invitations, nudges and digests for rallies alone."""
+
+
+BIG_KINDS = frozenset({"rally"})
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Local times between which nothing is sent; `start` after `end` spans midnight."""
+
+    start: time = time(21, 0)
+    end: time = time(8, 0)
+
+    def contains(self, local: time) -> bool:
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+    def before(self, moment: datetime, zone: tzinfo) -> datetime:
+        """`moment`, or the last allowed minute before it if it falls in quiet hours."""
+        local = moment.astimezone(zone)
+        if not self.contains(local.time()):
+            return moment
+        start_day = local.date()
+        if self.start > self.end and local.time() < self.end:
+            start_day -= timedelta(days=1)  # after midnight: quiet began the evening before
+        began = datetime.combine(start_day, self.start, tzinfo=zone)
+        return (began - timedelta(minutes=1)).astimezone(moment.tzinfo)
+
+    def after(self, moment: datetime, zone: tzinfo) -> datetime:
+        """`moment`, or the end of the quiet hours it falls in."""
+        local = moment.astimezone(zone)
+        if not self.contains(local.time()):
+            return moment
+        end_day = local.date()
+        if self.start > self.end and local.time() >= self.start:
+            end_day += timedelta(days=1)
+        return datetime.combine(end_day, self.end, tzinfo=zone).astimezone(moment.tzinfo)
+
+
+@dataclass(frozen=True)
+class ReminderPolicy:
+    """What is sent for one event. Config gives the defaults, per kind and per event."""
+
+    enabled: bool = True
+    day_before_at: time | None = time(10, 0)
+    """Local time of the day-before reminder (None: none)."""
+    same_day_before: timedelta | None = timedelta(hours=2)
+    """How long before the start the on-the-day reminder goes (None: none)."""
+    invite: bool = True
+    invite_ahead: timedelta = timedelta(days=3)
+    """Only events published at least this long before they start get an invitation."""
+    nudge_before: timedelta | None = timedelta(days=3)
+    """The one nudge to members without an answer goes this many days before, at
+    `day_before_at` (or 10:00). None: no nudge."""
+    digest: bool = False
+    """A recurring event is announced by a monthly digest instead of invitations and nudges."""
+
+    def merged(self, overrides: Mapping[str, Any]) -> ReminderPolicy:
+        known = {f.name for f in fields(self)}
+        return replace(self, **{k: v for k, v in overrides.items() if k in known})
+
+
+@dataclass(frozen=True)
+class PolicyBook:
+    """The reminder policy of every event: defaults, then its kind's, then its own."""
+
+    zone: tzinfo
+    default: ReminderPolicy = ReminderPolicy()
+    by_kind: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    quiet: QuietHours = QuietHours()
+    daily_cap: int = 3
+    digest_at: time = time(10, 0)
+    invite_within: timedelta = timedelta(days=1)
+    """An invitation not queued within this long of publication is not sent any more (a bot
+    started for the first time does not invite members to everything at once)."""
+    enabled: bool = True
+
+    def policy(self, kind: str, overrides: Mapping[str, Any] | None = None) -> ReminderPolicy:
+        policy = self.default.merged(self.by_kind.get(kind, {}))
+        return policy.merged(overrides) if overrides else policy
+
+
+@dataclass(frozen=True)
+class PlanOccurrence:
+    id: int
+    slug: str
+    kind: str
+    title: str
+    starts_at: datetime
+    published_at: datetime
+    regions: frozenset[str]
+    """The event's regions, with every region `for_everyone` reaching all members."""
+    everyone: bool = False
+    cancelled: bool = False
+    rsvp_enabled: bool = True
+    answers_close_at: datetime | None = None
+    recurring: bool = False
+    overrides: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class PlanMember:
+    id: int
+    regions: frozenset[str] = frozenset()
+    subscribed: bool = True
+    reachable: bool = True
+    scope: Scope = Scope.ALL
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One reminder that should be in the outbox."""
+
+    member_id: int
+    kind: ReminderKind
+    reference: str
+    due_at: datetime
+    occurrence_id: int | None
+    before: datetime
+    """It must go before this moment (the start, or the close of answers) or not at all."""
+    expect_rsvp: frozenset[RsvpStatus] = frozenset()
+    """The member's answer must still be one of these when it is sent (empty: any)."""
+    unanswered: bool = False
+    """It is sent only while the member has not answered (invitations and nudges)."""
+    slug: str = ""
+    month: str | None = None
+    """For a digest: the month it lists, "2026-12"."""
+
+
+_DURATIONS = ("same_day_before", "invite_ahead", "nudge_before")
+_TIMES = ("day_before_at",)
+
+
+def encode_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Policy overrides as JSON: durations in seconds, times as "HH:MM"."""
+    encoded: dict[str, Any] = {}
+    for name, value in overrides.items():
+        if name in _DURATIONS and value is not None:
+            encoded[name] = int(value.total_seconds())
+        elif name in _TIMES and value is not None:
+            encoded[name] = value.strftime("%H:%M")
+        else:
+            encoded[name] = value
+    return encoded
+
+
+def decode_overrides(encoded: Mapping[str, Any]) -> dict[str, Any]:
+    decoded: dict[str, Any] = {}
+    for name, value in encoded.items():
+        if name in _DURATIONS and value is not None:
+            decoded[name] = timedelta(seconds=int(value))
+        elif name in _TIMES and value is not None:
+            decoded[name] = time.fromisoformat(str(value))
+        else:
+            decoded[name] = value
+    return decoded
+
+
+SKIP_REPLANNED = "no longer planned"
+SKIP_ANSWERED = "answered"
+SKIP_STOPPED = "notices stopped"
+REVIVABLE = frozenset({SKIP_REPLANNED, SKIP_RSVP_CHANGED, SKIP_EVENT_CANCELLED, SKIP_ANSWERED})
+"""Reasons that stop standing when the plan wants the reminder again (never sent)."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    id: int
+    member_id: int
+    reference: str
+    state: str
+    skip_reason: str | None
+    due_at: datetime
+    occurrence_id: int | None
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What applying a plan changed."""
+
+    queued: int = 0
+    moved: int = 0
+    revived: int = 0
+    skipped: Mapping[str, int] | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.queued or self.moved or self.revived or self.skipped)
+
+
+def skip_reason(
+    reminder_key: tuple[int, str],
+    row: Stored,
+    occurrence: PlanOccurrence | None,
+    answers: Mapping[tuple[int, int], RsvpStatus],
+    subscribed: Collection[int],
+) -> str:
+    """Why a queued reminder is no longer planned, in words an organiser can read."""
+    member_id = reminder_key[0]
+    if member_id not in subscribed:
+        return SKIP_STOPPED
+    if row.occurrence_id is not None:
+        if occurrence is None:
+            return SKIP_EVENT_GONE
+        if occurrence.cancelled:
+            return SKIP_EVENT_CANCELLED
+        answer = answers.get((row.occurrence_id, member_id))
+        kind = row.reference.split(":", 1)[0]
+        if kind in (ReminderKind.INVITATION.value, ReminderKind.NUDGE.value):
+            if answer is not None:
+                return SKIP_ANSWERED
+        elif answer not in (RsvpStatus.GOING, RsvpStatus.MAYBE):
+            return SKIP_RSVP_CHANGED
+    return SKIP_REPLANNED
+
+
+def reference(kind: ReminderKind, occurrence_id: int) -> str:
+    return f"{kind.value}:{occurrence_id}"
+
+
+def digest_reference(slug: str, month: str) -> str:
+    return f"{ReminderKind.DIGEST.value}:{slug}:{month}"
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """What the outbox already holds, as planning needs it.
+
+    `kept`: (member, reference) of reminders that may not be planned again (sent, being sent,
+    failed, or skipped for a reason that stands). `queued`: (member, reference) of reminders
+    still waiting (planning keeps or moves them). `other_pushes`: the member's non-
+    transactional pushes that are not reminders planned here, by local day."""
+
+    kept: frozenset[tuple[int, str]] = frozenset()
+    queued: frozenset[tuple[int, str]] = frozenset()
+    other_pushes: Mapping[tuple[int, date], int] = field(default_factory=dict)
+
+
+def plan(
+    occurrences: Iterable[PlanOccurrence],
+    members: Iterable[PlanMember],
+    answers: Mapping[tuple[int, int], RsvpStatus],
+    outbox: Outbox,
+    book: PolicyBook,
+    now: datetime,
+) -> list[Reminder]:
+    """Every reminder that should be in the outbox now (see the module's guarantees).
+
+    `answers`: (occurrence id, member id) -> the member's answer.
+    """
+    if not book.enabled:
+        return []
+    reachable = [m for m in members if m.subscribed and m.reachable]
+    by_id = {m.id: m for m in reachable}
+    attending: dict[int, list[PlanMember]] = defaultdict(list)
+    for (occurrence_id, member_id), status in answers.items():
+        if status in ATTENDING and member_id in by_id:
+            attending[occurrence_id].append(by_id[member_id])
+    by_region: dict[str, list[PlanMember]] = defaultdict(list)
+    for member in reachable:
+        for region in member.regions:
+            by_region[region].append(member)
+    candidates: list[Reminder] = []
+    digests: dict[tuple[str, str], PlanOccurrence] = {}
+    for occurrence in occurrences:
+        if occurrence.cancelled or occurrence.starts_at <= now:
+            continue
+        policy = book.policy(occurrence.kind, occurrence.overrides)
+        if not policy.enabled:
+            continue
+        candidates.extend(_attending(occurrence, policy, attending[occurrence.id], book, now))
+        if policy.digest and occurrence.recurring:
+            month = occurrence.starts_at.astimezone(book.zone).strftime("%Y-%m")
+            digests.setdefault((occurrence.slug, month), occurrence)
+            continue
+        audience = (
+            reachable
+            if occurrence.everyone
+            else _unique(m for r in sorted(occurrence.regions) for m in by_region.get(r, ()))
+        )
+        candidates.extend(_unanswered(occurrence, policy, audience, answers, outbox, book, now))
+    for (slug, month), first in digests.items():
+        candidates.extend(_digest(slug, month, first, reachable, outbox, book, now))
+    wanted = [c for c in candidates if (c.member_id, c.reference) not in outbox.kept]
+    return _capped(wanted, outbox, book)
+
+
+def _unique(members: Iterable[PlanMember]) -> list[PlanMember]:
+    seen: dict[int, PlanMember] = {}
+    for member in members:
+        seen.setdefault(member.id, member)
+    return list(seen.values())
+
+
+def _wants(member: PlanMember, occurrence: PlanOccurrence) -> bool:
+    return member.scope is Scope.ALL or occurrence.kind in BIG_KINDS
+
+
+def _attending(
+    occurrence: PlanOccurrence,
+    policy: ReminderPolicy,
+    attending: list[PlanMember],
+    book: PolicyBook,
+    now: datetime,
+) -> Iterable[Reminder]:
+    """The day before and on the day, to members who said 参加 or 未定, wherever they live and
+    whatever their scope: they asked to come."""
+    zone, start = book.zone, occurrence.starts_at
+    same_day = day_before = None
+    if policy.same_day_before is not None:
+        ideal = start - policy.same_day_before
+        same_day = _allowed_now(book.quiet.before(ideal, zone), now, book, start)
+    if policy.day_before_at is not None:
+        eve = start.astimezone(zone).date() - timedelta(days=1)
+        ideal = datetime.combine(eve, policy.day_before_at, tzinfo=zone)
+        day_before = _allowed_now(book.quiet.before(ideal, zone), now, book, start)
+    if day_before is not None and same_day is not None and day_before > same_day - GAP:
+        day_before = None  # so late it would come with the on-the-day one, which says it all
+    moments = [
+        (kind, due)
+        for kind, due in ((ReminderKind.DAY_BEFORE, day_before), (ReminderKind.SAME_DAY, same_day))
+        if due is not None
+    ]
+    for member in attending:
+        for kind, due in moments:
+            yield Reminder(
+                member.id,
+                kind,
+                reference(kind, occurrence.id),
+                due,
+                occurrence.id,
+                before=start,
+                expect_rsvp=ATTENDING,
+                slug=occurrence.slug,
+            )
+
+
+def _allowed_now(
+    due: datetime, now: datetime, book: PolicyBook, start: datetime
+) -> datetime | None:
+    """A time that has passed becomes now, or the end of the quiet hours now is in; None if
+    that is no longer before the start."""
+    if due >= now:
+        return due if due < start else None
+    moment = book.quiet.after(now, book.zone)
+    return moment if moment < start else None
+
+
+def _unanswered(
+    occurrence: PlanOccurrence,
+    policy: ReminderPolicy,
+    audience: list[PlanMember],
+    answers: Mapping[tuple[int, int], RsvpStatus],
+    outbox: Outbox,
+    book: PolicyBook,
+    now: datetime,
+) -> Iterable[Reminder]:
+    """One invitation when published (if far enough ahead), and at most one nudge."""
+    if not occurrence.rsvp_enabled:
+        return
+    zone, start = book.zone, occurrence.starts_at
+    closes = min(start, occurrence.answers_close_at or start)
+    invitation: datetime | None = None
+    fresh = False
+    if policy.invite and start - occurrence.published_at >= policy.invite_ahead:
+        invitation = book.quiet.after(max(occurrence.published_at, now), zone)
+        fresh = now - occurrence.published_at <= book.invite_within
+        if invitation >= closes:
+            invitation = None
+    nudge: datetime | None = None
+    if policy.nudge_before is not None:
+        day = start.astimezone(zone).date() - timedelta(days=policy.nudge_before.days or 1)
+        ideal = datetime.combine(day, policy.day_before_at or time(10, 0), tzinfo=zone)
+        nudge = _allowed_now(book.quiet.before(ideal, zone), now, book, closes)
+        published = occurrence.published_at
+        if nudge is not None and (nudge <= published or nudge - published < timedelta(days=1)):
+            nudge = None  # so soon after the invitation it would be a second one
+    if invitation is None and nudge is None:
+        return
+    invite_ref = reference(ReminderKind.INVITATION, occurrence.id)
+    nudge_ref = reference(ReminderKind.NUDGE, occurrence.id)
+    for member in audience:
+        if (occurrence.id, member.id) in answers or not _wants(member, occurrence):
+            continue
+        if invitation is not None and (fresh or (member.id, invite_ref) in outbox.queued):
+            yield Reminder(
+                member.id,
+                ReminderKind.INVITATION,
+                invite_ref,
+                invitation,
+                occurrence.id,
+                before=closes,
+                unanswered=True,
+                slug=occurrence.slug,
+            )
+        if nudge is not None:
+            yield Reminder(
+                member.id,
+                ReminderKind.NUDGE,
+                nudge_ref,
+                nudge,
+                occurrence.id,
+                before=closes,
+                unanswered=True,
+                slug=occurrence.slug,
+            )
+
+
+def _digest(
+    slug: str,
+    month: str,
+    first: PlanOccurrence,
+    members: list[PlanMember],
+    outbox: Outbox,
+    book: PolicyBook,
+    now: datetime,
+) -> Iterable[Reminder]:
+    """The month's digest of a recurring event, on the 1st (or, the first month it is
+    announced, as soon as it is published)."""
+    zone = book.zone
+    year, number = (int(part) for part in month.split("-"))
+    first_day = datetime.combine(date(year, number, 1), book.digest_at, tzinfo=zone)
+    due = book.quiet.after(max(first_day, now), zone)
+    ref = digest_reference(slug, month)
+    if due >= first.starts_at:
+        return  # nothing of the month is left to announce by then
+    late = now - max(first_day, first.published_at) > book.invite_within
+    audience = members if first.everyone else [m for m in members if m.regions & first.regions]
+    for member in audience:
+        if not _wants(member, first):
+            continue
+        if late and (member.id, ref) not in outbox.queued:
+            continue
+        yield Reminder(
+            member.id,
+            ReminderKind.DIGEST,
+            ref,
+            due,
+            None,
+            before=first.starts_at,
+            slug=slug,
+            month=month,
+        )
+
+
+def _capped(wanted: list[Reminder], outbox: Outbox, book: PolicyBook) -> list[Reminder]:
+    """At most `daily_cap` pushes per member and local day; the most useful kinds first, the
+    others moved to a later day while they still make sense, else left out."""
+    used: dict[tuple[int, date], int] = defaultdict(int, outbox.other_pushes)
+    kept: list[Reminder] = []
+    for reminder in sorted(wanted, key=lambda r: (PRIORITY[r.kind], r.due_at, r.member_id)):
+        due: datetime | None = reminder.due_at
+        for _ in range(3):
+            assert due is not None
+            day = (reminder.member_id, due.astimezone(book.zone).date())
+            if used[day] < book.daily_cap:
+                used[day] += 1
+                kept.append(replace(reminder, due_at=due) if due != reminder.due_at else reminder)
+                break
+            due = _next_day(reminder, due, book)
+            if due is None:
+                break
+    return kept
+
+
+def _next_day(reminder: Reminder, due: datetime, book: PolicyBook) -> datetime | None:
+    """Where an invitation, nudge or digest goes when its day is full; reminders of an event
+    the member said they would attend are tied to their time."""
+    if reminder.kind in (ReminderKind.SAME_DAY, ReminderKind.DAY_BEFORE, ReminderKind.NUDGE):
+        return None
+    local = due.astimezone(book.zone)
+    morning = datetime.combine(local.date() + timedelta(days=1), book.quiet.end, tzinfo=book.zone)
+    later = book.quiet.after(morning, book.zone).astimezone(due.tzinfo)
+    return later if later < reminder.before else None

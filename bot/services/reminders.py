@@ -1,0 +1,110 @@
+"""Planning reminders into the outbox: at start-up, after calendar and RSVP changes, and on a
+timer. Everything planned is in the database at once; nothing waits in memory."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.domain.campaign import Campaign
+from bot.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from bot.domain.reminders import Applied, PolicyBook, Reminder, Stored, plan, skip_reason
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A reminder that planning would put in the outbox, with what an organiser needs to
+    read it."""
+
+    reminder: Reminder
+    member_label: str
+    title: str
+
+
+class ReminderPlanner:
+    def __init__(
+        self,
+        units_of_work: UnitOfWorkFactory,
+        campaign: Campaign,
+        book: PolicyBook,
+        clock: Clock,
+        *,
+        plan_ahead: timedelta = timedelta(days=2),
+    ) -> None:
+        self._units_of_work = units_of_work
+        self._everywhere = {r.code for r in campaign.regions if r.for_everyone}
+        self._book = book
+        self._clock = clock
+        self._plan_ahead = plan_ahead
+
+    def plan_now(self) -> Applied:
+        """Bring the outbox's reminders up to date, in one transaction."""
+        now = self._clock.now()
+        with self._units_of_work() as uow:
+            applied = self._plan(uow, now)
+            uow.commit()
+        if applied.changed:
+            log.info(
+                "reminders planned: %d new, %d moved, %d wanted again, skipped %s",
+                applied.queued,
+                applied.moved,
+                applied.revived,
+                dict(applied.skipped or {}),
+            )
+        return applied
+
+    def preview(self, days: int) -> list[Preview]:
+        """What planning `days` ahead would have in the outbox (nothing is written)."""
+        now = self._clock.now()
+        with self._units_of_work() as uow:
+            planned, _, _, _ = self._wanted(uow, now, timedelta(days=days))
+            titles = {o.id: o.title for o in uow.reminders.occurrences(now, self._everywhere)}
+            labels = uow.reminders.labels({r.member_id for r in planned})
+        return [
+            Preview(
+                r,
+                labels.get(r.member_id, str(r.member_id)),
+                titles.get(r.occurrence_id or -1, r.slug),
+            )
+            for r in sorted(planned, key=lambda r: (r.due_at, r.member_id, r.reference))
+        ]
+
+    def _wanted(
+        self, uow: UnitOfWork, now: datetime, ahead: timedelta
+    ) -> tuple[list[Reminder], list[Stored], dict[tuple[int, str], str], set[int]]:
+        store = uow.reminders
+        occurrences = store.occurrences(now, self._everywhere)
+        ids = [o.id for o in occurrences]
+        members = store.members()
+        answers = store.answers(ids)
+        stored = store.stored(ids, now)
+        day = timedelta(days=1)
+        other = store.other_pushes(now - day, now + ahead + 2 * day, self._book.zone)
+        outbox = store.outbox_view(stored, other)
+        horizon = now + ahead
+        planned = [
+            r
+            for r in plan(occurrences, members, answers, outbox, self._book, now)
+            if r.due_at <= horizon
+        ]
+        by_id = {o.id: o for o in occurrences}
+        subscribed = {m.id for m in members}
+        reasons = {
+            (row.member_id, row.reference): skip_reason(
+                (row.member_id, row.reference),
+                row,
+                by_id.get(row.occurrence_id or -1),
+                answers,
+                subscribed,
+            )
+            for row in stored
+            if row.state == "queued"
+        }
+        return planned, stored, reasons, subscribed
+
+    def _plan(self, uow: UnitOfWork, now: datetime) -> Applied:
+        planned, stored, reasons, _ = self._wanted(uow, now, self._plan_ahead)
+        return uow.reminders.apply(planned, stored, reasons, now)
