@@ -1,0 +1,212 @@
+"""A crash run: due reminders sent by a dispatcher process that is SIGKILLed and restarted.
+
+Shared by tests/delivery/test_reminder_crash.py (small, fake in the test's process) and
+bench/reminders.py (at scale, fake in a child process). The bot is
+`tests/delivery/process_worker.py`: the outbox's real queue, dispatcher and TelegramMessenger
+talking HTTP to the fake Bot API, as bot.app wires them.
+
+What arrived is read from the fake (every sendMessage it accepted), what should have arrived
+from the outbox: lost is a row whose (chat, text) never arrived, a duplicate one that arrived
+more than once.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import func, insert, select
+
+from bot.domain.deliveries import REMINDER, Audience, message_payload
+from bot.domain.messages import Outgoing
+from bot.store.database import Database
+from bot.store.tables import DeliveryRow, MemberRow
+from tests.delivery.test_processes import Worker
+from tests.fakes.telegram_api import RecordedRequest
+
+Received = tuple[int, str]
+"""(chat, text) of one message the fake accepted."""
+
+
+def reminder_text(reference: str) -> str:
+    return f"リマインダー {reference}: 明日10:00 新宿駅西口"
+
+
+def seed_reminders(
+    database: Database, chats: list[int], references: list[str], now: datetime
+) -> int:
+    """Subscribed members in `chats` (inserted in bulk), and for each reference one due
+    REMINDER to all of them, queued through the outbox as the planner does; how many rows."""
+    members = [
+        {
+            "channel": "telegram",
+            "external_id": str(chat),
+            "display_name": f"会員{chat}",
+            "language": "ja",
+            "role": "member",
+            "subscription": "subscribed",
+            "consent_at": now,
+            "created_at": now,
+            "last_seen_at": now,
+        }
+        for chat in chats
+    ]
+    with database.sessions.begin() as session:
+        session.execute(insert(MemberRow), members)
+    queued = 0
+    with database.unit_of_work() as uow:
+        for reference in references:
+            queued += uow.outbox.enqueue_audience(
+                REMINDER,
+                reference,
+                Audience(everyone=True),
+                message_payload(Outgoing(reminder_text(reference))),
+                now,
+                now=now,
+            )
+        uow.commit()
+    return queued
+
+
+def expected(database: Database) -> set[Received]:
+    """(chat, text) of every reminder row: what must arrive, once."""
+    with database.session() as session:
+        found = session.execute(
+            select(MemberRow.external_id, DeliveryRow.reference)
+            .join(MemberRow, MemberRow.id == DeliveryRow.member_id)
+            .where(DeliveryRow.purpose == REMINDER)
+        )
+        return {(int(chat), reminder_text(reference)) for chat, reference in found}
+
+
+def states(database: Database) -> dict[str, int]:
+    with database.session() as session:
+        counted = session.execute(
+            select(DeliveryRow.state, func.count()).group_by(DeliveryRow.state)
+        )
+        return dict(counted.all())
+
+
+def wait_until_done(database: Database, timeout: float) -> None:
+    """Until no row is queued or sending any more."""
+    deadline = time.monotonic() + timeout
+    while True:
+        now = states(database)
+        if not {"queued", "sending"} & set(now):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not done after {timeout:g} s: {now}")
+        time.sleep(0.1)
+
+
+class Recorder:
+    """A fake's listener: every message it accepted, and its 429s."""
+
+    def __init__(self) -> None:
+        self.received: Counter[Received] = Counter()
+        self.http_429 = 0
+        self.delivered = 0
+
+    def listen(self, request: RecordedRequest) -> None:
+        if request.status == 429:
+            self.http_429 += 1
+        if request.method == "sendMessage" and request.status == 200:
+            self.received[(int(request.params["chat_id"]), str(request.params["text"]))] += 1
+            self.delivered += 1
+
+
+@dataclass(frozen=True)
+class Counts:
+    rows: int
+    sent: int
+    """Rows that arrived at least once."""
+    lost: int
+    duplicates: int
+    """Messages that arrived beyond the first of their row."""
+    per_member_max: int
+    """The most duplicates one member got."""
+    kills: int
+    http_429: int
+    seconds: float
+
+    def line(self) -> str:
+        return (
+            f"rows={self.rows} sent={self.sent} lost={self.lost} duplicates={self.duplicates}"
+            f" per_member_max={self.per_member_max} kills={self.kills}"
+            f" http_429={self.http_429} seconds={self.seconds:.1f}"
+        )
+
+
+def count(
+    wanted: set[Received],
+    received: Counter[Received],
+    *,
+    kills: int,
+    http_429: int,
+    seconds: float,
+) -> Counts:
+    per_member: Counter[int] = Counter()
+    for (chat, _), times in received.items():
+        per_member[chat] += times - 1
+    return Counts(
+        rows=len(wanted),
+        sent=len(wanted & set(received)),
+        lost=len(wanted - set(received)),
+        duplicates=sum(times - 1 for times in received.values()),
+        per_member_max=max(per_member.values(), default=0),
+        kills=kills,
+        http_429=http_429,
+        seconds=seconds,
+    )
+
+
+def kill_points(rng: random.Random, total: int, kills: int) -> list[int]:
+    """After how many accepted messages each SIGKILL comes: random, between 10% and 90%."""
+    return sorted(rng.randint(total // 10, total * 9 // 10) for _ in range(kills))
+
+
+def run_with_kills(
+    database: Database,
+    args: list[str],
+    *,
+    delivered: Callable[[], int],
+    kill_at: Iterable[int],
+    log_dir: Path,
+    timeout: float,
+    on_kill: Callable[[int, int], None] = lambda kill, delivered: None,
+) -> int:
+    """Run a worker; each time `delivered()` reaches the next of `kill_at`, SIGKILL it and
+    start another at once; wait until the outbox is done. Returns how many were killed."""
+    workers: list[Worker] = []
+    deadline = time.monotonic() + timeout
+
+    def start() -> Worker:
+        worker = Worker(f"bot-{len(workers)}", log_dir, *args)
+        workers.append(worker)
+        worker.ready()
+        worker.go()
+        return worker
+
+    kills = 0
+    try:
+        worker = start()
+        for point in kill_at:
+            while delivered() < point:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"only {delivered()} delivered, waiting for {point}")
+                time.sleep(0.005)
+            worker.kill()  # SIGKILL: no clean-up of any kind
+            kills += 1
+            on_kill(kills, delivered())
+            worker = start()
+        wait_until_done(database, max(1.0, deadline - time.monotonic()))
+        worker.finish()
+    finally:
+        for each in workers:
+            each.kill()
+    return kills
