@@ -2,7 +2,7 @@
 
 Shared by tests/delivery/test_reminder_crash.py (small, fake in the test's process) and
 bench/reminders.py (at scale, fake in a child process). The bot is
-`tests/delivery/process_worker.py`: the outbox's real queue, dispatcher and TelegramMessenger
+`tests/delivery/reminder_worker.py`: the outbox's real queue, dispatcher and TelegramMessenger
 talking HTTP to the fake Bot API, as bot.app wires them.
 
 What arrived is read from the fake (every sendMessage it accepted), what should have arrived
@@ -12,7 +12,12 @@ more than once.
 
 from __future__ import annotations
 
+import os
+import queue
 import random
+import subprocess
+import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -26,11 +31,34 @@ from bot.domain.deliveries import REMINDER, Audience, message_payload
 from bot.domain.messages import Outgoing
 from bot.store.database import Database
 from bot.store.tables import DeliveryRow, MemberRow
-from tests.delivery.test_processes import Worker
-from tests.fakes.telegram_api import RecordedRequest
+from tests.delivery.test_processes import ROOT, Worker
+from tests.fakes.telegram_api import FakeTelegram, RecordedRequest
+
+WORKER = "tests.delivery.reminder_worker"
 
 Received = tuple[int, str]
 """(chat, text) of one message the fake accepted."""
+
+
+class BotProcess(Worker):
+    """A `tests.delivery.reminder_worker` process and the lines it prints."""
+
+    def __init__(self, name: str, log_dir: Path, *args: str) -> None:
+        self.name = name
+        self.log = log_dir / f"{name}.log"
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        with self.log.open("w") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", WORKER, *args],
+                cwd=ROOT,
+                env=os.environ.copy(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+            )
+        assert self.process.stdout is not None
+        threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True).start()
 
 
 def reminder_text(reference: str) -> str:
@@ -104,19 +132,27 @@ def wait_until_done(database: Database, timeout: float) -> None:
         time.sleep(0.1)
 
 
+def received(fake: FakeTelegram, chats: Iterable[int]) -> Counter[Received]:
+    """Every message the members in `chats` got, as the fake's chats hold them (a message
+    whose answer an injected fault lost is there too)."""
+    return Counter((chat, message.text) for chat in chats for message in fake.messages(chat))
+
+
 class Recorder:
-    """A fake's listener: every message it accepted, and its 429s."""
+    """A fake's listener: how many messages it accepted, its answers to sendMessage, 429s."""
 
     def __init__(self) -> None:
-        self.received: Counter[Received] = Counter()
         self.http_429 = 0
         self.delivered = 0
+        self.statuses: Counter[int] = Counter()
+        """sendMessage answers by HTTP status (0: the connection was dropped)."""
 
     def listen(self, request: RecordedRequest) -> None:
         if request.status == 429:
             self.http_429 += 1
+        if request.method == "sendMessage":
+            self.statuses[request.status] += 1
         if request.method == "sendMessage" and request.status == 200:
-            self.received[(int(request.params["chat_id"]), str(request.params["text"]))] += 1
             self.delivered += 1
 
 
@@ -186,7 +222,7 @@ def run_with_kills(
     deadline = time.monotonic() + timeout
 
     def start() -> Worker:
-        worker = Worker(f"bot-{len(workers)}", log_dir, *args)
+        worker = BotProcess(f"bot-{len(workers)}", log_dir, *args)
         workers.append(worker)
         worker.ready()
         worker.go()

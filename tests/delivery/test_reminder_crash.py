@@ -1,6 +1,6 @@
 """Issue 10's crash test: due reminders survive SIGKILL at random moments.
 
-The bot (tests/delivery/process_worker.py: the real queue, dispatcher and TelegramMessenger)
+The bot (tests/delivery/reminder_worker.py: the real queue, dispatcher and TelegramMessenger)
 sends 2,000 due reminders, 2 to each of 1,000 members, through the fake Bot API at 500/s; it is
 SIGKILLed three times at random moments and started again at once. Every member gets every
 reminder; a crash can repeat only what was on its way (sent, answer not yet recorded): at most
@@ -24,6 +24,7 @@ from tests.delivery.crash_run import (
     count,
     expected,
     kill_points,
+    received,
     run_with_kills,
     seed_reminders,
     states,
@@ -81,7 +82,7 @@ def test_every_member_gets_every_reminder_through_three_sigkills(
 
     counts = count(
         expected(database),
-        recorder.received,
+        got := received(server, chats),
         kills=kills,
         http_429=recorder.http_429,
         seconds=(datetime.now(UTC) - began).total_seconds(),
@@ -89,7 +90,7 @@ def test_every_member_gets_every_reminder_through_three_sigkills(
     print(f"\ncrash run (seed {seed}): {counts.line()}")
     assert counts.rows == queued
     assert (counts.sent, counts.lost) == (queued, 0)
-    assert set(recorder.received) == expected(database), "nothing arrived that was not queued"
+    assert set(got) == expected(database), "nothing arrived that was not queued"
     assert states(database) == {"sent": queued}
     assert kills == KILLS
     assert counts.per_member_max <= kills, "a crash repeats at most one reminder per member"

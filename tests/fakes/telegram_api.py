@@ -839,6 +839,25 @@ class FakeTelegram:
             )
         )
 
+    def rate_limit_next(
+        self,
+        count: int = 1,
+        *,
+        retry_after: int = 1,
+        methods: Iterable[str] | str | None = None,
+    ) -> None:
+        """The next `count` calls (of `methods`) get Telegram's 429 with `retry_after`, without
+        being processed (whatever the rate limits say)."""
+        self.add_fault(
+            Fault(
+                "error",
+                method_set(methods),
+                remaining=count,
+                status=429,
+                retry_after=retry_after,
+            )
+        )
+
     def fail_during(
         self,
         seconds: float,
@@ -1105,7 +1124,9 @@ class FakeTelegram:
         if fault.kind == "drop":
             self._record(method, params, 0, f"injected fault: connection dropped{when}")
             return None
-        body, content_type = error_body(fault.status, fault.html, fault.description)
+        body, content_type = error_body(
+            fault.status, fault.html, fault.description, fault.retry_after
+        )
         phrase = fault.description or HTTPStatus(fault.status).phrase
         self._record(method, params, fault.status, f"injected fault: {phrase}{when}")
         return HttpResponse(fault.status, body, content_type)
@@ -1277,6 +1298,7 @@ class FakeTelegram:
             "transcript": self.transcript,
             "set_rate_limits": rate_limits,
             "fail_next": self.fail_next,
+            "rate_limit_next": self.rate_limit_next,
             "fail_during": self.fail_during,
             "delay_next": self.delay_next,
             "delay_during": self.delay_during,

@@ -37,10 +37,16 @@ class Fault:
     description: str | None = None
     """Telegram's own description (e.g. "Bad Request: message can't be edited"): an error
     fault with one may answer any 4xx or 5xx status, in JSON."""
+    retry_after: int | None = None
+    """With status 429: Telegram's flood answer, `parameters.retry_after` included."""
 
     def __post_init__(self) -> None:
         if (self.remaining is None) == (self.until is None):
             raise ValueError("a fault needs exactly one of a count or a time window")
+        if self.retry_after is not None:
+            if self.status != 429 or self.retry_after < 1:
+                raise ValueError("retry_after goes with status 429 and is at least 1 s")
+            self.description = f"Too Many Requests: retry after {self.retry_after}"
         lowest = 400 if self.description is not None else 500
         if self.kind == "error" and not lowest <= self.status <= 599:
             raise ValueError("error faults answer with a 5xx status (4xx with a description)")
@@ -113,12 +119,16 @@ class FaultPlan:
         return FaultDecision(delay, terminal)
 
 
-def error_body(status: int, html: bool, description: str | None = None) -> tuple[bytes, str]:
+def error_body(
+    status: int, html: bool, description: str | None = None, retry_after: int | None = None
+) -> tuple[bytes, str]:
     """The body and content type of an injected error: Telegram-like JSON (with `description`
-    when given) or nginx's page."""
+    and `parameters.retry_after` when given) or nginx's page."""
     phrase = HTTPStatus(status).phrase
     if description is not None:
-        body = {"ok": False, "error_code": status, "description": description}
+        body: dict[str, object] = {"ok": False, "error_code": status, "description": description}
+        if retry_after is not None:
+            body["parameters"] = {"retry_after": retry_after}
         return json.dumps(body).encode(), "application/json"
     if html:
         page = _NGINX_PAGE.format(code=status, phrase=phrase)

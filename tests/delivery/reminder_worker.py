@@ -1,0 +1,139 @@
+"""`tests.delivery.process_worker` with the knobs the crash, storm and bench runs turn.
+
+Run as `python -m tests.delivery.reminder_worker --database-url ... --base-url ...` with the
+options of process_worker plus `--concurrency`, `--in-flight` and `--first-backoff` (seconds
+before the first retry of a failed send, doubling after; the product waits 30 s). It speaks
+the same protocol: `ready`, then `go` on stdin, then `stop`; its JSON line adds the sends that
+failed for now (5xx, dropped connections) and the members found unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import json
+import logging
+import sys
+from datetime import timedelta
+
+from bot.channels.core_worker import CoreWorker
+from bot.channels.telegram.messenger import TelegramMessenger
+from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.model import TemporaryFailure, Unreachable
+from bot.delivery.pacing import BlockingReserve, Pacer
+from bot.delivery.policy import exponential_backoff
+from bot.domain.clock import SystemClock
+from bot.domain.messages import Outgoing
+from bot.store.database import Database
+from bot.store.deliveries import SqlDeliveryQueue
+from bot.store.rate_budget import SqlSlotLedger
+from tests.delivery.process_worker import CHANNEL, CountingMessenger, _say, _until_stopped
+
+
+class StormMessenger(CountingMessenger):
+    """Counts temporary failures and unreachable members too."""
+
+    def __init__(self, inner: TelegramMessenger) -> None:
+        super().__init__(inner)
+        self.failed_for_now = 0
+        self.unreachable = 0
+
+    async def send(self, external_id: str, message: Outgoing, *, retry_key: str) -> str:
+        try:
+            return await super().send(external_id, message, retry_key=retry_key)
+        except TemporaryFailure:
+            self.failed_for_now += 1
+            raise
+        except Unreachable:
+            self.unreachable += 1
+            raise
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--base-url", required=True, help="the fake Bot API's base_url")
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--per-second", type=float, default=30.0)
+    parser.add_argument("--lease", type=float, default=30.0, help="seconds")
+    parser.add_argument("--batch", type=int, default=15)
+    parser.add_argument("--idle", type=float, default=0.1, help="seconds between polls")
+    parser.add_argument("--shared-budget", action="store_true")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--in-flight", type=int, default=None, help="default: the dispatcher's")
+    parser.add_argument("--first-backoff", type=float, default=30.0, help="seconds")
+    return parser.parse_args(argv)
+
+
+async def _main(args: argparse.Namespace) -> None:
+    database = Database(args.database_url)
+    outbox = CoreWorker(threads=1, name="outbox")
+    outbox.start()
+    budget = CoreWorker(threads=1, name="budget")
+    budget.start()
+    ledger = SqlSlotLedger(database.sessions)
+
+    async def reserve(channel: str, count: int, interval: float, now: float) -> float:
+        return await budget.run(ledger.reserve, channel, count, interval, now)
+
+    shared: tuple[str, BlockingReserve] | None = (CHANNEL, reserve) if args.shared_budget else None
+    pacer = Pacer(per_second=args.per_second, ledger=shared)
+    telegram = TelegramMessenger(
+        args.token, base_url=args.base_url, connections=max(16, args.concurrency)
+    )
+    messenger = StormMessenger(telegram)
+    options = {} if args.in_flight is None else {"in_flight": args.in_flight}
+    dispatcher = Dispatcher(
+        SqlDeliveryQueue(database.sessions),
+        {CHANNEL: messenger},
+        SystemClock(),
+        run_blocking=outbox.run,
+        pacers={CHANNEL: pacer},
+        batch=args.batch,
+        lease=timedelta(seconds=args.lease),
+        concurrency=args.concurrency,
+        backoff=functools.partial(exponential_backoff, first=timedelta(seconds=args.first_backoff)),
+        **options,
+    )
+    await telegram.initialize()
+    try:
+        _say("ready")
+        if (await asyncio.to_thread(sys.stdin.readline)).strip() != "go":
+            return
+        stop = asyncio.Event()
+        watching = asyncio.create_task(_until_stopped(stop))
+        await dispatcher.run(stop, idle=args.idle)
+        await watching
+        report = {
+            "sent": messenger.sent,
+            "rate_limited": messenger.rate_limited,
+            "failed_for_now": messenger.failed_for_now,
+            "unreachable": messenger.unreachable,
+        }
+        _say(json.dumps(report))
+    finally:
+        await telegram.shutdown()
+        outbox.stop()
+        budget.stop()
+        database.dispose()
+
+
+def _without_traceback(record: logging.LogRecord) -> bool:
+    """python-telegram-bot logs nginx's HTML error page (a 5xx in the storm) with the JSON
+    decoder's traceback; the line is kept, the traceback (not ours, and expected) dropped, so
+    that a traceback in the log still means a bug of ours."""
+    if record.getMessage().startswith("Can not load invalid JSON data"):
+        record.exc_info = None
+        record.exc_text = None
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("telegram.request.BaseRequest").addFilter(_without_traceback)
+    asyncio.run(_main(_arguments(argv)))
+
+
+if __name__ == "__main__":
+    main()
