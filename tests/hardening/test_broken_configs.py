@@ -44,7 +44,7 @@ regions:
 organisers:
   telegram: [12345]
 reminders:
-  before: [1d, 2h]
+  same_day_before: 2h
   quiet_hours:
     start: "21:00"
     end: "08:00"
@@ -212,18 +212,18 @@ CASES = [
     ),
     Case(
         "bad duration",
-        r"config\.yaml:15: reminders\.before\[1\]: expected a length of time",
-        replace=sub("[1d, 2h]", "[1d, soon]"),
+        r"config\.yaml:15: reminders\.same_day_before: expected a length of time",
+        replace=sub("same_day_before: 2h", "same_day_before: soon"),
     ),
     Case(
-        "zero duration",
-        r"config\.yaml:15: reminders\.before\[0\]: must be longer than zero",
-        replace=sub("[1d, 2h]", "[0m, 2h]"),
+        "negative-looking duration",
+        r"config\.yaml:15: reminders\.same_day_before: expected a length of time",
+        replace=sub("same_day_before: 2h", "same_day_before: -2h"),
     ),
     Case(
-        "before not a list",
-        r"config\.yaml:15: reminders\.before: expected a list",
-        replace=sub("[1d, 2h]", "{a: 1}"),
+        "duration as a list",
+        r"config\.yaml:15: reminders\.same_day_before: expected a length of time",
+        replace=sub("same_day_before: 2h", "same_day_before: [1d, 2h]"),
     ),
     Case(
         "lease in words",
