@@ -1,0 +1,237 @@
+"""Benchmark: reminders (issue 10): planning time, and a crash run at scale.
+
+1. Plan (added by the planner's author): the time to plan reminders for 10,000 members x 30
+   occurrences on SQLite and PostgreSQL; target < 2 s. Until then its figures are nan.
+2. Crash run. 10,000 due reminders (2 to each of 5,000 subscribed members, queued through the
+   outbox as the planner queues them) are sent by the bot's dispatcher in a process of its own
+   (tests/delivery/reminder_worker.py: the real queue, dispatcher and TelegramMessenger) through
+   the fake Bot API at 500/s overall and Telegram's 1/s per chat. The bot paces itself at the
+   same 500/s. It is SIGKILLed three times at random moments (between 10% and 90% of the
+   messages) and started again at once. Targets: lost 0, duplicates <= 1 per crash, no 429.
+
+The fake runs in a child process (as in bench/outbox.py): its HTTP threads would otherwise take
+the interpreter lock from the test's own polling. What arrived is read from the fake's chats.
+
+    python bench/reminders.py [--members 5000] [--kills 3] [--rate 500] [--seed N]
+                              [--database sqlite|postgres] [--in-flight N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from multiprocessing.sharedctypes import Synchronized
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("PTB_TIMEDELTA", "1")  # as bot/cli.py: RetryAfter durations as timedelta
+
+from sqlalchemy import create_engine, text  # noqa: E402 - after the path set-up above
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from bot.store.database import Database  # noqa: E402
+from tests.delivery.crash_run import (  # noqa: E402
+    Counts,
+    Received,
+    Recorder,
+    count,
+    expected,
+    kill_points,
+    received,
+    run_with_kills,
+    seed_reminders,
+    states,
+)
+from tests.fakes.telegram_api import FakeTelegram, RateLimits, RecordedRequest  # noqa: E402
+
+TOKEN = "123456:BENCH-TOKEN"
+PG_URL_ENV = "CAMPAIGN_BOT_TEST_DATABASE_URL"
+REFERENCES = ["reminder:bench:day-before", "reminder:bench:2h-before"]
+FIRST_CHAT = 700_000
+
+
+# --- databases ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def database_url(kind: str, scratch: Path) -> Iterator[str]:
+    """A new, migrated database: a SQLite file, or a private schema in $PG_URL_ENV."""
+    if kind == "sqlite":
+        url = f"sqlite:///{scratch / 'bench.sqlite3'}"
+        migrate(url)
+        yield url
+        return
+    base = os.environ.get(PG_URL_ENV)
+    if not base:
+        raise SystemExit(f"set {PG_URL_ENV} to run on PostgreSQL")
+    schema = f"cbbench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    rendered = (
+        make_url(base)
+        .update_query_dict({"options": f"-csearch_path={schema}"})
+        .render_as_string(hide_password=False)
+    )
+    try:
+        migrate(rendered)
+        yield rendered
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def migrate(url: str) -> None:
+    database = Database(url)
+    database.upgrade()
+    database.dispose()
+
+
+# --- 1. plan ------------------------------------------------------------------------------------
+
+
+def plan_section(args: argparse.Namespace) -> dict[str, float]:
+    """Seconds to plan reminders for 10,000 members x 30 occurrences, per database; nan until
+    the planner's timing is added here."""
+    return {"plan_s_sqlite": math.nan, "plan_s_postgres": math.nan}
+
+
+# --- 2. crash run -------------------------------------------------------------------------------
+
+
+def fake_process(
+    conn: Connection, chats: list[int], rate: float, delivered: Synchronized[int]
+) -> None:
+    """Child process: the fake Bot API, 500/s overall and Telegram's per-chat limit.
+
+    Sends its base URL; on "report" sends what the members received and the 429s, and ends.
+    """
+    limits = RateLimits(overall_per_second=rate, overall_burst=int(rate))
+    fake = FakeTelegram(token=TOKEN, rate_limits=limits, log_requests=False)
+    recorder = Recorder()
+
+    def listen(request: RecordedRequest) -> None:
+        recorder.listen(request)
+        if request.method == "sendMessage" and request.status == 200:
+            with delivered.get_lock():
+                delivered.value += 1
+
+    fake.add_listener(listen)
+    with fake:
+        for chat in chats:
+            fake.add_user(chat, started=True)
+        conn.send(fake.base_url)
+        assert conn.recv() == "report"
+        conn.send((list(received(fake, chats).items()), recorder.http_429))
+
+
+@dataclass(frozen=True)
+class CrashRun:
+    counts: Counts
+    database: str
+    rate: float
+    """Messages per second between the first and the last one the fake accepted."""
+
+
+def crash_section(args: argparse.Namespace) -> CrashRun:
+    chats = list(range(FIRST_CHAT, FIRST_CHAT + args.members))
+    context = multiprocessing.get_context("spawn")
+    delivered: Synchronized[int] = context.Value("q", 0)
+    parent, child = context.Pipe()
+    fake = context.Process(
+        target=fake_process, args=(child, chats, args.rate, delivered), daemon=True
+    )
+    fake.start()
+    base_url = parent.recv()
+    rng = random.Random(args.seed)
+    scratch_dir = tempfile.TemporaryDirectory()
+    with scratch_dir as scratch, database_url(args.database, Path(scratch)) as url:
+        database = Database(url)
+        queued = seed_reminders(database, chats, REFERENCES, datetime.now(UTC))
+        print(f"queued {queued} reminders for {len(chats)} members ({args.database})", flush=True)
+        bot = [
+            f"--database-url={url}",
+            f"--base-url={base_url}",
+            f"--token={TOKEN}",
+            f"--per-second={args.rate}",
+            f"--lease={args.lease}",
+            f"--batch={args.batch}",
+        ]
+        if args.in_flight is not None:
+            bot.append(f"--in-flight={args.in_flight}")
+        began = time.monotonic()
+
+        def killed(kill: int, so_far: int) -> None:
+            print(f"SIGKILL {kill} after {so_far} messages ({time.monotonic() - began:.1f} s)")
+
+        kills = run_with_kills(
+            database,
+            bot,
+            delivered=lambda: int(delivered.value),
+            kill_at=kill_points(rng, queued, args.kills),
+            log_dir=Path(scratch),
+            timeout=600,
+            on_kill=killed,
+        )
+        seconds = time.monotonic() - began
+        parent.send("report")
+        items, http_429 = parent.recv()
+        got: Counter[Received] = Counter({(int(c), str(t)): n for (c, t), n in items})
+        counts = count(expected(database), got, kills=kills, http_429=http_429, seconds=seconds)
+        print(f"outbox: {states(database)}")
+        database.dispose()
+    fake.join(10)
+    return CrashRun(counts, args.database, counts.sent / seconds)
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--members", type=int, default=5_000, help="2 reminders each")
+    parser.add_argument("--kills", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=500.0, help="messages/s, fake and bot")
+    parser.add_argument("--lease", type=float, default=3.0, help="seconds")
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--in-flight", type=int, default=None, help="default: the dispatcher's")
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--seed", type=int, default=None)
+    args = parser.parse_args()
+    if args.seed is None:
+        args.seed = random.randrange(1 << 30)
+    return args
+
+
+def main() -> None:
+    args = _arguments()
+    print(f"seed {args.seed}")
+    plan = plan_section(args)
+    crash = crash_section(args)
+    c = crash.counts
+    print(
+        f"crash run ({crash.database}): {c.line()};"
+        f" {crash.rate:.0f} messages/s overall including restarts"
+    )
+    print(
+        f"RESULT plan_s_sqlite={plan['plan_s_sqlite']:.3g}"
+        f" plan_s_postgres={plan['plan_s_postgres']:.3g}"
+        f" sent={c.sent} lost={c.lost} duplicates={c.duplicates} kills={c.kills}"
+        f" http_429={c.http_429}"
+    )
+
+
+if __name__ == "__main__":
+    main()
