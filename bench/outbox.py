@@ -58,8 +58,7 @@ sys.path.insert(0, str(ROOT))
 # As bot/cli.py does: python-telegram-bot gives RetryAfter durations as timedelta.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from sqlalchemy import create_engine, event, insert, select, text  # noqa: E402 - after the path set-up above
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import event, insert, select, text  # noqa: E402 - after the path set-up above
 
 from bot.app import App, build, load_calendar, telegram_service  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
@@ -80,6 +79,7 @@ from bot.store.tables import (  # noqa: E402
     RsvpRow,
 )
 from tests.fakes.telegram_api import FakeTelegram, RateLimits, RecordedRequest  # noqa: E402
+from tests.private_schema import private_schema  # noqa: E402
 
 TOKEN = "123456:BENCH-TOKEN"
 PG_URL_ENV = "CAMPAIGN_BOT_TEST_DATABASE_URL"
@@ -239,22 +239,6 @@ def time_enqueue(scratch: Path, database_url: str, audience: int) -> Enqueued:
         return Enqueued(seconds, report.notices_queued, sum(inserts))
     finally:
         app.close()
-
-
-@contextmanager
-def postgres_schema(base: str) -> Iterator[str]:
-    """A private schema in the test database (as tests/conftest.py does), dropped after."""
-    schema = f"cbbench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 # --- 2. drain: the child process (fake Telegram and the chatting members) ----------------------
@@ -600,7 +584,7 @@ def main() -> None:
             )
             base = os.environ.get(PG_URL_ENV)
             if base:
-                with postgres_schema(base) as url:
+                with private_schema(base, prefix="cbbench") as url:
                     postgres = time_enqueue(scratch, url, args.audience)
                 print(
                     f"enqueue {postgres.notices} notices, PostgreSQL: {postgres.seconds:.3f} s "

@@ -4,7 +4,7 @@
    occurrences on SQLite and PostgreSQL; target < 2 s. Until then its figures are nan.
 2. Crash run. 10,000 due reminders (2 to each of 5,000 subscribed members, queued through the
    outbox as the planner queues them) are sent by the bot's dispatcher in a process of its own
-   (tests/delivery/reminder_worker.py: the real queue, dispatcher and TelegramMessenger) through
+   (tests/delivery/process_worker.py: the real queue, dispatcher and TelegramMessenger) through
    the fake Bot API at 500/s overall and Telegram's 1/s per chat. The bot paces itself at the
    same 500/s. It is SIGKILLed three times at random moments (between 10% and 90% of the
    messages) and started again at once. Targets: lost 0, duplicates <= 1 per crash, no 429.
@@ -26,7 +26,6 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,25 +39,24 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # as bot/cli.py: RetryAfter durations as timedelta
 
-from sqlalchemy import create_engine, text  # noqa: E402 - after the path set-up above
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.store.database import Database  # noqa: E402
 from tests.delivery.crash_run import (  # noqa: E402
     Counts,
     Received,
-    Recorder,
     count,
     expected,
     kill_points,
     received,
+    recorded_fake,
     run_with_kills,
     seed_reminders,
     states,
 )
-from tests.fakes.telegram_api import FakeTelegram, RateLimits, RecordedRequest  # noqa: E402
+from tests.delivery.test_processes import TOKEN  # noqa: E402
+from tests.fakes.telegram_api import RecordedRequest  # noqa: E402
+from tests.private_schema import private_schema  # noqa: E402
 
-TOKEN = "123456:BENCH-TOKEN"
 PG_URL_ENV = "CAMPAIGN_BOT_TEST_DATABASE_URL"
 REFERENCES = ["reminder:bench:day-before", "reminder:bench:2h-before"]
 FIRST_CHAT = 700_000
@@ -78,22 +76,9 @@ def database_url(kind: str, scratch: Path) -> Iterator[str]:
     base = os.environ.get(PG_URL_ENV)
     if not base:
         raise SystemExit(f"set {PG_URL_ENV} to run on PostgreSQL")
-    schema = f"cbbench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    rendered = (
-        make_url(base)
-        .update_query_dict({"options": f"-csearch_path={schema}"})
-        .render_as_string(hide_password=False)
-    )
-    try:
-        migrate(rendered)
-        yield rendered
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with private_schema(base, prefix="cbbench") as url:
+        migrate(url)
+        yield url
 
 
 def migrate(url: str) -> None:
@@ -121,18 +106,14 @@ def fake_process(
 
     Sends its base URL; on "report" sends what the members received and the 429s, and ends.
     """
-    limits = RateLimits(overall_per_second=rate, overall_burst=int(rate))
-    fake = FakeTelegram(token=TOKEN, rate_limits=limits, log_requests=False)
-    recorder = Recorder()
 
     def listen(request: RecordedRequest) -> None:
-        recorder.listen(request)
         if request.method == "sendMessage" and request.status == 200:
             with delivered.get_lock():
                 delivered.value += 1
 
-    fake.add_listener(listen)
-    with fake:
+    with recorded_fake(rate) as (fake, recorder):
+        fake.add_listener(listen)
         for chat in chats:
             fake.add_user(chat, started=True)
         conn.send(fake.base_url)

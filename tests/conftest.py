@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine
 
 from bot.config import Settings, load_settings
 from bot.faq.knowledge import load_knowledge
@@ -21,6 +19,7 @@ from bot.store.database import Database
 from bot.store.dialect import delete_all_rows
 from bot.store.tables import Base
 from tests.fakes.clock import FakeClock
+from tests.private_schema import private_schema
 
 # python-telegram-bot 22 warns when it builds a RetryAfter unless this opts in to timedelta
 # durations; with warnings as errors the warning would replace the exception under test.
@@ -55,22 +54,11 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def _postgres_url() -> Iterator[str]:
     """A private schema in the test database, migrated once, dropped at the end."""
-    base = os.environ[PG_URL_ENV]
-    schema = f"cbtest_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    rendered = url.render_as_string(hide_password=False)
-    database = Database(rendered)
-    database.upgrade()
-    database.dispose()
-    try:
-        yield rendered
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with private_schema(os.environ[PG_URL_ENV]) as url:
+        database = Database(url)
+        database.upgrade()
+        database.dispose()
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)

@@ -2,7 +2,7 @@
 
 Shared by tests/delivery/test_reminder_crash.py (small, fake in the test's process) and
 bench/reminders.py (at scale, fake in a child process). The bot is
-`tests/delivery/reminder_worker.py`: the outbox's real queue, dispatcher and TelegramMessenger
+`tests/delivery/process_worker.py`: the outbox's real queue, dispatcher and TelegramMessenger
 talking HTTP to the fake Bot API, as bot.app wires them.
 
 What arrived is read from the fake (every sendMessage it accepted), what should have arrived
@@ -12,15 +12,11 @@ more than once.
 
 from __future__ import annotations
 
-import os
-import queue
 import random
-import subprocess
-import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,34 +27,11 @@ from bot.domain.deliveries import REMINDER, Audience, message_payload
 from bot.domain.messages import Outgoing
 from bot.store.database import Database
 from bot.store.tables import DeliveryRow, MemberRow
-from tests.delivery.test_processes import ROOT, Worker
-from tests.fakes.telegram_api import FakeTelegram, RecordedRequest
-
-WORKER = "tests.delivery.reminder_worker"
+from tests.delivery.test_processes import TOKEN, Worker
+from tests.fakes.telegram_api import FakeTelegram, RateLimits, RecordedRequest
 
 Received = tuple[int, str]
 """(chat, text) of one message the fake accepted."""
-
-
-class BotProcess(Worker):
-    """A `tests.delivery.reminder_worker` process and the lines it prints."""
-
-    def __init__(self, name: str, log_dir: Path, *args: str) -> None:
-        self.name = name
-        self.log = log_dir / f"{name}.log"
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        with self.log.open("w") as stderr:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", WORKER, *args],
-                cwd=ROOT,
-                env=os.environ.copy(),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                text=True,
-            )
-        assert self.process.stdout is not None
-        threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True).start()
 
 
 def reminder_text(reference: str) -> str:
@@ -156,6 +129,18 @@ class Recorder:
             self.delivered += 1
 
 
+@contextmanager
+def recorded_fake(rate: float) -> Iterator[tuple[FakeTelegram, Recorder]]:
+    """The fake Bot API at `rate` messages a second overall (Telegram's per-chat limits) with a
+    `Recorder` listening; it must end without an error of its own."""
+    limits = RateLimits(overall_per_second=rate, overall_burst=int(rate))
+    recorder = Recorder()
+    with FakeTelegram(token=TOKEN, rate_limits=limits, log_requests=False) as server:
+        server.add_listener(recorder.listen)
+        yield server, recorder
+    assert server.internal_errors == []
+
+
 @dataclass(frozen=True)
 class Counts:
     rows: int
@@ -222,7 +207,7 @@ def run_with_kills(
     deadline = time.monotonic() + timeout
 
     def start() -> Worker:
-        worker = BotProcess(f"bot-{len(workers)}", log_dir, *args)
+        worker = Worker(f"bot-{len(workers)}", log_dir, *args)
         workers.append(worker)
         worker.ready()
         worker.go()

@@ -1,6 +1,6 @@
 """A storm of 429s, 5xx answers and dropped connections from the fake Bot API (issue 10).
 
-The bot is tests/delivery/reminder_worker.py in processes of its own; the fake records every
+The bot is tests/delivery/process_worker.py in processes of its own; the fake records every
 sendMessage it answers. Retries start after 0.2 s instead of the product's 30 s, so that the
 storm passes within the test. Set STORM_SEED to replay a storm.
 """
@@ -24,16 +24,16 @@ from bot.domain.deliveries import REMINDER
 from bot.store.database import Database
 from bot.store.tables import DeliveryRow, MemberRow
 from tests.delivery.crash_run import (
-    BotProcess,
     Recorder,
     expected,
     received,
+    recorded_fake,
     reminder_text,
     seed_reminders,
     wait_until_done,
 )
-from tests.delivery.test_processes import TOKEN, worker_args
-from tests.fakes.telegram_api import FakeTelegram, RateLimits
+from tests.delivery.test_processes import Worker, worker_args
+from tests.fakes.telegram_api import FakeTelegram
 
 pytestmark = pytest.mark.slow
 
@@ -47,12 +47,8 @@ SEND = "sendMessage"
 
 @pytest.fixture
 def fake() -> Iterator[tuple[FakeTelegram, Recorder]]:
-    limits = RateLimits(overall_per_second=RATE, overall_burst=int(RATE))
-    recorder = Recorder()
-    with FakeTelegram(token=TOKEN, rate_limits=limits, log_requests=False) as server:
-        server.add_listener(recorder.listen)
-        yield server, recorder
-    assert server.internal_errors == []
+    with recorded_fake(RATE) as found:
+        yield found
 
 
 class Storm:
@@ -159,7 +155,7 @@ def test_under_a_storm_nothing_is_lost_and_blocked_members_are_skipped(
     chats, blocked = seed(database, server)
     storm = Storm(server, random.Random(number := storm_seed()), after=6)
 
-    bot = BotProcess("bot", tmp_path, *bot_args(database_url, server))
+    bot = Worker("bot", tmp_path, *bot_args(database_url, server))
     try:
         bot.ready()
         with storm.raging(seconds=3.0):
@@ -214,7 +210,7 @@ def test_two_processes_on_one_database_never_send_the_same_row_twice(
         shared_budget=True,
     )
 
-    bots = [BotProcess(name, tmp_path, *args) for name in ("first", "second")]
+    bots = [Worker(name, tmp_path, *args) for name in ("first", "second")]
     try:
         for bot in bots:
             bot.ready()

@@ -1,6 +1,6 @@
 """Issue 10's crash test: due reminders survive SIGKILL at random moments.
 
-The bot (tests/delivery/reminder_worker.py: the real queue, dispatcher and TelegramMessenger)
+The bot (tests/delivery/process_worker.py: the real queue, dispatcher and TelegramMessenger)
 sends 2,000 due reminders, 2 to each of 1,000 members, through the fake Bot API at 500/s; it is
 SIGKILLed three times at random moments and started again at once. Every member gets every
 reminder; a crash can repeat only what was on its way (sent, answer not yet recorded): at most
@@ -25,12 +25,13 @@ from tests.delivery.crash_run import (
     expected,
     kill_points,
     received,
+    recorded_fake,
     run_with_kills,
     seed_reminders,
     states,
 )
-from tests.delivery.test_processes import TOKEN, worker_args
-from tests.fakes.telegram_api import FakeTelegram, RateLimits
+from tests.delivery.test_processes import worker_args
+from tests.fakes.telegram_api import FakeTelegram
 
 pytestmark = pytest.mark.slow
 
@@ -46,12 +47,8 @@ FIRST_CHAT = 70_000
 @pytest.fixture
 def fake() -> Iterator[tuple[FakeTelegram, Recorder]]:
     """Telegram's per-chat limits, 500/s overall (a paid broadcast's rate, for the test's speed)."""
-    limits = RateLimits(overall_per_second=RATE, overall_burst=int(RATE))
-    recorder = Recorder()
-    with FakeTelegram(token=TOKEN, rate_limits=limits, log_requests=False) as server:
-        server.add_listener(recorder.listen)
-        yield server, recorder
-    assert server.internal_errors == []
+    with recorded_fake(RATE) as found:
+        yield found
 
 
 @pytest.mark.timeout(120)
