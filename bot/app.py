@@ -186,15 +186,16 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         plan_ahead=settings.config.reminders.plan_ahead,
     )
 
-    def sync_and_plan() -> SyncReport:
+    def sync_calendar() -> SyncReport:
         report = calendar_sync.sync(load_calendar(settings))
         if report.changed_anything:
-            planner.plan_now()
+            # Its own job, so that a failure to plan is not taken for a broken schedule file.
+            app.plan_reminders_soon()
         return report
 
     schedules = FolderWatch(
         settings.schedules_dir,
-        sync_and_plan,
+        sync_calendar,
         name="schedules",
         on_trouble=tell_organisers(settings.config.schedules_dir),
         now=clock.now,

@@ -161,12 +161,8 @@ class ReminderRulesConfig(_Section):
     digest: bool | None = None
 
     def overrides(self) -> dict[str, Any]:
-        """The keys given, as `ReminderPolicy` fields (a zero duration: none)."""
-        given = self.model_dump(exclude_none=True)
-        for name in ("same_day_before", "nudge_before"):
-            if given.get(name) == timedelta(0):
-                given[name] = None
-        return given
+        """The keys given, as `ReminderPolicy` fields."""
+        return self.model_dump(exclude_none=True)
 
 
 class RemindersConfig(_Section):
@@ -189,12 +185,16 @@ def reminder_book(reminders: RemindersConfig, zone: ZoneInfo) -> PolicyBook:
     """The reminder policy the planner applies, from the config's `reminders:`."""
     return PolicyBook(
         zone=zone,
-        default=ReminderPolicy(
-            day_before_at=reminders.day_before_at,
-            same_day_before=reminders.same_day_before or None,
-            invite=reminders.invite,
-            invite_ahead=reminders.invite_ahead,
-            nudge_before=reminders.nudge_before or None,
+        default=ReminderPolicy().merged(
+            reminders.model_dump(
+                include={
+                    "day_before_at",
+                    "same_day_before",
+                    "invite",
+                    "invite_ahead",
+                    "nudge_before",
+                }
+            )
         ),
         by_kind={kind: rules.overrides() for kind, rules in reminders.kinds.items()},
         quiet=QuietHours(reminders.quiet_hours.start, reminders.quiet_hours.end),

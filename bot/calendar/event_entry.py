@@ -125,11 +125,7 @@ class RemindersEntry(Entry):
     digest: bool | None = None
 
     def encoded(self) -> dict[str, Any]:
-        given: dict[str, Any] = self.model_dump(exclude_none=True)
-        for name in ("same_day_before", "nudge_before"):
-            if given.get(name) == timedelta(0):
-                given[name] = None  # "0m": no such reminder for this event
-        return encode_overrides(given)
+        return encode_overrides(self.model_dump(exclude_none=True))
 
 
 def _reminders_shorthand(value: object) -> object:

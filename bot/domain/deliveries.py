@@ -142,6 +142,7 @@ SKIP_RSVP_CHANGED = "rsvp changed"
 SKIP_NOT_ORGANISER = "not an organiser"
 SKIP_MEMBER_GONE = "member gone"
 SKIP_UNKNOWN_KIND = "unknown kind"
+SKIP_QUIET_HOURS = "quiet hours until the start"
 
 
 MESSAGE = "message"

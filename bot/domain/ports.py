@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from types import TracebackType
@@ -21,7 +21,6 @@ from bot.domain.events import (
 )
 from bot.domain.members import Member
 from bot.domain.reminders import Applied, PlanMember, PlanOccurrence, Reminder, Stored
-from bot.domain.reminders import Outbox as ReminderOutbox
 
 
 class Clock(Protocol):
@@ -252,10 +251,6 @@ class ReminderStore(Protocol):
     def other_pushes(
         self, since: datetime, until: datetime, zone: tzinfo
     ) -> Counter[tuple[int, Any]]: ...
-
-    def outbox_view(
-        self, stored: Iterable[Stored], other: Mapping[tuple[int, Any], int]
-    ) -> ReminderOutbox: ...
 
     def labels(self, member_ids: Collection[int]) -> dict[int, str]: ...
 

@@ -104,6 +104,9 @@ class QuietHours:
         return datetime.combine(end_day, self.end, tzinfo=zone).astimezone(moment.tzinfo)
 
 
+_OFF_WHEN_ZERO = ("same_day_before", "nudge_before")
+
+
 @dataclass(frozen=True)
 class ReminderPolicy:
     """What is sent for one event. Config gives the defaults, per kind and per event."""
@@ -123,8 +126,13 @@ class ReminderPolicy:
     """A recurring event is announced by a monthly digest instead of invitations and nudges."""
 
     def merged(self, overrides: Mapping[str, Any]) -> ReminderPolicy:
+        """This policy with `overrides` applied; a zero length turns that reminder off."""
         known = {f.name for f in fields(self)}
-        return replace(self, **{k: v for k, v in overrides.items() if k in known})
+        given = {k: v for k, v in overrides.items() if k in known}
+        for name in _OFF_WHEN_ZERO:
+            if given.get(name) == timedelta(0):
+                given[name] = None
+        return replace(self, **given)
 
 
 @dataclass(frozen=True)
@@ -290,7 +298,7 @@ def digest_reference(slug: str, month: str) -> str:
 
 
 @dataclass(frozen=True)
-class Outbox:
+class OutboxState:
     """What the outbox already holds, as planning needs it.
 
     `kept`: (member, reference) of reminders that may not be planned again (sent, being sent,
@@ -303,11 +311,26 @@ class Outbox:
     other_pushes: Mapping[tuple[int, date], int] = field(default_factory=dict)
 
 
+def outbox_state(
+    stored: Iterable[Stored], other_pushes: Mapping[tuple[int, date], int]
+) -> OutboxState:
+    """What planning must know of the reminders stored: those waiting, and those it may not
+    plan again (sent, being sent, failed, or skipped for a reason that still stands)."""
+    kept, queued = set(), set()
+    for row in stored:
+        key = (row.member_id, row.reference)
+        if row.state == "queued":
+            queued.add(key)
+        elif not (row.state == "skipped" and row.skip_reason in REVIVABLE):
+            kept.add(key)
+    return OutboxState(frozenset(kept), frozenset(queued), dict(other_pushes))
+
+
 def plan(
     occurrences: Iterable[PlanOccurrence],
     members: Iterable[PlanMember],
     answers: Mapping[tuple[int, int], RsvpStatus],
-    outbox: Outbox,
+    outbox: OutboxState,
     book: PolicyBook,
     now: datetime,
 ) -> list[Reminder]:
@@ -418,7 +441,7 @@ def _unanswered(
     policy: ReminderPolicy,
     audience: list[PlanMember],
     answers: Mapping[tuple[int, int], RsvpStatus],
-    outbox: Outbox,
+    outbox: OutboxState,
     book: PolicyBook,
     now: datetime,
 ) -> Iterable[Reminder]:
@@ -478,7 +501,7 @@ def _digest(
     month: str,
     first: PlanOccurrence,
     members: list[PlanMember],
-    outbox: Outbox,
+    outbox: OutboxState,
     book: PolicyBook,
     now: datetime,
 ) -> Iterable[Reminder]:
@@ -510,7 +533,7 @@ def _digest(
         )
 
 
-def _capped(wanted: list[Reminder], outbox: Outbox, book: PolicyBook) -> list[Reminder]:
+def _capped(wanted: list[Reminder], outbox: OutboxState, book: PolicyBook) -> list[Reminder]:
     """At most `daily_cap` pushes per member and local day; the most useful kinds first, the
     others moved to a later day while they still make sense, else left out."""
     used: dict[tuple[int, date], int] = defaultdict(int, outbox.other_pushes)

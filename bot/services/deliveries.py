@@ -16,17 +16,16 @@ from typing import Any
 
 from bot.domain import deliveries as d
 from bot.domain.deliveries import Later, Pending, Skip
-from bot.domain.events import Occurrence, OccurrenceStatus, RsvpStatus
+from bot.domain.events import Occurrence, OccurrenceStatus, Rsvp, RsvpStatus
 from bot.domain.members import Role
 from bot.domain.messages import Action, Button, Outgoing
 from bot.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from bot.domain.reminders import SKIP_ANSWERED, QuietHours, ReminderKind
 from bot.services import event_cards
 from bot.services.screens import Screens
+from bot.texts import Texts
 
 log = logging.getLogger(__name__)
-
-SKIP_QUIET = "quiet hours until the start"
 
 Rendered = Outgoing | Skip | Later
 
@@ -209,44 +208,62 @@ class DeliveryContent:
         if later is not None:
             return later
         texts = self._screens.catalogues[pending.language]
-        zone = self._screens.campaign.timezone
         if kind is ReminderKind.INVITATION or kind is ReminderKind.NUDGE:
-            card = event_cards.card(
-                texts,
-                current,
-                zone,
-                rsvp=rsvp,
-                counts=uow.rsvps.counts(current.id),
-                now=now,
-                organiser=False,
-            )
-            days = max(
-                1, (current.starts_at.astimezone(zone).date() - now.astimezone(zone).date()).days
-            )
-            heading = texts(f"reminder.{kind.value}", title=current.title, days=days)
-            return Outgoing(heading + "\n\n" + card.text, buttons=card.buttons)
-        starts = current.starts_at.astimezone(zone)
-        heading = texts(f"reminder.{kind.value}", title=current.title, time=f"{starts:%H:%M}")
-        lines = [heading, event_cards.when(texts, current, zone)]
-        venue = event_cards.venue_line(texts, current)
+            return self._asking(uow, texts, kind, current, rsvp, now)
+        return self._coming(texts, kind, current, rsvp, now)
+
+    def _asking(
+        self,
+        uow: UnitOfWork,
+        texts: Texts,
+        kind: ReminderKind,
+        occurrence: Occurrence,
+        rsvp: Rsvp | None,
+        now: datetime,
+    ) -> Outgoing:
+        """An invitation or a nudge: the whole event card with its answer buttons."""
+        zone = self._screens.campaign.timezone
+        card = event_cards.card(
+            texts,
+            occurrence,
+            zone,
+            rsvp=rsvp,
+            counts=uow.rsvps.counts(occurrence.id),
+            now=now,
+            organiser=False,
+        )
+        days = (occurrence.starts_at.astimezone(zone).date() - now.astimezone(zone).date()).days
+        heading = texts(f"reminder.{kind.value}", title=occurrence.title, days=max(1, days))
+        return Outgoing(heading + "\n\n" + card.text, buttons=card.buttons)
+
+    def _coming(
+        self,
+        texts: Texts,
+        kind: ReminderKind,
+        occurrence: Occurrence,
+        rsvp: Rsvp | None,
+        now: datetime,
+    ) -> Outgoing:
+        """The day before or on the day: when, where, what to bring, and 行けなくなった."""
+        zone = self._screens.campaign.timezone
+        starts = occurrence.starts_at.astimezone(zone)
+        lines = [
+            texts(f"reminder.{kind.value}", title=occurrence.title, time=f"{starts:%H:%M}"),
+            event_cards.when(texts, occurrence, zone),
+        ]
+        venue = event_cards.venue_line(texts, occurrence)
         if venue:
             lines.append(venue)
-        if current.bring:
-            lines.append(texts("events.bring", bring=current.bring))
-        open_for_answers = current.rsvp_enabled and now < current.answers_close_at()
-        buttons: tuple[tuple[Button, ...], ...] = ()
-        if open_for_answers:
-            occurrence_id = str(current.id)
-            row = [Button(texts("reminder.cannot_button"), Action("rsvp", (occurrence_id, "no")))]
-            if rsvp is None or rsvp.status is not RsvpStatus.GOING:
-                row.insert(
-                    0,
-                    Button(
-                        texts("reminder.coming_button"), Action("rsvp", (occurrence_id, "going"))
-                    ),
-                )
-            buttons = (tuple(row),)
-        return Outgoing("\n".join(lines), buttons=buttons)
+        if occurrence.bring:
+            lines.append(texts("events.bring", bring=occurrence.bring))
+        if not event_cards.answers_open(occurrence, now):
+            return Outgoing("\n".join(lines))
+        row = [event_cards.answer_button(texts("reminder.cannot_button"), occurrence, "no")]
+        if rsvp is None or rsvp.status is not RsvpStatus.GOING:
+            row.insert(
+                0, event_cards.answer_button(texts("reminder.coming_button"), occurrence, "going")
+            )
+        return Outgoing("\n".join(lines), buttons=(tuple(row),))
 
     def _digest(self, uow: UnitOfWork, pending: Pending, now: datetime) -> Rendered:
         zone = self._screens.campaign.timezone
@@ -275,16 +292,17 @@ class DeliveryContent:
             lines.append(venue)
         buttons = tuple(
             (
-                Button(
+                event_cards.answer_button(
                     texts(
                         "reminder.digest_button",
                         day=texts.format_day(o.starts_at.astimezone(zone).date()),
                     ),
-                    Action("rsvp", (str(o.id), "going")),
+                    o,
+                    "going",
                 ),
             )
             for o in dates
-            if o.rsvp_enabled and now < o.answers_close_at()
+            if event_cards.answers_open(o, now)
         )
         return Outgoing("\n".join(lines), buttons=buttons)
 
@@ -297,7 +315,7 @@ class DeliveryContent:
             return None
         until = self._quiet.after(now, zone)
         if until >= starts_at:
-            return Skip(SKIP_QUIET)
+            return Skip(d.SKIP_QUIET_HOURS)
         return Later(until, "quiet hours")
 
     # --- relays ---------------------------------------------------------------------------

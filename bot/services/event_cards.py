@@ -70,9 +70,7 @@ def card(
         texts("events.note", note=occurrence.note) if occurrence.note else None,
     ]
     lines.extend(line for line in optional if line)
-    open_for_answers = (
-        occurrence.rsvp_enabled and not occurrence.cancelled and now < occurrence.answers_close_at()
-    )
+    open_for_answers = answers_open(occurrence, now)
     if open_for_answers and occurrence.capacity is not None:
         left = occurrence.capacity - counts.people
         lines.append(
@@ -90,7 +88,7 @@ def card(
     if open_for_answers:
         rows.append(
             tuple(
-                Button(texts(f"events.{name}_button"), Action("rsvp", (str(occurrence.id), status)))
+                answer_button(texts(f"events.{name}_button"), occurrence, status)
                 for name, status in (("going", "going"), ("maybe", "maybe"), ("no", "no"))
             )
         )
@@ -104,6 +102,18 @@ def card(
             )
         )
     return Outgoing("\n".join(lines), buttons=tuple(rows))
+
+
+def answers_open(occurrence: Occurrence, now: datetime) -> bool:
+    """Whether members may still answer (参加 / 未定 / 不参加) the occurrence."""
+    return (
+        occurrence.rsvp_enabled and not occurrence.cancelled and now < occurrence.answers_close_at()
+    )
+
+
+def answer_button(label: str, occurrence: Occurrence, status: str) -> Button:
+    """A button that answers `status` to the occurrence, wherever it is shown."""
+    return Button(label, Action("rsvp", (str(occurrence.id), status)))
 
 
 def calendar_file(occurrence: Occurrence) -> Attachment:

@@ -9,7 +9,15 @@ from datetime import datetime, timedelta
 
 from bot.domain.campaign import Campaign
 from bot.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from bot.domain.reminders import Applied, PolicyBook, Reminder, Stored, plan, skip_reason
+from bot.domain.reminders import (
+    Applied,
+    PolicyBook,
+    Reminder,
+    Stored,
+    outbox_state,
+    plan,
+    skip_reason,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +68,7 @@ class ReminderPlanner:
         """What planning `days` ahead would have in the outbox (nothing is written)."""
         now = self._clock.now()
         with self._units_of_work() as uow:
-            planned, _, _, _ = self._wanted(uow, now, timedelta(days=days))
+            planned, _, _ = self._wanted(uow, now, timedelta(days=days))
             titles = {o.id: o.title for o in uow.reminders.occurrences(now, self._everywhere)}
             labels = uow.reminders.labels({r.member_id for r in planned})
         return [
@@ -74,7 +82,7 @@ class ReminderPlanner:
 
     def _wanted(
         self, uow: UnitOfWork, now: datetime, ahead: timedelta
-    ) -> tuple[list[Reminder], list[Stored], dict[tuple[int, str], str], set[int]]:
+    ) -> tuple[list[Reminder], list[Stored], dict[tuple[int, str], str]]:
         store = uow.reminders
         occurrences = store.occurrences(now, self._everywhere)
         ids = [o.id for o in occurrences]
@@ -83,7 +91,7 @@ class ReminderPlanner:
         stored = store.stored(ids, now)
         day = timedelta(days=1)
         other = store.other_pushes(now - day, now + ahead + 2 * day, self._book.zone)
-        outbox = store.outbox_view(stored, other)
+        outbox = outbox_state(stored, other)
         horizon = now + ahead
         planned = [
             r
@@ -103,8 +111,8 @@ class ReminderPlanner:
             for row in stored
             if row.state == "queued"
         }
-        return planned, stored, reasons, subscribed
+        return planned, stored, reasons
 
     def _plan(self, uow: UnitOfWork, now: datetime) -> Applied:
-        planned, stored, reasons, _ = self._wanted(uow, now, self._plan_ahead)
+        planned, stored, reasons = self._wanted(uow, now, self._plan_ahead)
         return uow.reminders.apply(planned, stored, reasons, now)

@@ -51,21 +51,24 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def insert_or_nothing(
+    dialect_name: str, target: type[DeclarativeBase] | Table, conflict: list[str]
+) -> Insert:
+    """INSERT that silently does nothing for a row whose `conflict` columns match a stored
+    one; give it values, a SELECT, or many rows at execution."""
+    if dialect_name == "postgresql":
+        return postgresql.insert(target).on_conflict_do_nothing(index_elements=conflict)
+    if dialect_name == "sqlite":
+        return sqlite.insert(target).on_conflict_do_nothing(index_elements=conflict)
+    raise NotImplementedError(f"unsupported database {dialect_name}")
+
+
 def insert_ignoring_conflicts(
     dialect_name: str, entity: type[DeclarativeBase], values: Mapping[str, Any], conflict: list[str]
 ) -> Insert:
-    """INSERT that silently does nothing when a row with the same `conflict` columns exists."""
-    if dialect_name == "postgresql":
-        return (
-            postgresql.insert(entity)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=conflict)
-        )
-    if dialect_name == "sqlite":
-        return (
-            sqlite.insert(entity).values(**values).on_conflict_do_nothing(index_elements=conflict)
-        )
-    raise NotImplementedError(f"unsupported database {dialect_name}")
+    """INSERT of one row that silently does nothing when one with the same `conflict` columns
+    exists."""
+    return insert_or_nothing(dialect_name, entity, conflict).values(**values)
 
 
 def configure_engine(

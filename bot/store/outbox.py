@@ -18,13 +18,12 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.domain.deliveries import NOTHING, About, Audience, lane_of, needs_subscription
 from bot.domain.events import RsvpStatus
 from bot.domain.members import Member, Subscription
-from bot.store.dialect import insert_ignoring_conflicts
+from bot.store.dialect import insert_ignoring_conflicts, insert_or_nothing
 from bot.store.repositories import members
 from bot.store.tables import DeliveryRow, MemberRegionRow, MemberTagRow, RsvpRow
 
@@ -51,7 +50,7 @@ def about_of(row: Any) -> About:
     )
 
 
-def _about_values(about: About) -> dict[str, Any]:
+def about_values(about: About) -> dict[str, Any]:
     return {
         "occurrence_id": about.occurrence_id,
         "relay_id": about.relay_id,
@@ -126,7 +125,7 @@ class SqlOutbox:
                 "member_id": member.id,
                 "payload": dict(payload),
                 "lane": int(lane_of(purpose)),
-                **_about_values(about),
+                **about_values(about),
                 "state": "queued",
                 "due_at": due_at,
                 "attempts": 0,
@@ -159,7 +158,7 @@ class SqlOutbox:
             "purpose": purpose,
             "reference": reference,
             "lane": int(lane_of(purpose)),
-            **_about_values(about),
+            **about_values(about),
             "state": "queued",
             "due_at": due_at,
             "attempts": 0,
@@ -174,11 +173,9 @@ class SqlOutbox:
                 for name, value in constants.items()
             ),
         ).where(audience_condition(audience, purpose=purpose))
-        dialect = self._dialect
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(deliveries)
         statement = (
-            insert.from_select(columns, selected)
-            .on_conflict_do_nothing(index_elements=["purpose", "reference", "member_id"])
+            insert_or_nothing(self._dialect, deliveries, ["purpose", "reference", "member_id"])
+            .from_select(columns, selected)
             .returning(deliveries.c.id)
         )
         # Counted from RETURNING: psycopg gives no rowcount for INSERT ... SELECT ON CONFLICT.

@@ -9,22 +9,20 @@ that are wanted again, one for those no longer wanted (skipped with a reason, ne
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.domain.deliveries import REMINDER, Lane
+from bot.domain.deliveries import REMINDER, About, Lane, lane_of
 from bot.domain.events import OccurrenceStatus, RsvpStatus
 from bot.domain.members import Subscription
 from bot.domain.reminders import (
     REVIVABLE,
     SKIP_REPLANNED,
     Applied,
-    Outbox,
     PlanMember,
     PlanOccurrence,
     Reminder,
@@ -33,6 +31,8 @@ from bot.domain.reminders import (
     Stored,
     decode_overrides,
 )
+from bot.store.dialect import insert_or_nothing
+from bot.store.outbox import about_values
 from bot.store.tables import (
     DeliveryRow,
     EventRegionRow,
@@ -193,16 +193,6 @@ class SqlReminderStore:
         ).all()
         return Counter((member_id, due.astimezone(zone).date()) for member_id, due in rows)
 
-    def outbox_view(self, stored: Iterable[Stored], other: Mapping[tuple[int, Any], int]) -> Outbox:
-        kept, queued = set(), set()
-        for row in stored:
-            key = (row.member_id, row.reference)
-            if row.state == "queued":
-                queued.add(key)
-            elif not (row.state == "skipped" and row.skip_reason in REVIVABLE):
-                kept.add(key)
-        return Outbox(kept=frozenset(kept), queued=frozenset(queued), other_pushes=dict(other))
-
     def labels(self, member_ids: Collection[int]) -> dict[int, str]:
         """How organisers know these members: their name, else channel and id."""
         if not member_ids:
@@ -251,7 +241,10 @@ class SqlReminderStore:
             if row.state == "queued" and key not in wanted:
                 skips.setdefault(reasons.get(key, SKIP_REPLANNED), []).append(row.id)
         if new:
-            self._session.execute(_bulk_insert(self._dialect), new)
+            self._session.execute(
+                insert_or_nothing(self._dialect, deliveries, ["purpose", "reference", "member_id"]),
+                new,
+            )
         d = deliveries.c
         if moves:
             self._session.connection().execute(
@@ -287,23 +280,16 @@ def _values(reminder: Reminder, now: datetime) -> dict[str, Any]:
         payload["unanswered"] = True
     if reminder.month is not None:
         payload.update(slug=reminder.slug, month=reminder.month)
+    about = About(occurrence_id=reminder.occurrence_id, expect_rsvp=reminder.expect_rsvp)
     return {
         "purpose": REMINDER,
         "reference": reminder.reference,
         "member_id": reminder.member_id,
         "payload": payload,
-        "lane": int(Lane.REMINDERS),
-        "occurrence_id": reminder.occurrence_id,
-        "relay_id": None,
-        "broadcast_id": None,
-        "expect_rsvp": ",".join(sorted(reminder.expect_rsvp)) or None,
+        "lane": int(lane_of(REMINDER)),
+        **about_values(about),
         "state": "queued",
         "due_at": reminder.due_at,
         "attempts": 0,
         "created_at": now,
     }
-
-
-def _bulk_insert(dialect: str) -> Any:
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(deliveries)
-    return insert.on_conflict_do_nothing(index_elements=["purpose", "reference", "member_id"])

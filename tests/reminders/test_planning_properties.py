@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.domain.events import RsvpStatus
 from bot.domain.reminders import (
-    Outbox,
+    OutboxState,
     PlanMember,
     PlanOccurrence,
     PolicyBook,
@@ -96,7 +96,7 @@ def scenarios(draw: st.DrawFn) -> tuple:
         if draw(st.booleans())
     }
     now = BASE + timedelta(minutes=draw(minutes))
-    return occ, mem, answers, Outbox(other_pushes=other), book, now
+    return occ, mem, answers, OutboxState(other_pushes=other), book, now
 
 
 @settings(max_examples=300, deadline=None)
