@@ -18,6 +18,7 @@ from bot.app import App, StartupError, build, load_calendar
 from bot.commands import calendar as calendar_commands
 from bot.commands import faq as faq_commands
 from bot.commands import outbox as outbox_commands
+from bot.commands import reminders as reminder_commands
 from bot.commands import texts_for
 from bot.config import Settings, find_config, load_settings
 from bot.faq.knowledge import load_knowledge
@@ -191,6 +192,28 @@ def build_parser() -> argparse.ArgumentParser:
         "in the audit log. Exits with 1 if any id could not be dropped.",
     )
     drop.add_argument("ids", type=int, nargs="+", metavar="ID", help="ids from --list")
+
+    reminders = commands.add_parser(
+        "reminders",
+        parents=[config],
+        help="the automatic reminders: what goes to whom, and when",
+        description="Reminders are planned by the running bot; this shows the plan.",
+    )
+    reminder_actions = reminders.add_subparsers(
+        dest="reminders_command", metavar="ACTION", required=True
+    )
+    planning = reminder_actions.add_parser(
+        "plan",
+        parents=[config],
+        help="list the reminders of the next days (and put them in the outbox)",
+        description="List what would be sent to whom and when in the next --days days, by "
+        "the policy in config.yaml (reminders:) and the schedule files. Without --dry-run the "
+        "plan is also put in the outbox, as the running bot does every few minutes.",
+    )
+    planning.add_argument("--days", type=_positive, default=7, help="how far ahead (default 7)")
+    planning.add_argument(
+        "--dry-run", action="store_true", help="only list; put nothing in the outbox"
+    )
 
     qr = commands.add_parser(
         "qr",
@@ -385,6 +408,12 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_reminders(args: argparse.Namespace) -> int:
+    with _built(args) as bot:
+        reminder_commands.plan(bot, days=args.days, dry_run=args.dry_run)
+    return EXIT_OK
+
+
 def cmd_qr(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
     texts = texts_for(settings)
@@ -452,6 +481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "events": cmd_events,
         "rsvps": cmd_rsvps,
         "outbox": cmd_outbox,
+        "reminders": cmd_reminders,
         "qr": cmd_qr,
         "faq": cmd_faq,
         "db": cmd_db,
