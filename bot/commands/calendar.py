@@ -102,15 +102,7 @@ def print_rsvps(texts: Texts, zone: tzinfo, answers: Answers, out: TextIO = sys.
     when = event_cards.when(texts, occurrence, zone)
     print(texts("cli.rsvps.heading", title=field(occurrence.title), when=when), file=out)
     print(
-        texts(
-            "cli.rsvps.counts",
-            going=counts.going,
-            guests=counts.guests,
-            people=counts.people,
-            maybe=counts.maybe,
-            no=counts.no,
-            waitlist=counts.waitlist,
-        ),
+        texts("cli.rsvps.counts", **event_cards.count_fields(counts)),
         file=out,
     )
     for attendee in answers.attendees:

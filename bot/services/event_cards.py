@@ -104,6 +104,18 @@ def card(
     return Outgoing("\n".join(lines), buttons=tuple(rows))
 
 
+def count_fields(counts: RsvpCounts) -> dict[str, int]:
+    """The numbers the catalogues' count lines show (attendance.counts, cli.rsvps.counts)."""
+    return {
+        "going": counts.going,
+        "guests": counts.guests,
+        "people": counts.people,
+        "maybe": counts.maybe,
+        "no": counts.no,
+        "waitlist": counts.waitlist,
+    }
+
+
 def answers_open(occurrence: Occurrence, now: datetime) -> bool:
     """Whether members may still answer (参加 / 未定 / 不参加) the occurrence."""
     return (

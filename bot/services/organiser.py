@@ -84,15 +84,7 @@ def attendance(turn: Turn, occurrence: Occurrence) -> list[Outgoing]:
     text = "\n".join(
         (
             _heading(turn, "attendance.heading", occurrence),
-            texts(
-                "attendance.counts",
-                going=counts.going,
-                guests=counts.guests,
-                people=counts.people,
-                maybe=counts.maybe,
-                no=counts.no,
-                waitlist=counts.waitlist,
-            ),
+            texts("attendance.counts", **event_cards.count_fields(counts)),
             _reminders(turn, occurrence),
         )
     )

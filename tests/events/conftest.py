@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from bot.calendar.recurrence import expand
 from bot.config import Settings
@@ -16,6 +17,7 @@ from bot.domain.messages import MemberRef
 from bot.services.calendar_sync import CalendarSync
 from bot.services.conversation import Conversation
 from bot.store.database import Database
+from bot.store.tables import EventRow, OccurrenceRow
 from bot.texts import Catalogues
 from tests.dialogs.chat import Chat
 from tests.fakes.clock import FakeClock
@@ -76,6 +78,18 @@ def with_changes(event: EventSpec, **changes: object) -> EventSpec:
     from dataclasses import replace
 
     return replace(event, **changes)  # type: ignore[arg-type]
+
+
+def occurrence_id(database: Database, slug: str) -> int:
+    """The id of the event's first stored occurrence."""
+    with database.session() as session:
+        return session.scalars(
+            select(OccurrenceRow.id)
+            .join(EventRow)
+            .where(EventRow.slug == slug)
+            .order_by(OccurrenceRow.starts_at)
+            .limit(1)
+        ).one()
 
 
 def called_off(event: EventSpec, note: str) -> EventSpec:

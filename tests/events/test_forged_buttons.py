@@ -18,25 +18,14 @@ from bot.domain.messages import Incoming, MemberRef
 from bot.services.calendar_sync import CalendarSync
 from bot.services.conversation import Conversation
 from bot.store.database import Database
-from bot.store.tables import EventRow, MemberRow, OccurrenceRow, RsvpRow
+from bot.store.tables import MemberRow, RsvpRow
 from tests.dialogs.chat import Chat
-from tests.events.conftest import RALLY, SUGAMO_4
+from tests.events.conftest import RALLY, SUGAMO_4, occurrence_id
 
 Member = Callable[..., Chat]
 STALE = "このボタンはもう使えません"
 CONSENT = "受け取りますか"
 APOLOGY = "申し訳ありません"
-
-
-def occurrence_id(database: Database, slug: str) -> int:
-    with database.session() as session:
-        return session.scalars(
-            select(OccurrenceRow.id)
-            .join(EventRow)
-            .where(EventRow.slug == slug)
-            .order_by(OccurrenceRow.starts_at)
-            .limit(1)
-        ).one()
 
 
 def count(database: Database, row: type[RsvpRow] | type[MemberRow]) -> int:

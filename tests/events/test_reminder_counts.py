@@ -5,26 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from bot.domain.deliveries import EVENT_CHANGE, REMINDER, About
 from bot.domain.events import ReminderCounts
 from bot.domain.members import Member
 from bot.store.database import Database
-from bot.store.tables import DeliveryRow, EventRow, OccurrenceRow
+from bot.store.tables import DeliveryRow
 from tests.dialogs.chat import Chat
+from tests.events.conftest import occurrence_id
 from tests.fakes.clock import FakeClock
-
-
-def occurrence_id(database: Database, slug: str) -> int:
-    with database.session() as session:
-        return session.scalars(
-            select(OccurrenceRow.id)
-            .join(EventRow)
-            .where(EventRow.slug == slug)
-            .order_by(OccurrenceRow.starts_at)
-            .limit(1)
-        ).one()
 
 
 def delivered(
