@@ -333,13 +333,18 @@ def plan(
     outbox: OutboxState,
     book: PolicyBook,
     now: datetime,
+    *,
+    until: datetime | None = None,
 ) -> list[Reminder]:
-    """Every reminder that should be in the outbox now (see the module's guarantees).
+    """Every reminder that should be in the outbox now (see the module's guarantees), due by
+    the end of `until`'s day at the latest (None: however far ahead).
 
-    `answers`: (occurrence id, member id) -> the member's answer.
+    `answers`: (occurrence id, member id) -> the member's answer. The horizon ends with a day,
+    so that the daily cap weighs every reminder of a day against each other, in one run.
     """
     if not book.enabled:
         return []
+    last = _end_of_day(until, book.zone) if until is not None else None
     reachable = [m for m in members if m.subscribed and m.reachable]
     by_id = {m.id: m for m in reachable}
     attending: dict[int, list[PlanMember]] = defaultdict(list)
@@ -358,7 +363,7 @@ def plan(
         policy = book.policy(occurrence.kind, occurrence.overrides)
         if not policy.enabled:
             continue
-        candidates.extend(_attending(occurrence, policy, attending[occurrence.id], book, now))
+        candidates.extend(_attending(occurrence, policy, attending[occurrence.id], book, now, last))
         if policy.digest and occurrence.recurring:
             month = occurrence.starts_at.astimezone(book.zone).strftime("%Y-%m")
             digests.setdefault((occurrence.slug, month), occurrence)
@@ -368,11 +373,24 @@ def plan(
             if occurrence.everyone
             else _unique(m for r in sorted(occurrence.regions) for m in by_region.get(r, ()))
         )
-        candidates.extend(_unanswered(occurrence, policy, audience, answers, outbox, book, now))
+        candidates.extend(
+            _unanswered(occurrence, policy, audience, answers, outbox, book, now, last)
+        )
     for (slug, month), first in digests.items():
-        candidates.extend(_digest(slug, month, first, reachable, outbox, book, now))
+        candidates.extend(_digest(slug, month, first, reachable, outbox, book, now, last))
     wanted = [c for c in candidates if (c.member_id, c.reference) not in outbox.kept]
-    return _capped(wanted, outbox, book)
+    return _capped(wanted, outbox, book, last)
+
+
+def _end_of_day(moment: datetime, zone: tzinfo) -> datetime:
+    """The local midnight that ends `moment`'s day, as an instant."""
+    day = moment.astimezone(zone).date() + timedelta(days=1)
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(moment.tzinfo)
+
+
+def _by(due: datetime | None, last: datetime | None) -> datetime | None:
+    """`due`, unless it is after the horizon."""
+    return due if due is not None and (last is None or due < last) else None
 
 
 def _unique(members: Iterable[PlanMember]) -> list[PlanMember]:
@@ -392,6 +410,7 @@ def _attending(
     attending: list[PlanMember],
     book: PolicyBook,
     now: datetime,
+    last: datetime | None,
 ) -> Iterable[Reminder]:
     """The day before and on the day, to members who said 参加 or 未定, wherever they live and
     whatever their scope: they asked to come."""
@@ -408,7 +427,10 @@ def _attending(
         day_before = None  # so late it would come with the on-the-day one, which says it all
     moments = [
         (kind, due)
-        for kind, due in ((ReminderKind.DAY_BEFORE, day_before), (ReminderKind.SAME_DAY, same_day))
+        for kind, due in (
+            (ReminderKind.DAY_BEFORE, _by(day_before, last)),
+            (ReminderKind.SAME_DAY, _by(same_day, last)),
+        )
         if due is not None
     ]
     for member in attending:
@@ -444,6 +466,7 @@ def _unanswered(
     outbox: OutboxState,
     book: PolicyBook,
     now: datetime,
+    last: datetime | None,
 ) -> Iterable[Reminder]:
     """One invitation when published (if far enough ahead), and at most one nudge."""
     if not occurrence.rsvp_enabled:
@@ -465,6 +488,7 @@ def _unanswered(
         published = occurrence.published_at
         if nudge is not None and (nudge <= published or nudge - published < timedelta(days=1)):
             nudge = None  # so soon after the invitation it would be a second one
+    invitation, nudge = _by(invitation, last), _by(nudge, last)
     if invitation is None and nudge is None:
         return
     invite_ref = reference(ReminderKind.INVITATION, occurrence.id)
@@ -504,6 +528,7 @@ def _digest(
     outbox: OutboxState,
     book: PolicyBook,
     now: datetime,
+    last: datetime | None,
 ) -> Iterable[Reminder]:
     """The month's digest of a recurring event, on the 1st (or, the first month it is
     announced, as soon as it is published)."""
@@ -512,8 +537,8 @@ def _digest(
     first_day = datetime.combine(date(year, number, 1), book.digest_at, tzinfo=zone)
     due = book.quiet.after(max(first_day, now), zone)
     ref = digest_reference(slug, month)
-    if due >= first.starts_at:
-        return  # nothing of the month is left to announce by then
+    if due >= first.starts_at or _by(due, last) is None:
+        return  # nothing of the month is left to announce by then, or not yet
     late = now - max(first_day, first.published_at) > book.invite_within
     audience = members if first.everyone else [m for m in members if m.regions & first.regions]
     for member in audience:
@@ -533,32 +558,57 @@ def _digest(
         )
 
 
-def _capped(wanted: list[Reminder], outbox: OutboxState, book: PolicyBook) -> list[Reminder]:
+def _capped(
+    wanted: list[Reminder], outbox: OutboxState, book: PolicyBook, last: datetime | None
+) -> list[Reminder]:
     """At most `daily_cap` pushes per member and local day; the most useful kinds first, the
     others moved to a later day while they still make sense, else left out."""
     used: dict[tuple[int, date], int] = defaultdict(int, outbox.other_pushes)
+    days = _Days(book)
     kept: list[Reminder] = []
     for reminder in sorted(wanted, key=lambda r: (PRIORITY[r.kind], r.due_at, r.member_id)):
         due: datetime | None = reminder.due_at
         for _ in range(3):
             assert due is not None
-            day = (reminder.member_id, due.astimezone(book.zone).date())
+            day = (reminder.member_id, days.local(due))
             if used[day] < book.daily_cap:
                 used[day] += 1
                 kept.append(replace(reminder, due_at=due) if due != reminder.due_at else reminder)
                 break
-            due = _next_day(reminder, due, book)
-            if due is None:
+            if reminder.kind in TIED:
+                break
+            due = _by(days.next_morning(due), last)
+            if due is None or due >= reminder.before:
                 break
     return kept
 
 
-def _next_day(reminder: Reminder, due: datetime, book: PolicyBook) -> datetime | None:
-    """Where an invitation, nudge or digest goes when its day is full; reminders of an event
-    the member said they would attend are tied to their time."""
-    if reminder.kind in (ReminderKind.SAME_DAY, ReminderKind.DAY_BEFORE, ReminderKind.NUDGE):
-        return None
-    local = due.astimezone(book.zone)
-    morning = datetime.combine(local.date() + timedelta(days=1), book.quiet.end, tzinfo=book.zone)
-    later = book.quiet.after(morning, book.zone).astimezone(due.tzinfo)
-    return later if later < reminder.before else None
+TIED = frozenset({ReminderKind.SAME_DAY, ReminderKind.DAY_BEFORE, ReminderKind.NUDGE})
+"""Kinds whose moment is the point: when their day is full they are left out, not moved."""
+
+
+class _Days:
+    """Local days and following mornings, worked out once per moment: ten thousand members'
+    reminders share a handful of moments."""
+
+    def __init__(self, book: PolicyBook) -> None:
+        self._book = book
+        self._local: dict[datetime, date] = {}
+        self._next: dict[datetime, datetime] = {}
+
+    def local(self, moment: datetime) -> date:
+        day = self._local.get(moment)
+        if day is None:
+            day = self._local[moment] = moment.astimezone(self._book.zone).date()
+        return day
+
+    def next_morning(self, moment: datetime) -> datetime:
+        """The first allowed moment of the following day: where an invitation or a digest
+        goes when its day is full."""
+        following = self._next.get(moment)
+        if following is None:
+            zone, quiet = self._book.zone, self._book.quiet
+            morning = datetime.combine(self.local(moment) + timedelta(days=1), quiet.end, zone)
+            following = quiet.after(morning, zone).astimezone(moment.tzinfo)
+            self._next[moment] = following
+        return following

@@ -92,12 +92,7 @@ class ReminderPlanner:
         day = timedelta(days=1)
         other = store.other_pushes(now - day, now + ahead + 2 * day, self._book.zone)
         outbox = outbox_state(stored, other)
-        horizon = now + ahead
-        planned = [
-            r
-            for r in plan(occurrences, members, answers, outbox, self._book, now)
-            if r.due_at <= horizon
-        ]
+        planned = plan(occurrences, members, answers, outbox, self._book, now, until=now + ahead)
         by_id = {o.id: o for o in occurrences}
         subscribed = {m.id for m in members}
         reasons = {

@@ -10,11 +10,14 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    ColumnElement,
     Connection,
     DateTime,
     Dialect,
     Integer,
     Table,
+    any_,
+    bindparam,
     event,
     select,
     text,
@@ -61,6 +64,15 @@ def insert_or_nothing(
     if dialect_name == "sqlite":
         return sqlite.insert(target).on_conflict_do_nothing(index_elements=conflict)
     raise NotImplementedError(f"unsupported database {dialect_name}")
+
+
+def among(column: Column[Any], values: list[int], dialect_name: str) -> ColumnElement[bool]:
+    """`column IN values`, for thousands of values: PostgreSQL takes them as one array
+    parameter (`= ANY(:values)`) rather than one parameter each; SQLite binds each, so the
+    caller keeps a list under its 32,766 bound values."""
+    if dialect_name == "postgresql":
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(BigInteger)))
+    return column.in_(values)
 
 
 def insert_ignoring_conflicts(

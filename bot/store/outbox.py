@@ -94,6 +94,33 @@ def audience_condition(audience: Audience, *, purpose: str) -> ColumnElement[boo
     return and_(*conditions)
 
 
+def fan_out(
+    session: Session,
+    condition: ColumnElement[bool],
+    payload: Mapping[str, Any],
+    constants: Mapping[str, Any],
+) -> int:
+    """One INSERT ... SELECT of a delivery, the same for every member matching `condition`
+    (`constants`: its columns but the member and the payload); members who already have this
+    (purpose, reference) keep theirs. Returns how many rows were queued."""
+    selected = select(
+        members.c.id,
+        bindparam("payload", dict(payload), type_=deliveries.c.payload.type),
+        *(
+            literal(value, type_=deliveries.c[name].type).label(name)
+            for name, value in constants.items()
+        ),
+    ).where(condition)
+    dialect = session.get_bind().dialect.name
+    statement = (
+        insert_or_nothing(dialect, deliveries, ["purpose", "reference", "member_id"])
+        .from_select(["member_id", "payload", *constants], selected)
+        .returning(deliveries.c.id)
+    )
+    # Counted from RETURNING: psycopg gives no rowcount for INSERT ... SELECT ON CONFLICT.
+    return len(session.execute(statement).all())
+
+
 class SqlOutbox:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -153,7 +180,6 @@ class SqlOutbox:
         Members who cannot get it now (unreachable; unsubscribed where the purpose needs
         consent) are left out; members who already have this (purpose, reference) keep theirs.
         """
-        m = members.c
         constants: dict[str, Any] = {
             "purpose": purpose,
             "reference": reference,
@@ -164,21 +190,7 @@ class SqlOutbox:
             "attempts": 0,
             "created_at": now or due_at,
         }
-        columns = ["member_id", "payload", *constants]
-        selected = select(
-            m.id,
-            bindparam("payload", dict(payload), type_=deliveries.c.payload.type),
-            *(
-                literal(value, type_=deliveries.c[name].type).label(name)
-                for name, value in constants.items()
-            ),
-        ).where(audience_condition(audience, purpose=purpose))
-        statement = (
-            insert_or_nothing(self._dialect, deliveries, ["purpose", "reference", "member_id"])
-            .from_select(columns, selected)
-            .returning(deliveries.c.id)
-        )
-        # Counted from RETURNING: psycopg gives no rowcount for INSERT ... SELECT ON CONFLICT.
-        queued = len(self._session.execute(statement).all())
+        condition = audience_condition(audience, purpose=purpose)
+        queued = fan_out(self._session, condition, payload, constants)
         self.enqueued = self.enqueued or queued > 0
         return int(queued)

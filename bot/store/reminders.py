@@ -8,7 +8,7 @@ that are wanted again, one for those no longer wanted (skipped with a reason, ne
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, cast
@@ -31,8 +31,8 @@ from bot.domain.reminders import (
     Stored,
     decode_overrides,
 )
-from bot.store.dialect import insert_or_nothing
-from bot.store.outbox import about_values
+from bot.store.dialect import among
+from bot.store.outbox import about_values, fan_out
 from bot.store.tables import (
     DeliveryRow,
     EventRegionRow,
@@ -51,6 +51,8 @@ members = cast(Table, MemberRow.__table__)
 member_regions = cast(Table, MemberRegionRow.__table__)
 rsvps = cast(Table, RsvpRow.__table__)
 
+FAN_OUT_CHUNK = 20_000
+"""Members per INSERT ... SELECT (SQLite takes at most 32,766 bound values a statement)."""
 SCOPES = frozenset(scope.value for scope in Scope)
 LOOK_AHEAD = timedelta(days=62)
 """Occurrences planning looks at: a month's digest and the invitations of what is published."""
@@ -219,7 +221,8 @@ class SqlReminderStore:
         """Make the outbox hold `planned`: insert, move, revive; skip queued reminders no
         longer planned, with `reasons[(member, reference)]` (default: no longer planned)."""
         by_key = {(row.member_id, row.reference): row for row in stored}
-        new: list[dict[str, Any]] = []
+        # The same reminder (kind, occurrence, time) for many members is one INSERT ... SELECT.
+        new: dict[tuple[Any, ...], list[Reminder]] = defaultdict(list)
         moves: list[dict[str, Any]] = []
         revivals: list[dict[str, Any]] = []
         wanted: set[tuple[int, str]] = set()
@@ -228,7 +231,7 @@ class SqlReminderStore:
             wanted.add(key)
             row = by_key.get(key)
             if row is None:
-                new.append(_values(reminder, now))
+                new[_same_row_but_member(reminder)].append(reminder)
             elif row.state == "queued":
                 if row.due_at != reminder.due_at and not (
                     row.due_at <= now and reminder.due_at <= now
@@ -240,11 +243,13 @@ class SqlReminderStore:
         for key, row in by_key.items():
             if row.state == "queued" and key not in wanted:
                 skips.setdefault(reasons.get(key, SKIP_REPLANNED), []).append(row.id)
-        if new:
-            self._session.execute(
-                insert_or_nothing(self._dialect, deliveries, ["purpose", "reference", "member_id"]),
-                new,
-            )
+        queued = 0
+        for group in new.values():
+            payload, constants = _payload(group[0]), _constants(group[0], now)
+            ids = [reminder.member_id for reminder in group]
+            for start in range(0, len(ids), FAN_OUT_CHUNK):
+                chunk = among(members.c.id, ids[start : start + FAN_OUT_CHUNK], self._dialect)
+                queued += fan_out(self._session, chunk, payload, constants)
         d = deliveries.c
         if moves:
             self._session.connection().execute(
@@ -267,25 +272,40 @@ class SqlReminderStore:
                 .values(state="skipped", skip_reason=reason)
             )
         return Applied(
-            queued=len(new),
+            queued=queued,
             moved=len(moves),
             revived=len(revivals),
             skipped={reason: len(ids) for reason, ids in skips.items()} or None,
         )
 
 
-def _values(reminder: Reminder, now: datetime) -> dict[str, Any]:
+def _same_row_but_member(reminder: Reminder) -> tuple[Any, ...]:
+    """What makes two members' reminders the same row but for the member."""
+    return (
+        reminder.reference,
+        reminder.due_at,
+        reminder.expect_rsvp,
+        reminder.unanswered,
+        reminder.slug,
+        reminder.month,
+    )
+
+
+def _payload(reminder: Reminder) -> dict[str, Any]:
     payload: dict[str, Any] = {"kind": REMINDER, "reminder": reminder.kind.value}
     if reminder.unanswered:
         payload["unanswered"] = True
     if reminder.month is not None:
         payload.update(slug=reminder.slug, month=reminder.month)
+    return payload
+
+
+def _constants(reminder: Reminder, now: datetime) -> dict[str, Any]:
+    """The columns of a reminder's row but the member and the payload."""
     about = About(occurrence_id=reminder.occurrence_id, expect_rsvp=reminder.expect_rsvp)
     return {
         "purpose": REMINDER,
         "reference": reminder.reference,
-        "member_id": reminder.member_id,
-        "payload": payload,
         "lane": int(lane_of(REMINDER)),
         **about_values(about),
         "state": "queued",

@@ -171,3 +171,21 @@ def test_invitations_and_nudges_only_to_members_without_an_answer(scenario: tupl
             assert key not in answers
         if reminder.kind in (ReminderKind.DAY_BEFORE, ReminderKind.SAME_DAY):
             assert answers[key] in (RsvpStatus.GOING, RsvpStatus.MAYBE)
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenarios(), st.integers(min_value=0, max_value=24 * 10))
+def test_a_horizon_ends_with_a_day_and_keeps_every_guarantee(scenario: tuple, hours: int) -> None:
+    occ, mem, answers, outbox, book, now = scenario
+    until = now + timedelta(hours=hours)
+    last_day = until.astimezone(TOKYO).date()
+    planned = plan(occ, mem, answers, outbox, book, now, until=until)
+    unbounded = {(r.member_id, r.reference) for r in plan(occ, mem, answers, outbox, book, now)}
+    for reminder in planned:
+        assert reminder.due_at.astimezone(TOKYO).date() <= last_day
+        assert not book.quiet.contains(reminder.due_at.astimezone(TOKYO).time())
+        assert reminder.due_at < reminder.before
+        assert (reminder.member_id, reminder.reference) in unbounded or reminder.kind in (
+            ReminderKind.INVITATION,
+            ReminderKind.DIGEST,
+        ), "only what the cap moved to a later day may differ"
