@@ -25,6 +25,15 @@ class Subscription(enum.StrEnum):
     UNSUBSCRIBED = "unsubscribed"
 
 
+class Scope(enum.StrEnum):
+    """Which notices a subscribed member wants (通知設定): all, or big actions only."""
+
+    ALL = "all"
+    RALLIES = "rallies"
+    """Big actions only: invitations, nudges and digests for rallies alone. Reminders of an
+    event the member answered still come: they asked to come."""
+
+
 @dataclass(frozen=True)
 class Region:
     """A ward or city council (or Tokyo as a whole) that events and members belong to.
@@ -51,6 +60,7 @@ class Member:
     role: Role = Role.MEMBER
     regions: set[str] = field(default_factory=set)
     subscription: Subscription = Subscription.PENDING
+    scope: Scope = Scope.ALL
     consent_at: datetime | None = None
     unsubscribed_at: datetime | None = None
     unreachable_at: datetime | None = None
@@ -78,6 +88,12 @@ class Member:
         self.subscription = Subscription.SUBSCRIBED
         self.consent_at = now
         self.unsubscribed_at = None
+
+    def choose_notices(self, scope: Scope, now: datetime) -> None:
+        """Receive notices, all of them or big actions only."""
+        if not self.is_subscribed:
+            self.subscribe(now)
+        self.scope = scope
 
     def unsubscribe(self, now: datetime) -> None:
         self.subscription = Subscription.UNSUBSCRIBED

@@ -26,6 +26,7 @@ from typing import Any
 
 from bot.domain.deliveries import SKIP_EVENT_CANCELLED, SKIP_EVENT_GONE, SKIP_RSVP_CHANGED
 from bot.domain.events import RsvpStatus
+from bot.domain.members import Scope
 
 
 class ReminderKind(enum.StrEnum):
@@ -55,14 +56,6 @@ PRIORITY: Mapping[ReminderKind, int] = {
 ATTENDING = frozenset({RsvpStatus.GOING, RsvpStatus.MAYBE})
 GAP = timedelta(hours=2)
 """The least time between a day-before reminder and the on-the-day one."""
-
-
-class Scope(enum.StrEnum):
-    """What a member chose in 通知設定 (besides stopping notices altogether)."""
-
-    ALL = "all"
-    RALLIES = "rallies"
-    """Big actions only: invitations, nudges and digests for rallies alone."""
 
 
 BIG_KINDS = frozenset({"rally"})

@@ -1,8 +1,8 @@
-"""通知設定: regions, notifications on or off, language; and /stop."""
+"""通知設定: regions, which notices (all, rallies only, none), language; and /stop."""
 
 from __future__ import annotations
 
-from bot.domain.members import Subscription
+from bot.domain.members import Scope, Subscription
 from bot.domain.messages import Outgoing
 from bot.services.screens import RegionPickerContext
 from bot.services.turn import StaleAction, Turn
@@ -36,11 +36,15 @@ def resume(turn: Turn) -> list[Outgoing]:
 
 
 def set_notifications(turn: Turn, state: str) -> list[Outgoing]:
+    """通知設定's choice: all notices, big actions (rallies) only, or none. "on" is what the
+    screen's button said before there was a choice: all."""
     member = turn.member
-    if state == "on":
-        if not member.is_subscribed:
-            member.subscribe(turn.now)
+    if state in ("all", "on"):
+        member.choose_notices(Scope.ALL, turn.now)
         notice = turn.texts("settings.turned_on")
+    elif state == "rallies":
+        member.choose_notices(Scope.RALLIES, turn.now)
+        notice = turn.texts("settings.turned_rallies")
     elif state == "off":
         if member.subscription is not Subscription.UNSUBSCRIBED:
             member.unsubscribe(turn.now)

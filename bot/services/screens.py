@@ -105,26 +105,28 @@ class Screens:
 
     def settings(self, member: Member, *, notice: str | None = None) -> Outgoing:
         texts = self.texts_for(member)
-        notifications = {
-            Subscription.SUBSCRIBED: texts("settings.notifications_on"),
-            Subscription.UNSUBSCRIBED: texts("settings.notifications_off"),
-            Subscription.PENDING: texts("settings.notifications_pending"),
-        }[member.subscription]
+        if member.is_subscribed:
+            notifications = texts(f"settings.notifications_{member.scope.value}")
+        elif member.subscription is Subscription.UNSUBSCRIBED:
+            notifications = texts("settings.notifications_off")
+        else:
+            notifications = texts("settings.notifications_pending")
         summary = texts(
             "settings.summary",
             regions=self.region_names(member),
             notifications=notifications,
             language=texts("language_name"),
         )
-        toggle = (
-            Button(texts("settings.turn_off"), Action("notify", ("off",)))
-            if member.is_subscribed
-            else Button(texts("settings.turn_on"), Action("notify", ("on",)))
-        )
+        choices = [
+            (choice, Button(texts(f"settings.turn_{choice}"), Action("notify", (choice,))))
+            for choice in ("all", "rallies", "off")
+        ]
+        current = member.scope.value if member.is_subscribed else "off"
+        notice_rows = tuple((button,) for choice, button in choices if choice != current)
         other = next(lang for lang in self.catalogues.languages if lang != member.language)
         rows = (
             (Button(texts("settings.change_regions"), Action("settings_regions")),),
-            (toggle,),
+            *notice_rows,
             (Button(texts("settings.other_language"), Action("lang", (other,))),),
             (Button(texts("settings.back"), Action("menu", (Intent.MENU,))),),
         )

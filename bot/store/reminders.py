@@ -27,12 +27,12 @@ from bot.domain.reminders import (
     PlanOccurrence,
     Reminder,
     ReminderKind,
-    Scope,
     Stored,
     decode_overrides,
 )
 from bot.store.dialect import among
 from bot.store.outbox import about_values, fan_out
+from bot.store.repositories import scope_of
 from bot.store.tables import (
     DeliveryRow,
     EventRegionRow,
@@ -53,7 +53,6 @@ rsvps = cast(Table, RsvpRow.__table__)
 
 FAN_OUT_CHUNK = 20_000
 """Members per INSERT ... SELECT (SQLite takes at most 32,766 bound values a statement)."""
-SCOPES = frozenset(scope.value for scope in Scope)
 LOOK_AHEAD = timedelta(days=62)
 """Occurrences planning looks at: a month's digest and the invitations of what is published."""
 
@@ -143,7 +142,7 @@ class SqlReminderStore:
             PlanMember(
                 id=row.id,
                 regions=frozenset(regions.get(row.id, ())),
-                scope=Scope(row.notify_scope) if row.notify_scope in SCOPES else Scope.ALL,
+                scope=scope_of(row.notify_scope),
             )
             for row in rows
         ]

@@ -9,7 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from bot.domain.members import Member, Role, Subscription
+from bot.domain.members import Member, Role, Scope, Subscription
 from bot.domain.ports import MemberStats
 from bot.store.dialect import insert_ignoring_conflicts
 from bot.store.tables import AuditRow, MemberRegionRow, MemberRow
@@ -45,10 +45,18 @@ _BY_REF = _WITH_REGIONS.where(
 _BY_ID = _WITH_REGIONS.where(members.c.id == bindparam("member_id"))
 
 
+def scope_of(stored: str) -> Scope:
+    return Scope(stored) if stored in _SCOPES else Scope.ALL
+
+
+_SCOPES = frozenset(scope.value for scope in Scope)
+
+
 def _columns(member: Member) -> dict[str, Any]:
     values = {name: getattr(member, name) for name in _MUTABLE}
     values["role"] = member.role.value
     values["subscription"] = member.subscription.value
+    values["notify_scope"] = member.scope.value
     return values
 
 
@@ -75,6 +83,7 @@ class SqlMemberRepository:
             role=Role(row["role"]),
             regions=regions,
             subscription=Subscription(row["subscription"]),
+            scope=scope_of(row["notify_scope"]),
             consent_at=row["consent_at"],
             unsubscribed_at=row["unsubscribed_at"],
             unreachable_at=row["unreachable_at"],

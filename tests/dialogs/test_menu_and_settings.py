@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from bot.config import Settings
-from bot.domain.members import Member, Role, Subscription
+from bot.domain.members import Member, Role, Scope, Subscription
 from bot.domain.messages import MemberRef
 from bot.services.conversation import Conversation
 from tests.dialogs.chat import Chat
@@ -56,9 +56,15 @@ def test_settings_show_the_current_choices(chat: Chat) -> None:
     register(chat, "板橋区", "渋谷区")
     chat.say("通知設定")
     assert "地域: 渋谷区、板橋区" in chat.text
-    assert "お知らせ: 受け取る" in chat.text
+    assert "お知らせ: すべて受け取る" in chat.text
     assert "言語: 日本語" in chat.text
-    assert chat.labels() == ["地域を変える", "お知らせを止める", "English", "メニューに戻る"]
+    assert chat.labels() == [
+        "地域を変える",
+        "集会のお知らせだけにする",
+        "お知らせを止める",
+        "English",
+        "メニューに戻る",
+    ]
 
 
 def test_changing_regions_from_settings(chat: Chat, stored: Stored) -> None:
@@ -81,9 +87,29 @@ def test_notifications_off_and_on_from_settings(chat: Chat, stored: Stored) -> N
     assert stored("alice").subscription is Subscription.UNSUBSCRIBED
     assert "お知らせ: 受け取らない" in chat.text
 
-    chat.press("お知らせを受け取る")
+    chat.press("お知らせをすべて受け取る")
     assert stored("alice").subscription is Subscription.SUBSCRIBED
-    assert "お知らせ: 受け取る" in chat.text
+    assert "お知らせ: すべて受け取る" in chat.text
+
+
+def test_rallies_only_from_settings_and_back_to_all(chat: Chat, stored: Stored) -> None:
+    register(chat, "板橋区")
+    chat.say("通知設定")
+    chat.press("集会のお知らせだけにする")
+    assert stored("alice").scope is Scope.RALLIES
+    assert stored("alice").subscription is Subscription.SUBSCRIBED
+    assert "お知らせ: 集会のお知らせだけ受け取る" in chat.text
+    assert "「参加」と答えた予定のお知らせは、これまでどおり届きます" in chat.text
+    assert "集会のお知らせだけにする" not in chat.labels()
+
+    chat.press("お知らせを止める")
+    assert stored("alice").subscription is Subscription.UNSUBSCRIBED
+    chat.press("集会のお知らせだけにする")  # from nothing straight to rallies only
+    assert stored("alice").subscription is Subscription.SUBSCRIBED
+    assert stored("alice").scope is Scope.RALLIES
+
+    chat.press("お知らせをすべて受け取る")
+    assert stored("alice").scope is Scope.ALL
 
 
 def test_switching_to_english_and_back(chat: Chat, stored: Stored) -> None:
