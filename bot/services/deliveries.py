@@ -293,10 +293,7 @@ class DeliveryContent:
         buttons = tuple(
             (
                 event_cards.answer_button(
-                    texts(
-                        "reminder.digest_button",
-                        day=texts.format_day(o.starts_at.astimezone(zone).date()),
-                    ),
+                    texts("reminder.digest_button", day=texts.format_date(o.starts_at, zone)),
                     o,
                     "going",
                 ),

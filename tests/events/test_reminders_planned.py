@@ -9,9 +9,11 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.config import Settings, reminder_book
 from bot.delivery.dispatcher import Dispatcher
+from bot.domain.deliveries import Later, Pending, message_payload
 from bot.domain.messages import Outgoing
 from bot.services.calendar_sync import CalendarSync
 from bot.services.conversation import Conversation
@@ -19,7 +21,8 @@ from bot.services.deliveries import DeliveryContent
 from bot.services.reminders import ReminderPlanner
 from bot.store.database import Database
 from bot.store.deliveries import SqlDeliveryQueue
-from bot.store.tables import DeliveryRow
+from bot.store.outbox import about_of
+from bot.store.tables import DeliveryRow, EventRow, MemberRow, OccurrenceRow
 from tests.delivery.fakes import FakeMessenger, direct
 from tests.dialogs.chat import Chat
 from tests.events.conftest import CALENDAR, RALLY, TOKYO, at, called_off
@@ -52,6 +55,22 @@ def reminders(database: Database) -> dict[str, tuple[str, str | None, str]]:
             )
             for row in rows
         }
+
+
+def pending_of(row: DeliveryRow, session: Session) -> Pending:
+    member = session.get(MemberRow, row.member_id)
+    assert member is not None
+    return Pending(
+        id=row.id,
+        purpose=row.purpose,
+        reference=row.reference,
+        member_id=row.member_id,
+        language=member.language,
+        role=member.role,
+        payload=row.payload,
+        about=about_of(row),
+        due_at=row.due_at,
+    )
 
 
 def rally_answer(chat: Chat, button: str) -> None:
@@ -155,3 +174,154 @@ async def test_the_day_before_reminder_goes_out_fresh_with_its_buttons(
     (sent,) = [text for text in messenger.texts("ayako") if "明日は" in text]
     assert "明日は「保険証を残せ 12.7大集会」です" in sent
     assert "日比谷野外音楽堂" in sent
+
+
+def planned_for(database: Database, external_id: str) -> dict[str, tuple[str, str | None, str]]:
+    """ "kind event-slug" (or the digest's reference) -> (state, skip reason, due in Tokyo
+    time) of one member's reminders."""
+    with database.session() as session:
+        rows = session.execute(
+            select(DeliveryRow, EventRow.slug)
+            .join(MemberRow, MemberRow.id == DeliveryRow.member_id)
+            .outerjoin(OccurrenceRow, OccurrenceRow.id == DeliveryRow.occurrence_id)
+            .outerjoin(EventRow, EventRow.id == OccurrenceRow.event_id)
+            .where(DeliveryRow.purpose == "reminder", MemberRow.external_id == external_id)
+        ).all()
+    return {
+        (f"{row.reference.split(':')[0]} {slug}" if slug else row.reference): (
+            row.state,
+            row.skip_reason,
+            f"{row.due_at.astimezone(TOKYO):%m-%d %H:%M}",
+        )
+        for row, slug in rows
+    }
+
+
+def test_members_without_an_answer_are_invited_once_and_nudged_once(
+    member: Member, planner: ReminderPlanner, database: Database, clock: FakeClock
+) -> None:
+    bunta = member("bunta", "板橋区")  # the study meeting is 板橋区's; the rally is for all
+
+    planner.plan_now()
+    clock.advance(timedelta(hours=1))
+    planner.plan_now()
+
+    assert planned_for(database, "bunta") == {
+        "invitation rally-1207": ("queued", None, "11-30 10:00"),
+        "nudge rally-1207": ("queued", None, "12-04 10:00"),
+        "invitation itabashi-study-1210": ("queued", None, "11-30 10:00"),
+        "nudge itabashi-study-1210": ("queued", None, "12-07 10:00"),
+    }
+
+    bunta.say("予定")
+    bunta.press("参加する", on="マイナ保険証 学習会")
+    planner.plan_now()
+
+    mine = planned_for(database, "bunta")
+    assert mine["nudge itabashi-study-1210"][:2] == ("skipped", "answered")
+    assert mine["day_before itabashi-study-1210"] == ("queued", None, "12-09 10:00")
+    assert mine["same_day itabashi-study-1210"] == ("queued", None, "12-10 16:30")
+
+
+def test_rallies_only_hears_of_rallies_but_still_of_what_it_said_it_would_join(
+    member: Member, planner: ReminderPlanner, database: Database
+) -> None:
+    chie = member("chie", "板橋区")
+    chie.say("通知設定")
+    chie.press("集会のお知らせだけにする")
+
+    planner.plan_now()
+    assert set(planned_for(database, "chie")) == {"invitation rally-1207", "nudge rally-1207"}
+
+    chie.say("予定")
+    chie.press("参加する", on="マイナ保険証 学習会")
+    planner.plan_now()
+    assert {"day_before itabashi-study-1210", "same_day itabashi-study-1210"} <= set(
+        planned_for(database, "chie")
+    )
+
+
+def test_recurring_street_actions_come_as_one_monthly_digest_with_a_button_per_date(
+    member: Member,
+    planner: ReminderPlanner,
+    database: Database,
+    conversation: Conversation,
+    clock: FakeClock,
+) -> None:
+    member("dai", "豊島区")
+
+    planner.plan_now()
+
+    mine = planned_for(database, "dai")
+    assert mine["digest:sugamo-4nohi:2026-12"] == ("queued", None, "12-01 10:00")
+    assert not [key for key in mine if key.endswith("sugamo-4nohi")], "no invitation per date"
+
+    clock.set(at("2026-12-01", "10:00"))
+    (digest,) = [
+        message
+        for row, message in rendered(database, conversation.screens, clock, "reminder")
+        if row.reference.startswith("digest")
+    ]
+    assert isinstance(digest, Outgoing)
+    assert "【12月の「4の日 巣鴨駅宣伝」】" in digest.text
+    labels = [button.label for row in digest.buttons for button in row]
+    assert labels == ["12月4日(金) 参加", "12月14日(月) 参加", "12月24日(木) 参加"]
+
+
+def test_a_full_day_moves_an_invitation_to_the_next_morning(
+    member: Member, planner: ReminderPlanner, database: Database, clock: FakeClock
+) -> None:
+    member("emi", "板橋区")
+    with database.unit_of_work() as uow:
+        emi = uow.members.get("console", "emi")
+        assert emi is not None
+        for n in range(3):  # three announcements already today: the daily cap
+            uow.outbox.enqueue(
+                "broadcast",
+                f"broadcast:{n}",
+                emi,
+                message_payload(Outgoing("お知らせ")),
+                clock.now(),
+            )
+        uow.commit()
+
+    planner.plan_now()
+
+    mine = planned_for(database, "emi")
+    assert mine["invitation rally-1207"] == ("queued", None, "12-01 08:00")
+    assert mine["invitation itabashi-study-1210"] == ("queued", None, "12-01 08:00")
+
+
+async def test_a_reminder_claimed_in_quiet_hours_waits_for_the_morning(
+    member: Member,
+    planner: ReminderPlanner,
+    database: Database,
+    conversation: Conversation,
+    clock: FakeClock,
+    settings: Settings,
+) -> None:
+    rally_answer(member("fumi", "豊島区"), "参加する")
+    planner.plan_now()
+    content = DeliveryContent(
+        database.unit_of_work,
+        conversation.screens,
+        clock,
+        quiet=reminder_book(settings.config.reminders, TOKYO).quiet,
+    )
+
+    clock.set(at("2026-12-05", "22:30"))  # the bot was down at 10:00; it is late now
+    day_before = next(
+        message
+        for row, message in rendered(database, conversation.screens, clock, "reminder")
+        if row.reference.startswith("day_before")
+    )
+    assert isinstance(day_before, Outgoing), "without quiet hours it would go at once"
+    with database.session() as session:
+        row = session.scalars(
+            select(DeliveryRow).where(DeliveryRow.reference.like("day_before:%"))
+        ).one()
+        pending = pending_of(row, session)
+
+    (later,) = content.render([pending]).values()
+
+    assert later == Later(at("2026-12-06", "08:00"), "quiet hours")
