@@ -267,3 +267,46 @@ def test_a_quoted_rule_inside_braces_is_fine() -> None:
         """
     )
     assert spec.rrule == "FREQ=MONTHLY;BYMONTHDAY=4,14,24"
+
+
+def test_an_event_may_change_its_reminders_or_have_none() -> None:
+    own, none, default = events_of(
+        """
+        - id: a
+          title: x
+          kind: street
+          date: 2024-11-07
+          start: "13:00"
+          reminders:
+            same_day_before: 30分
+            day_before_at: "18:00"
+            nudge_before: 0m
+            digest: false
+        - {id: b, title: y, kind: rally, date: 2024-11-08, start: "13:00", reminders: false}
+        - {id: c, title: z, kind: rally, date: 2024-11-09, start: "13:00"}
+        """
+    )
+    assert own.reminders == {
+        "same_day_before": 1800,
+        "day_before_at": "18:00",
+        "nudge_before": 0,
+        "digest": False,
+    }
+    assert none.reminders == {"enabled": False}
+    assert default.reminders is None
+
+
+def test_a_misspelt_reminder_rule_is_named_with_the_allowed_ones() -> None:
+    text = schedule_text(
+        """
+        - id: a
+          title: x
+          kind: rally
+          date: 2024-11-07
+          start: "13:00"
+          reminders:
+            same_day: 1h
+        """
+    )
+    (problem,) = problems_of(text)
+    assert "events[0].reminders.same_day: unknown key (misspelt?); allowed keys: enabled" in problem
