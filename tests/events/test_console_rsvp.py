@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.app import App, build
+from bot.app import App, build, run_console
 from bot.channels.console import ConsoleChannel
 from bot.config import Secrets, Settings
 from bot.domain.messages import MemberRef, Outgoing
@@ -119,3 +119,22 @@ def test_cancelled_event(app: App) -> None:
     assert notice.purpose == "event_change"
     assert isinstance(message, Outgoing)
     assert "中止になりました" in message.text
+
+
+def test_a_reminder_is_shown_between_turns_on_the_console(app: App, clock: FakeClock) -> None:
+    def session(*lines: str) -> str:
+        out = io.StringIO()
+        run_console(app, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out)
+        return out.getvalue()
+
+    session(*REGISTER, "予定", "1", "1")  # 参加する, ひとりで行く
+    clock.set(at("2026-12-06", "12:00"))
+    app.reminders.plan_now()  # as the running bot's job does every few minutes
+    assert "明日は" not in session("メニュー"), "not before its time"
+
+    clock.set(at("2026-12-07", "10:00"))
+    shown = session("メニュー")
+
+    assert "明日は「少人数学習会」です" in shown
+    assert "区民会館" in shown
+    assert "明日は「少人数学習会」です" not in session("メニュー"), "shown once"
