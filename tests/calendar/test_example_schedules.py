@@ -126,9 +126,16 @@ def test_map_links_are_searches_by_name(calendar: Calendar) -> None:
 
 def test_the_readmes_examples_are_valid() -> None:
     readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")
-    top, venue, repeat = re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL)
+    top, venue, repeat, reminders = re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL)
     assert "organiser:" in top
     assert "map: " + MAP_SEARCH in venue
     (sugamo,) = events_of(textwrap.dedent(repeat))
     assert (sugamo.slug, sugamo.rrule) == ("sugamo-4nohi", "FREQ=MONTHLY;BYMONTHDAY=4,14,24")
     assert len(sugamo.changes) == 3
+    (meeting,) = events_of(textwrap.dedent(reminders))
+    assert meeting.reminders == {
+        "same_day_before": 1800,
+        "day_before_at": "18:00",
+        "nudge_before": 0,
+        "invite": False,
+    }

@@ -121,7 +121,7 @@ def test_run_remembers_members_between_runs(workdir: Path) -> None:
     campaign_bot("run", cwd=workdir, stdin="/start\n1\n3\n17\n")
     again = campaign_bot("run", cwd=workdir, stdin="通知設定\n")
     assert "地域: 板橋区" in again.stdout
-    assert "お知らせ: 受け取る" in again.stdout
+    assert "お知らせ: すべて受け取る" in again.stdout
 
 
 def test_run_as_organiser(workdir: Path) -> None:
