@@ -194,6 +194,22 @@ class Reminder:
     month: str | None = None
     """For a digest: the month it lists, "2026-12"."""
 
+    def moved_to(self, due_at: datetime) -> Reminder:
+        """The same reminder at another moment (as `dataclasses.replace`, without its cost
+        for the tens of thousands a daily cap moves)."""
+        return Reminder(
+            self.member_id,
+            self.kind,
+            self.reference,
+            due_at,
+            self.occurrence_id,
+            self.before,
+            self.expect_rsvp,
+            self.unanswered,
+            self.slug,
+            self.month,
+        )
+
 
 _DURATIONS = ("same_day_before", "invite_ahead", "nudge_before")
 _TIMES = ("day_before_at",)
@@ -486,8 +502,9 @@ def _unanswered(
         return
     invite_ref = reference(ReminderKind.INVITATION, occurrence.id)
     nudge_ref = reference(ReminderKind.NUDGE, occurrence.id)
+    big = occurrence.kind in BIG_KINDS
     for member in audience:
-        if (occurrence.id, member.id) in answers or not _wants(member, occurrence):
+        if (occurrence.id, member.id) in answers or not (big or member.scope is Scope.ALL):
             continue
         if invitation is not None and (fresh or (member.id, invite_ref) in outbox.queued):
             yield Reminder(
@@ -557,18 +574,19 @@ def _capped(
     """At most `daily_cap` pushes per member and local day; the most useful kinds first, the
     others moved to a later day while they still make sense, else left out."""
     used: dict[tuple[int, date], int] = defaultdict(int, outbox.other_pushes)
-    days = _Days(book)
+    days, cap = _Days(book), book.daily_cap
     kept: list[Reminder] = []
     for reminder in sorted(wanted, key=lambda r: (PRIORITY[r.kind], r.due_at, r.member_id)):
         due: datetime | None = reminder.due_at
+        movable = reminder.kind not in TIED
         for _ in range(3):
             assert due is not None
             day = (reminder.member_id, days.local(due))
-            if used[day] < book.daily_cap:
+            if used[day] < cap:
                 used[day] += 1
-                kept.append(replace(reminder, due_at=due) if due != reminder.due_at else reminder)
+                kept.append(reminder if due == reminder.due_at else reminder.moved_to(due))
                 break
-            if reminder.kind in TIED:
+            if not movable:
                 break
             due = _by(days.next_morning(due), last)
             if due is None or due >= reminder.before:
