@@ -34,6 +34,7 @@ from bot.domain.reminders import QuietHours
 from bot.faq.library import Library
 from bot.faq.matcher import FaqEngine
 from bot.folder_watch import FolderWatch, Trouble
+from bot.services.broadcasts import BroadcastMonitor
 from bot.services.calendar_sync import CalendarSync
 from bot.services.conversation import Conversation
 from bot.services.deliveries import DeliveryContent
@@ -41,6 +42,7 @@ from bot.services.faq import Answers
 from bot.services.organiser_alerts import OrganiserAlerts
 from bot.services.reachability import Reachability
 from bot.services.reminders import ReminderPlanner
+from bot.services.roles import sync_roles
 from bot.store.database import Database
 from bot.store.deliveries import SqlDeliveryQueue
 from bot.store.rate_budget import SqlSlotLedger
@@ -74,6 +76,7 @@ class App:
     ledger: SqlSlotLedger
     budget_worker: CoreWorker
     reminders: ReminderPlanner
+    broadcasts: BroadcastMonitor
 
     def pacer(self, channel: str) -> Pacer:
         """The channel's one rate budget, for its replies and its outbox alike."""
@@ -112,6 +115,14 @@ class App:
             self.reminders.plan_now()
         except Exception:
             log.exception("planning reminders failed; the next run tries again")
+
+    def watch_broadcasts(self) -> None:
+        """Start scheduled broadcasts, tell their authors the progress, close finished ones
+        (a job: its errors are logged, not raised)."""
+        try:
+            self.broadcasts.tick()
+        except Exception:
+            log.exception("looking at broadcasts failed; the next run tries again")
 
     def plan_reminders_soon(self) -> None:
         """After an answer or a calendar change: plan within seconds, once for many changes."""
@@ -157,6 +168,10 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     catalogues = Catalogues.load()
     clock = clock or SystemClock()
     campaign = settings.campaign()
+    if migrate:
+        # The config may have changed since the last run: roles follow it before anything
+        # is sent (a relayed question must not reach someone no longer organising).
+        sync_roles(database.unit_of_work, campaign)
     zone = settings.zone
     alerts = OrganiserAlerts(database.unit_of_work, catalogues, clock)
 
@@ -249,8 +264,16 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         SqlSlotLedger(database.sessions),
         budget_worker,
         planner,
+        BroadcastMonitor(database.unit_of_work, clock),
     )
     database.when_answered(app.plan_reminders_soon)
+    app.scheduler.add_job(
+        app.watch_broadcasts,
+        "interval",
+        seconds=jobs.BROADCASTS_EVERY_SECONDS,
+        id=jobs.WATCH_BROADCASTS,
+        name="start, follow and report broadcasts",
+    )
     app.scheduler.add_job(
         app.plan_reminders,
         "interval",

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy.engine import make_url
 
+from bot.domain.broadcasts import BroadcastSettings
 from bot.domain.campaign import Allowance, Campaign, Limits
 from bot.domain.members import Region
 from bot.domain.reminders import PolicyBook, QuietHours, ReminderPolicy
@@ -214,6 +215,10 @@ class LimitsConfig(_Section):
     questions: AllowanceConfig = AllowanceConfig(count=30, per=timedelta(minutes=10))
 
 
+class BroadcastsConfig(_Section):
+    confirm_above: int = Field(default=500, ge=1, le=10_000_000)
+
+
 class Config(_Section):
     timezone: TimeZoneName = "Asia/Tokyo"
     default_language: Literal["ja", "en"] = "ja"
@@ -225,6 +230,7 @@ class Config(_Section):
     channels: ChannelsConfig = ChannelsConfig()
     reminders: RemindersConfig = RemindersConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    broadcasts: BroadcastsConfig = BroadcastsConfig()
     limits: LimitsConfig = LimitsConfig()
 
     def problems(self) -> Iterable[tuple[Loc, str]]:
@@ -348,6 +354,12 @@ class Settings:
             limits=Limits(
                 relays=Allowance(limits.relays.count, limits.relays.per),
                 questions=Allowance(limits.questions.count, limits.questions.per),
+            ),
+            broadcasts=BroadcastSettings(
+                per_second=self.config.delivery.per_second,
+                confirm_above=self.config.broadcasts.confirm_above,
+                quiet_start=self.config.reminders.quiet_hours.start,
+                quiet_end=self.config.reminders.quiet_hours.end,
             ),
         )
 

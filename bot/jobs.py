@@ -14,6 +14,9 @@ FOLDER_CHECK_SECONDS = 10
 PLAN_EVERY_SECONDS = 300
 """Reminders are planned again this often (and soon after every answer or calendar change)."""
 PLAN_REMINDERS = "reminders.plan"
+BROADCASTS_EVERY_SECONDS = 3
+"""How often a broadcast's author is told its progress (their one message is edited)."""
+WATCH_BROADCASTS = "broadcasts.watch"
 
 JOB_DEFAULTS = {
     # A job that ran late (a busy machine, a laptop waking up) still runs, once.

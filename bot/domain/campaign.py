@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
+from bot.domain.broadcasts import BroadcastSettings
 from bot.domain.members import Region
 
 
@@ -33,6 +34,7 @@ class Campaign:
     default_language: str = "ja"
     timezone: tzinfo = field(default_factory=lambda: ZoneInfo("Asia/Tokyo"))
     limits: Limits = Limits()
+    broadcasts: BroadcastSettings = field(default_factory=BroadcastSettings)
 
     def region(self, code: str) -> Region | None:
         return next((r for r in self.regions if r.code == code), None)

@@ -116,6 +116,7 @@ def adapt(message: Outgoing, capabilities: Capabilities) -> list[Outgoing]:
                     part,
                     buttons=_wrap(rows, caps.max_buttons_per_row) if last else (),
                     replace=message.replace and caps.can_edit and not out,
+                    edit_of=message.edit_of if caps.can_edit and not out else None,
                 )
             )
     final = out[-1]

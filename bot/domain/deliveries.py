@@ -37,6 +37,10 @@ RELAY_QUESTION = "relay_question"
 RELAY_ANSWER = "relay_answer"
 REMINDER = "reminder"
 BROADCAST = "broadcast"
+# To the organiser who sent a broadcast: 「送信中 1,200 / 3,400」, edited as it goes.
+BROADCAST_PROGRESS = "broadcast_progress"
+BROADCAST_REPORT = "broadcast_report"
+"""To the organiser who sent a broadcast: the final counts."""
 ORGANISER_ALERT = "organiser_alert"
 """Something organisers must fix (a schedules folder that vanished); referenced by incident."""
 
@@ -47,6 +51,8 @@ LANES: Mapping[str, Lane] = {
     RELAY_QUESTION: Lane.TRANSACTIONAL,
     RELAY_ANSWER: Lane.TRANSACTIONAL,
     ORGANISER_ALERT: Lane.TRANSACTIONAL,
+    BROADCAST_PROGRESS: Lane.TRANSACTIONAL,
+    BROADCAST_REPORT: Lane.TRANSACTIONAL,
     REMINDER: Lane.REMINDERS,
     BROADCAST: Lane.BULK,
 }
@@ -137,6 +143,8 @@ class Later:
 
 SKIP_EVENT_GONE = "event gone"
 SKIP_EVENT_CANCELLED = "event cancelled"
+SKIP_EVENT_RESTORED = "event restored"
+SKIP_PROGRESS_OVER = "broadcast over"
 SKIP_EVENT_STARTED = "event started"
 SKIP_RSVP_CHANGED = "rsvp changed"
 SKIP_NOT_ORGANISER = "not an organiser"

@@ -22,6 +22,16 @@ class RsvpStatus(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class CallOff:
+    """An occurrence called off from the chat or the command line (中止連絡), whatever its
+    schedule file says: when, why (told to members), and by whom (for the record)."""
+
+    at: datetime
+    reason: str
+    by: str
+
+
+@dataclass(frozen=True)
 class Occurrence:
     """One dated event as stored: the event's details with this date's changes applied."""
 
@@ -49,6 +59,7 @@ class Occurrence:
     rsvp_deadline: datetime | None = None
     removed: bool = False
     """The event was deleted from the schedule files: hidden from everyone, answers refused."""
+    called_off: CallOff | None = None
 
     @property
     def cancelled(self) -> bool:

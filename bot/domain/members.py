@@ -65,7 +65,6 @@ class Member:
     unsubscribed_at: datetime | None = None
     unreachable_at: datetime | None = None
     unreachable_reason: str | None = None
-    dialog: str | None = None
     last_question: str | None = None
     last_question_at: datetime | None = None
     id: int | None = None

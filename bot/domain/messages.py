@@ -187,7 +187,8 @@ class Outgoing:
 
     `buttons` are choices that belong to this message; `menu` is the main menu, which channels
     show as a persistent keyboard. `replace` asks the channel to update the message whose button
-    was pressed instead of sending a new one, where the platform allows it. `paging` says how
+    was pressed instead of sending a new one, where the platform allows it; `edit_of` names
+    another message of ours to update. `paging` says how
     the choices may be paged where a channel shows fewer buttons (see `Paging`).
     """
 
@@ -197,6 +198,9 @@ class Outgoing:
     attachments: tuple[Attachment, ...] = ()
     replace: bool = False
     paging: Paging | None = None
+    edit_of: str | None = None
+    """The platform id of a message sent earlier to update instead (a broadcast's progress
+    count); a channel that cannot edit, or a message too old to edit, gets a new one."""
 
     def __post_init__(self) -> None:
         if not self.text.strip():

@@ -9,10 +9,13 @@ from datetime import datetime, timedelta, tzinfo
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from bot.domain.broadcasts import Broadcast, BroadcastStatus, Progress, Reach, Target
 from bot.domain.calendar import EventSpec, OccurrenceSpec
 from bot.domain.deliveries import About, Audience
+from bot.domain.dialogs import Dialog
 from bot.domain.events import (
     Attendee,
+    CallOff,
     Occurrence,
     ReminderCounts,
     Rsvp,
@@ -95,6 +98,12 @@ class CalendarRepository(Protocol):
         ...
 
     def cancel_occurrence(self, occurrence_id: int, now: datetime) -> None: ...
+
+    def call_off(self, occurrence_id: int, call_off: CallOff) -> None:
+        """Cancel from the chat or the command line, over what the schedule file says."""
+        ...
+
+    def undo_call_off(self, occurrence_id: int, now: datetime) -> None: ...
 
     def next_revision(self, occurrence_id: int) -> int:
         """Count one more change members are told about; returns the new revision."""
@@ -263,6 +272,97 @@ class ReminderStore(Protocol):
     ) -> Applied: ...
 
 
+@dataclass(frozen=True)
+class OrganiserEntry:
+    """An organiser added in the database (the config's are listed in the config)."""
+
+    channel: str
+    external_id: str
+    note: str
+    added_by: str
+    added_at: datetime
+
+
+class Organisers(Protocol):
+    def listed(self) -> list[OrganiserEntry]: ...
+
+    def contains(self, channel: str, external_id: str) -> bool: ...
+
+    def add(self, entry: OrganiserEntry) -> bool:
+        """False if they were already listed."""
+        ...
+
+    def remove(self, channel: str, external_id: str) -> bool:
+        """False if they were not listed."""
+        ...
+
+    def sync_roles(self, configured: Mapping[str, Collection[str]]) -> list[int]:
+        """Set every stored member's role from `configured` (channel -> ids) and this list;
+        close the dialogs of those who lost it. Returns the ids whose role changed."""
+        ...
+
+
+class Dialogs(Protocol):
+    def get(self, member_id: int) -> Dialog | None: ...
+
+    def save(self, member_id: int, dialog: Dialog | None) -> None:
+        """Store `dialog` as the member's only open one (None: close it)."""
+        ...
+
+    def forget_expired(self, now: datetime) -> int: ...
+
+
+@dataclass(frozen=True)
+class NewBroadcast:
+    author: Member | None
+    """None: from the command line."""
+    author_label: str
+    target: Target
+    text: str
+    parts: list[str]
+    urgent: bool
+    send_at: datetime
+    created_at: datetime
+    occurrence_id: int | None = None
+
+
+class Broadcasts(Protocol):
+    def reach(self, target: Target) -> Reach:
+        """Who the target comes to now, and who is left out (stopped, unreachable)."""
+        ...
+
+    def create(self, new: NewBroadcast) -> Broadcast:
+        """Store the broadcast and queue every part for every recipient, in a constant number
+        of statements (one per part), in the caller's transaction."""
+        ...
+
+    def get(self, broadcast_id: int) -> Broadcast | None: ...
+
+    def recent(self, limit: int) -> list[Broadcast]: ...
+
+    def open(self) -> list[Broadcast]:
+        """Scheduled and sending ones, oldest first."""
+        ...
+
+    def progress(self, broadcast: Broadcast) -> Progress: ...
+
+    def set_status(self, broadcast_id: int, status: BroadcastStatus, now: datetime) -> bool:
+        """Move an open broadcast to `status`; False if it was no longer open."""
+        ...
+
+    def skip_waiting(self, broadcast_id: int, reason: str) -> int:
+        """Skip its rows still queued; returns how many."""
+        ...
+
+    def progress_message(self, broadcast_id: int, member_id: int) -> str | None:
+        """The platform id of the first progress message sent to `member_id`, to edit."""
+        ...
+
+    def skip_reminders_of(self, occurrence_id: int, reason: str) -> int:
+        """Skip the queued reminders of an occurrence (called off); returns how many."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: everything done inside is committed together or not at all."""
 
@@ -292,6 +392,15 @@ class UnitOfWork(Protocol):
 
     @property
     def reminders(self) -> ReminderStore: ...
+
+    @property
+    def organisers(self) -> Organisers: ...
+
+    @property
+    def dialogs(self) -> Dialogs: ...
+
+    @property
+    def broadcasts(self) -> Broadcasts: ...
 
     def __enter__(self) -> Self: ...
 

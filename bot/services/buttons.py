@@ -27,6 +27,16 @@ Argument = Callable[[Turn, str], Any]
 """Reads one button argument; raises `StaleAction` for anything this version would not send."""
 
 
+@dataclass(frozen=True)
+class DialogFlow:
+    """What an open dialog does with a typed message, and how 「やめる」 ends it.
+    `organiser`: the dialog closes when the member is no longer an organiser."""
+
+    on_text: Callable[[Turn, str], list[Outgoing]]
+    on_cancel: Callable[[Turn], list[Outgoing]]
+    organiser: bool = True
+
+
 class NeedsConsent(Exception):
     """The person has not answered the consent question; nothing is done or stored for them."""
 
@@ -70,6 +80,7 @@ class Press:
     `rest` reads any further arguments (a page button carries its screen's).
     `consent`: only people who answered the consent question (the only buttons open to
     others are the consent question itself and the FAQ answers they may be shown).
+    `organiser`: only organisers, as they are at the moment of pressing.
     """
 
     flow: Flow
@@ -78,6 +89,10 @@ class Press:
     rest: Argument | None = None
     consent: bool = True
     organiser: bool = False
+    dialog: str | None = None
+    """The button belongs to a step of this dialog: its first argument is the dialog's token,
+    and it is refused unless that dialog is the member's open one (not an earlier one, not a
+    replayed or typed one)."""
 
 
 def consented(turn: Turn) -> bool:
@@ -100,9 +115,15 @@ def decode(
         raise NeedsConsent(action.name)
     if press.organiser and not turn.member.is_organiser:
         raise NotAllowed(action.name)
-    given, fixed = len(action.args), len(press.arguments)
+    args = action.args
+    if press.dialog is not None:
+        dialog = turn.dialog
+        if dialog is None or dialog.name != press.dialog or args[:1] != (dialog.token,):
+            raise StaleAction(f"{action.name}: not a step of the open {press.dialog} dialog")
+        args = args[1:]
+    given, fixed = len(args), len(press.arguments)
     if given < fixed - press.optional or (given > fixed and press.rest is None):
         raise StaleAction(f"{action.name} with {given} arguments")
     readers = [*press.arguments, *[press.rest or text] * (given - fixed)]
-    values = [read(turn, value) for read, value in zip(readers, action.args, strict=False)]
+    values = [read(turn, value) for read, value in zip(readers, args, strict=False)]
     return lambda: press.flow(turn, *values)

@@ -17,7 +17,7 @@ from bot.domain.calendar import Calendar, EventSpec, OccurrenceSpec
 from bot.domain.deliveries import EVENT_CHANGE, About, Audience
 from bot.domain.events import Occurrence, RsvpStatus, SyncReport
 from bot.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from bot.services.deliveries import snapshot
+from bot.services.event_cards import snapshot
 from bot.services.rsvp import promote_waiting
 
 log = logging.getLogger(__name__)

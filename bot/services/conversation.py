@@ -9,12 +9,22 @@ from datetime import datetime
 from bot.domain.campaign import Campaign
 from bot.domain.capabilities import PAGE_ACTION
 from bot.domain.deliveries import REPLY, message_payload
+from bot.domain.dialogs import Dialog
 from bot.domain.members import Member, Role, Subscription
 from bot.domain.messages import MAX_NAME_CHARS, Action, Incoming, MemberRef, Outgoing, clean_text
 from bot.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from bot.faq.matcher import Outcome
-from bot.services import buttons, events, onboarding, organiser, preferences, relay, rsvp
-from bot.services.buttons import Flow, Press
+from bot.services import (
+    broadcast_flow,
+    buttons,
+    events,
+    onboarding,
+    organiser,
+    preferences,
+    relay,
+    rsvp,
+)
+from bot.services.buttons import DialogFlow, Flow, Press
 from bot.services.faq import Answers
 from bot.services.screens import Intent, Screens
 from bot.services.turn import StaleAction, Turn, choice
@@ -34,9 +44,14 @@ COMMANDS: dict[str, Intent] = {
     "ask": Intent.ASK,
     "stats": Intent.STATS,
     "attendance": Intent.ATTENDANCE,
+    "broadcast": Intent.BROADCAST,
+    "broadcasts": Intent.BROADCASTS,
+    "calloff": Intent.CALL_OFF,
 }
 
-ORGANISER_ONLY = frozenset({Intent.STATS, Intent.ATTENDANCE})
+ORGANISER_ONLY = frozenset(
+    {Intent.STATS, Intent.ATTENDANCE, Intent.BROADCAST, Intent.BROADCASTS, Intent.CALL_OFF}
+)
 # What someone who has not answered the consent question may ask for; anything else gets the
 # welcome (or the consent question) again, and nothing is stored for them.
 # (/stop tells them nothing will be sent, which is already so.)
@@ -75,7 +90,18 @@ class Conversation:
             Intent.ASK: self.answers.prompt,
             Intent.STATS: organiser.stats,
             Intent.ATTENDANCE: organiser.attendance_list,
+            Intent.BROADCAST: broadcast_flow.start,
+            Intent.BROADCASTS: broadcast_flow.listing,
+            Intent.CALL_OFF: broadcast_flow.start_call_off,
             Intent.CANCEL: lambda turn: [self.screens.menu_prompt(turn.member)],
+        }
+        # Open dialogs: what a typed message is for while one is open, and what ends it.
+        self._dialogs: dict[str, DialogFlow] = {
+            relay.DIALOG: DialogFlow(relay.write_reply, relay.cancel),
+            broadcast_flow.BROADCAST: DialogFlow(broadcast_flow.on_text, broadcast_flow.quit_),
+            broadcast_flow.CALL_OFF: DialogFlow(
+                broadcast_flow.on_call_off_text, broadcast_flow.quit_call_off
+            ),
         }
         # Buttons: what each action runs, how its arguments are read, who may press it;
         # `buttons.decode` is the one place a pressed button is read (see its docstring).
@@ -102,6 +128,39 @@ class Conversation:
             ),
             "ask_human": Press(relay.ask_human),
             "relay_reply": Press(relay.start_reply, (buttons.text,), organiser=True),
+            # 一斉送信: every step is a button of the open dialog, for organisers only.
+            **{
+                name: Press(flow, arguments, organiser=True, dialog=broadcast_flow.BROADCAST)
+                for name, flow, arguments in (
+                    ("bc_to", broadcast_flow.choose_audience, (buttons.text,)),
+                    ("bc_region", broadcast_flow.choose_region, (buttons.text,)),
+                    ("bc_event", broadcast_flow.choose_event, (buttons.occurrence,)),
+                    ("bc_answers", broadcast_flow.choose_answers, (buttons.text,)),
+                    ("bc_urgent", broadcast_flow.toggle_urgent, ()),
+                    ("bc_when", broadcast_flow.ask_when, ()),
+                    ("bc_rewrite", broadcast_flow.rewrite, ()),
+                    ("bc_card", broadcast_flow.toggle_card, ()),
+                    ("bc_card_pick", broadcast_flow.pick_card, (buttons.occurrence,)),
+                    ("bc_send", broadcast_flow.send, ()),
+                    ("bc_confirm", broadcast_flow.confirm, ()),
+                    ("bc_back", broadcast_flow.back, ()),
+                    ("bc_quit", broadcast_flow.quit_, ()),
+                )
+            },
+            "bc_stop": Press(broadcast_flow.ask_stop, (buttons.count,), organiser=True),
+            "bc_stop_yes": Press(broadcast_flow.stop, (buttons.count,), organiser=True),
+            # 中止連絡
+            **{
+                name: Press(flow, arguments, organiser=True, dialog=broadcast_flow.CALL_OFF)
+                for name, flow, arguments in (
+                    ("co_pick", broadcast_flow.pick_call_off, (buttons.occurrence,)),
+                    ("co_reason", broadcast_flow.choose_reason, (buttons.text,)),
+                    ("co_send", broadcast_flow.send_call_off, ()),
+                    ("co_quit", broadcast_flow.quit_call_off, ()),
+                )
+            },
+            "co_undo": Press(broadcast_flow.ask_undo, (buttons.occurrence,), organiser=True),
+            "co_undo_yes": Press(broadcast_flow.undo, (buttons.occurrence,), organiser=True),
             PAGE_ACTION: Press(self._page, (buttons.text, buttons.text), rest=buttons.text),
         }
 
@@ -110,14 +169,31 @@ class Conversation:
         now = incoming.received_at or self._clock.now()
         with self._units_of_work() as uow:
             member = self._member(uow, incoming.member, now)
-            turn = Turn(member, member.id is None, uow, now, self._campaign, self.screens)
+            dialog = self._open_dialog(uow, member, now)
+            turn = Turn(member, member.id is None, uow, now, self._campaign, self.screens, dialog)
             replies = [self.screens.finish(member, r) for r in self._route(turn, incoming)]
             if member.id is not None:
                 uow.members.save(member)
+                if turn.dialog != dialog:
+                    uow.dialogs.save(member.id, turn.dialog)
             elif member.subscription is not Subscription.PENDING:
                 self._store_new_member(uow, member)
             uow.commit()
         return replies
+
+    def _open_dialog(self, uow: UnitOfWork, member: Member, now: datetime) -> Dialog | None:
+        """The member's open dialog, unless it expired or its flow needs a role they no
+        longer have (an organiser removed since: their dialogs are closed, not resumed)."""
+        if member.id is None:
+            return None
+        dialog = uow.dialogs.get(member.id)
+        if dialog is None:
+            return None
+        flow = self._dialogs.get(dialog.name)
+        if dialog.expired(now) or flow is None or (flow.organiser and not member.is_organiser):
+            uow.dialogs.save(member.id, None)
+            return None
+        return dialog
 
     def reply_to(self, incoming: Incoming) -> list[Outgoing]:
         """`handle`, but a failure becomes a polite apology instead of an exception."""
@@ -172,8 +248,11 @@ class Conversation:
         name = clean_text(ref.display_name or "")[:MAX_NAME_CHARS]
         if name:
             member.display_name = name
-        # The configuration decides who organises; a role removed there is removed here.
-        organises = self._campaign.is_organiser(ref.channel, ref.external_id)
+        # The configuration and the database's list decide who organises, at every message:
+        # a role removed there is gone here at once.
+        organises = self._campaign.is_organiser(
+            ref.channel, ref.external_id
+        ) or uow.organisers.contains(ref.channel, ref.external_id)
         member.role = Role.ORGANISER if organises else Role.MEMBER
         return member
 
@@ -217,12 +296,13 @@ class Conversation:
         if not text:
             return [self.screens.with_menu(turn.member, turn.texts("fallback.empty"))]
         name = self.screens.catalogues.intent_of(text)
-        if relay.in_reply(turn.member):
+        if turn.dialog is not None:
+            flow = self._dialogs[turn.dialog.name]
             if name is None:
-                return relay.write_reply(turn, text)
-            turn.member.dialog = None  # a menu word ends the answer being written
+                return flow.on_text(turn, text)
             if name == Intent.CANCEL:
-                return relay.cancel(turn)
+                return flow.on_cancel(turn)
+            turn.end_dialog()  # a menu word ends the dialog
         if name is not None:
             return self._run_intent(turn, Intent(name))
         limited = self._question_limit(turn)
@@ -248,8 +328,15 @@ class Conversation:
         if intent not in WITHOUT_CONSENT and not buttons.consented(turn):
             return onboarding.needs_consent(turn)
         if intent in ORGANISER_ONLY and not turn.member.is_organiser:
-            return [self.screens.with_menu(turn.member, turn.texts("fallback.not_allowed"))]
+            return self._refuse(turn, intent)
         return self._intents[intent](turn)
+
+    def _refuse(self, turn: Turn, what: str) -> list[Outgoing]:
+        """An organiser's action asked for by someone who is not one (now): on record, and
+        the ordinary menu."""
+        turn.uow.audit.record(turn.member, "refused", {"action": what[:64]}, turn.now)
+        log.info("refused %s to %s", what[:64], turn.member.external_id)
+        return [self.screens.with_menu(turn.member, turn.texts("fallback.not_allowed"))]
 
     def _press(self, turn: Turn, action: Action) -> list[Outgoing]:
         """Run a button's flow; a screen it redraws stays on the page of the button pressed."""
@@ -267,7 +354,7 @@ class Conversation:
         except buttons.NeedsConsent:
             return onboarding.needs_consent(turn)
         except buttons.NotAllowed:
-            return [self.screens.with_menu(turn.member, turn.texts("fallback.not_allowed"))]
+            return self._refuse(turn, action.name)
         except StaleAction:
             log.info("refused button %s from %s", action.encode(), turn.member.external_id)
             if not buttons.consented(turn):

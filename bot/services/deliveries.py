@@ -15,32 +15,20 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from bot.domain import deliveries as d
+from bot.domain.broadcasts import BroadcastStatus, split_for_sending
 from bot.domain.deliveries import Later, Pending, Skip
 from bot.domain.events import Occurrence, OccurrenceStatus, Rsvp, RsvpStatus
 from bot.domain.members import Role
 from bot.domain.messages import Action, Button, Outgoing
 from bot.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from bot.domain.reminders import SKIP_ANSWERED, QuietHours, ReminderKind
-from bot.services import event_cards
+from bot.services import broadcasts, event_cards
 from bot.services.screens import Screens
 from bot.texts import Texts
 
 log = logging.getLogger(__name__)
 
 Rendered = Outgoing | Skip | Later
-
-
-def snapshot(occurrence: Occurrence) -> dict[str, Any]:
-    """What members are told about an occurrence, for a change notice's before and after."""
-    return {
-        "starts_at": occurrence.starts_at.isoformat(),
-        "ends_at": occurrence.ends_at.isoformat() if occurrence.ends_at else None,
-        "venue_name": occurrence.venue_name,
-        "venue_address": occurrence.venue_address,
-        "status": occurrence.status.value,
-        "title": occurrence.title,
-        "note": occurrence.note,
-    }
 
 
 def _as_told(current: Occurrence, told: Mapping[str, Any]) -> Occurrence:
@@ -102,6 +90,10 @@ class DeliveryContent:
             return self._relay_answer(pending)
         if kind == d.REMINDER:
             return self._reminder(uow, pending, now)
+        if kind == d.BROADCAST:
+            return self._broadcast(uow, pending, now)
+        if kind in (d.BROADCAST_PROGRESS, d.BROADCAST_REPORT):
+            return self._broadcast_report(uow, pending, kind)
         return Skip(d.SKIP_UNKNOWN_KIND)
 
     # --- events ---------------------------------------------------------------------------
@@ -130,6 +122,9 @@ class DeliveryContent:
         if current.cancelled and not after.cancelled:
             # Cancelled since: the cancellation's own notice tells what matters now.
             return Skip(d.SKIP_EVENT_CANCELLED)
+        if after.cancelled and not current.cancelled:
+            # Restored since (a rain call taken back): its own notice says it is on.
+            return Skip(d.SKIP_EVENT_RESTORED)
         texts = self._screens.catalogues[pending.language]
         zone = self._screens.campaign.timezone
         if after.cancelled:
@@ -314,6 +309,55 @@ class DeliveryContent:
         if until >= starts_at:
             return Skip(d.SKIP_QUIET_HOURS)
         return Later(until, "quiet hours")
+
+    # --- broadcasts -----------------------------------------------------------------------
+
+    def _broadcast(self, uow: UnitOfWork, pending: Pending, now: datetime) -> Rendered:
+        broadcast_id = pending.about.broadcast_id
+        broadcast = uow.broadcasts.get(broadcast_id) if broadcast_id is not None else None
+        if broadcast is None:
+            return Skip(d.SKIP_UNKNOWN_KIND)
+        if broadcast.status is BroadcastStatus.CANCELLED:
+            return Skip(broadcasts.SKIP_BROADCAST_CANCELLED)
+        if not broadcast.urgent and self._quiet is not None:
+            zone = self._screens.campaign.timezone
+            if self._quiet.contains(now.astimezone(zone).time()):
+                return Later(self._quiet.after(now, zone), "quiet hours")
+        texts = self._screens.catalogues[pending.language]
+        parts = split_for_sending(broadcast.text)
+        index = int(pending.payload["part"])
+        card = None
+        if broadcast.occurrence_id is not None and index == len(parts) - 1:
+            occurrence = uow.calendar.occurrence(broadcast.occurrence_id)
+            if occurrence is not None and not occurrence.removed:
+                card = event_cards.card(
+                    texts,
+                    occurrence,
+                    self._screens.campaign.timezone,
+                    rsvp=uow.rsvps.get(occurrence.id, pending.member_id),
+                    counts=uow.rsvps.counts(occurrence.id),
+                    now=now,
+                    organiser=False,
+                )
+        return broadcasts.part_message(texts, parts, index, urgent=broadcast.urgent, card=card)
+
+    def _broadcast_report(self, uow: UnitOfWork, pending: Pending, kind: str) -> Rendered:
+        """The organiser's view of a broadcast: counted now, so a late message is not stale;
+        the progress edits the first progress message where the channel can."""
+        broadcast_id = pending.about.broadcast_id
+        broadcast = uow.broadcasts.get(broadcast_id) if broadcast_id is not None else None
+        if broadcast is None:
+            return Skip(d.SKIP_UNKNOWN_KIND)
+        texts = self._screens.catalogues[pending.language]
+        progress = uow.broadcasts.progress(broadcast)
+        if kind == d.BROADCAST_REPORT:
+            return Outgoing(broadcasts.report_text(texts, broadcast, progress))
+        if progress.finished or broadcast.status is not BroadcastStatus.SENDING:
+            return Skip(d.SKIP_PROGRESS_OVER)
+        return Outgoing(
+            broadcasts.progress_text(texts, broadcast, progress),
+            edit_of=uow.broadcasts.progress_message(broadcast.id, pending.member_id),
+        )
 
     # --- relays ---------------------------------------------------------------------------
 

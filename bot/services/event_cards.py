@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from typing import Any
 
 from bot.calendar.ics import occurrence_ics
 from bot.domain.events import Occurrence, Rsvp, RsvpCounts, RsvpStatus
@@ -138,3 +139,16 @@ def calendar_file(occurrence: Occurrence) -> Attachment:
 
 def _kind(kind: str) -> str:
     return kind if kind in {"rally", "street", "study", "meeting", "online"} else "other"
+
+
+def snapshot(occurrence: Occurrence) -> dict[str, Any]:
+    """What members are told about an occurrence, for a change notice's before and after."""
+    return {
+        "starts_at": occurrence.starts_at.isoformat(),
+        "ends_at": occurrence.ends_at.isoformat() if occurrence.ends_at else None,
+        "venue_name": occurrence.venue_name,
+        "venue_address": occurrence.venue_address,
+        "status": occurrence.status.value,
+        "title": occurrence.title,
+        "note": occurrence.note,
+    }

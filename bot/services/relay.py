@@ -7,12 +7,11 @@ the organiser's answer is written with the member's id only on the relay, never 
 from __future__ import annotations
 
 from bot.domain.deliveries import RELAY_ANSWER, RELAY_QUESTION, About
-from bot.domain.members import Member
 from bot.domain.messages import Outgoing
 from bot.services.events import number
 from bot.services.turn import Turn
 
-DIALOG = "relay:"
+DIALOG = "relay_reply"
 RELAYS = "relays"
 """The member's allowance of relays (`Campaign.limits.relays`), as stored."""
 
@@ -58,25 +57,21 @@ def start_reply(turn: Turn, relay_id: str) -> list[Outgoing]:
     relay = turn.uow.relays.get(number(relay_id))
     if relay is None:
         return [turn.screens.with_menu(turn.member, turn.texts("relay.not_found"))]
-    turn.member.dialog = f"{DIALOG}{relay.id}"
+    turn.start_dialog(DIALOG, relay_id=relay.id)
     return [Outgoing(turn.texts("relay.write_reply", id=relay.id))]
 
 
-def in_reply(member: Member) -> bool:
-    return bool(member.dialog and member.dialog.startswith(DIALOG))
-
-
 def cancel(turn: Turn) -> list[Outgoing]:
-    turn.member.dialog = None
+    turn.end_dialog()
     return [turn.screens.with_menu(turn.member, turn.texts("relay.cancelled"))]
 
 
 def write_reply(turn: Turn, text: str) -> list[Outgoing]:
     """The organiser's answer goes to the member who asked, in the member's language."""
     organiser, texts = turn.member, turn.texts
-    assert organiser.dialog is not None
-    relay = turn.uow.relays.get(int(organiser.dialog.removeprefix(DIALOG)))
-    organiser.dialog = None
+    assert turn.dialog is not None
+    relay = turn.uow.relays.get(int(turn.dialog.data["relay_id"]))
+    turn.end_dialog()
     if relay is None:
         return [turn.screens.with_menu(organiser, texts("relay.not_found"))]
     asker = turn.uow.members.get_by_id(relay.member_id)

@@ -24,11 +24,17 @@ class Intent(StrEnum):
     ASK = "ask"
     STATS = "stats"
     ATTENDANCE = "attendance"
+    BROADCAST = "broadcast"
+    BROADCASTS = "broadcasts"
+    CALL_OFF = "call_off"
     CANCEL = "cancel"
 
 
 MEMBER_MENU = ((Intent.EVENTS, Intent.ASK), (Intent.SETTINGS, Intent.HELP))
-ORGANISER_MENU = ((Intent.STATS, Intent.ATTENDANCE),)
+ORGANISER_MENU = (
+    (Intent.STATS, Intent.ATTENDANCE),
+    (Intent.BROADCAST, Intent.BROADCASTS, Intent.CALL_OFF),
+)
 
 
 class RegionPickerContext(StrEnum):

@@ -10,7 +10,7 @@ from sqlalchemy import Table, and_, exists, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain.calendar import EventSpec, OccurrenceSpec, Venue
-from bot.domain.events import Occurrence, OccurrenceStatus
+from bot.domain.events import CallOff, Occurrence, OccurrenceStatus
 from bot.store.dialect import lock_rows
 from bot.store.tables import EventRegionRow, EventRow, OccurrenceRow
 
@@ -30,6 +30,9 @@ _OCCURRENCE_COLUMNS = (
     occurrences.c.venue_map_url,
     occurrences.c.note,
     occurrences.c.rsvp_deadline,
+    occurrences.c.called_off_at,
+    occurrences.c.called_off_reason,
+    occurrences.c.called_off_by,
     events.c.slug,
     events.c.title,
     events.c.kind,
@@ -183,6 +186,25 @@ class SqlCalendarRepository:
             .values(status=OccurrenceStatus.CANCELLED.value, updated_at=now)
         )
 
+    def call_off(self, occurrence_id: int, call_off: CallOff) -> None:
+        self._session.execute(
+            occurrences.update()
+            .where(occurrences.c.id == occurrence_id)
+            .values(
+                called_off_at=call_off.at,
+                called_off_reason=call_off.reason,
+                called_off_by=call_off.by,
+                updated_at=call_off.at,
+            )
+        )
+
+    def undo_call_off(self, occurrence_id: int, now: datetime) -> None:
+        self._session.execute(
+            occurrences.update()
+            .where(occurrences.c.id == occurrence_id)
+            .values(called_off_at=None, called_off_reason=None, called_off_by=None, updated_at=now)
+        )
+
     def next_revision(self, occurrence_id: int) -> int:
         """Count one more change members are told about; returns the new revision."""
         return int(
@@ -280,7 +302,12 @@ class SqlCalendarRepository:
                 kind=r.kind,
                 starts_at=r.starts_at,
                 ends_at=r.ends_at,
-                status=OccurrenceStatus(r.status),
+                # Called off from the chat: cancelled whatever the schedule file says.
+                status=(
+                    OccurrenceStatus.CANCELLED
+                    if r.called_off_at is not None
+                    else OccurrenceStatus(r.status)
+                ),
                 regions=frozenset(regions[r.event_id]),
                 description=r.description,
                 venue_name=r.venue_name,
@@ -290,7 +317,12 @@ class SqlCalendarRepository:
                 bring=r.bring,
                 contact=r.contact,
                 organiser=r.organiser,
-                note=r.note,
+                note=r.called_off_reason if r.called_off_at is not None else r.note,
+                called_off=(
+                    CallOff(r.called_off_at, r.called_off_reason or "", r.called_off_by or "")
+                    if r.called_off_at is not None
+                    else None
+                ),
                 capacity=r.capacity,
                 rsvp_enabled=r.rsvp_enabled,
                 rsvp_deadline=r.rsvp_deadline,

@@ -66,6 +66,13 @@ def audience_condition(audience: Audience, *, purpose: str) -> ColumnElement[boo
     conditions: list[ColumnElement[bool]] = [m.unreachable_at.is_(None)]
     if needs_subscription(purpose):
         conditions.append(m.subscription == Subscription.SUBSCRIBED.value)
+    return and_(*conditions, *membership(audience))
+
+
+def membership(audience: Audience) -> list[ColumnElement[bool]]:
+    """The members `audience` names, whether or not they can get anything now."""
+    m = members.c
+    conditions: list[ColumnElement[bool]] = []
     if audience.channels:
         conditions.append(m.channel.in_(sorted(audience.channels)))
     if audience.regions:
@@ -91,7 +98,7 @@ def audience_condition(audience: Audience, *, purpose: str) -> ColumnElement[boo
                 )
             )
         )
-    return and_(*conditions)
+    return conditions
 
 
 def fan_out(

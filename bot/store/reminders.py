@@ -75,6 +75,7 @@ class SqlReminderStore:
                 o.id,
                 o.starts_at,
                 o.status,
+                o.called_off_at,
                 o.published_at,
                 o.rsvp_deadline,
                 e.id.label("event_id"),
@@ -111,7 +112,8 @@ class SqlReminderStore:
                     published_at=row.published_at,
                     regions=codes,
                     everyone=not codes or bool(codes & set(everywhere)),
-                    cancelled=row.status == OccurrenceStatus.CANCELLED.value,
+                    cancelled=row.status == OccurrenceStatus.CANCELLED.value
+                    or row.called_off_at is not None,
                     rsvp_enabled=row.rsvp_enabled,
                     answers_close_at=row.rsvp_deadline,
                     recurring=row.rrule is not None,

@@ -28,7 +28,6 @@ _MUTABLE = (
     "unreachable_at",
     "unreachable_reason",
     "last_seen_at",
-    "dialog",
     "last_question",
     "last_question_at",
 )
@@ -90,7 +89,6 @@ class SqlMemberRepository:
             unreachable_reason=row["unreachable_reason"],
             created_at=row["created_at"],
             last_seen_at=row["last_seen_at"],
-            dialog=row["dialog"],
             last_question=row["last_question"],
             last_question_at=row["last_question_at"],
         )

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -54,7 +55,6 @@ class MemberRow(Base):
     unreachable_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    dialog: Mapped[str | None] = mapped_column(String(64))
     last_question: Mapped[str | None] = mapped_column(Text)
     last_question_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
@@ -138,6 +138,11 @@ class OccurrenceRow(Base):
     """Counts the changes members were told about; change notices are keyed by it."""
     published_at: Mapped[datetime] = mapped_column(UtcDateTime)
     """When members could first see it (invitations go out then)."""
+    called_off_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """Called off from the chat or `campaign-bot cancel` (中止連絡), whatever the schedule
+    file says; cleared by an undo."""
+    called_off_reason: Mapped[str | None] = mapped_column(String(200))
+    called_off_by: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
@@ -183,11 +188,11 @@ class DeliveryRow(Base):
     the row has been done with for `delivery.keep_message_days`."""
     lane: Mapped[int] = mapped_column(Integer, default=3)
     occurrence_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("occurrences.id", ondelete="SET NULL")
+        Id, ForeignKey("occurrences.id", ondelete="SET NULL"), index=True
     )
     relay_id: Mapped[int | None] = mapped_column(Id, ForeignKey("relays.id", ondelete="SET NULL"))
     broadcast_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("broadcasts.id", ondelete="SET NULL")
+        Id, ForeignKey("broadcasts.id", ondelete="SET NULL"), index=True
     )
     expect_rsvp: Mapped[str | None] = mapped_column(String(64))
     """Comma-separated answers the member must still have to the occurrence when it is sent."""
@@ -204,7 +209,7 @@ class DeliveryRow(Base):
 
 
 class BroadcastRow(Base):
-    """An organiser's announcement; its deliveries reference it as `broadcast:<id>`."""
+    """An organiser's announcement; its deliveries reference it as `broadcast:<id>:<part>`."""
 
     __tablename__ = "broadcasts"
 
@@ -213,12 +218,55 @@ class BroadcastRow(Base):
         Id, ForeignKey("members.id", ondelete="SET NULL")
     )
     author_label: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    """Only members on this channel (None: every channel)."""
     audience: Mapped[dict[str, Any]] = mapped_column(Json)
     text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
     recipients: Mapped[int] = mapped_column(Integer, default=0)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Sent through the quiet hours (緊急)."""
+    occurrence_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("occurrences.id", ondelete="SET NULL")
+    )
+    """An event card (with its answer buttons) sent under the text."""
+    parts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """Messages each member gets: a text over the platform's limit is split in advance."""
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     send_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class OrganiserRow(Base):
+    """Organisers added by an admin (`campaign-bot organisers add`), besides the config's."""
+
+    __tablename__ = "organisers"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    note: Mapped[str] = mapped_column(String(100))
+    added_by: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DialogRow(Base):
+    """A member's open multi-step flow (an answer being written, a broadcast being composed);
+    at most one per member, forgotten after `expires_at`."""
+
+    __tablename__ = "dialogs"
+
+    member_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(32))
+    token: Mapped[str] = mapped_column(String(16))
+    """Carried by the dialog's buttons: a button of an earlier dialog is refused."""
+    data: Mapped[dict[str, Any]] = mapped_column(Json)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class AuditRow(Base):

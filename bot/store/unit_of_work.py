@@ -8,8 +8,10 @@ from typing import Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.store.broadcasts import SqlBroadcasts
 from bot.store.calendar import SqlCalendarRepository
 from bot.store.limits import SqlMemberLimits
+from bot.store.organisers import SqlDialogs, SqlOrganisers
 from bot.store.outbox import SqlOutbox
 from bot.store.questions import SqlQuestionLog, SqlRelayRepository
 from bot.store.reminders import SqlReminderStore
@@ -28,6 +30,9 @@ class SqlUnitOfWork:
     relays: SqlRelayRepository
     limits: SqlMemberLimits
     reminders: SqlReminderStore
+    organisers: SqlOrganisers
+    dialogs: SqlDialogs
+    broadcasts: SqlBroadcasts
 
     def __init__(
         self,
@@ -50,6 +55,9 @@ class SqlUnitOfWork:
         self.relays = SqlRelayRepository(self.session)
         self.limits = SqlMemberLimits(self.session)
         self.reminders = SqlReminderStore(self.session)
+        self.organisers = SqlOrganisers(self.session)
+        self.dialogs = SqlDialogs(self.session)
+        self.broadcasts = SqlBroadcasts(self.session)
         return self
 
     def __exit__(

@@ -152,7 +152,11 @@ async def test_an_organiser_sees_sign_ups(running: RunningBot, fake: FakeTelegra
     await register(fake, 3001)
     await register(fake, ORGANISER_ID, region="都全体")
     assert stored(running, ORGANISER_ID).role is Role.ORGANISER
-    assert fake.last_message(ORGANISER_ID).reply_keyboard == [*MENU, ["登録状況", "参加状況"]]
+    assert fake.last_message(ORGANISER_ID).reply_keyboard == [
+        *MENU,
+        ["登録状況", "参加状況"],
+        ["一斉送信", "送信一覧", "中止連絡"],
+    ]
 
     (stats,) = await reply_to(fake, ORGANISER_ID, lambda: fake.send_text(ORGANISER_ID, "登録状況"))
     assert "登録: 2人" in stats.text

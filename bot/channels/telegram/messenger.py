@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import timedelta
 
@@ -84,7 +85,12 @@ class TelegramMessenger:
         try:
             try:
                 ids = await render.deliver(
-                    self._bot, external_id, [message], self._menus, capabilities=self.capabilities
+                    self._bot,
+                    external_id,
+                    [dataclasses.replace(message, replace=True) if message.edit_of else message],
+                    self._menus,
+                    pressed_message_id=_message_id(message.edit_of),
+                    capabilities=self.capabilities,
                 )
             except render.NotDelivered as exc:  # the row as a whole is retried
                 raise exc.__cause__ or exc from None
@@ -104,6 +110,10 @@ class TelegramMessenger:
             log.error("Telegram refused a delivery: %s", exc.message)
             raise TemporaryFailure(exc.message) from exc
         return str(ids[-1])
+
+
+def _message_id(edit_of: str | None) -> int | None:
+    return int(edit_of) if edit_of and edit_of.isdigit() else None
 
 
 def _seconds(retry_after: int | timedelta) -> float:
