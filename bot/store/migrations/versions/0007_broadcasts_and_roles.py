@@ -7,7 +7,7 @@ Create Date: 2026-11-30 19:00:00
 """
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -54,11 +54,13 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("member_id", name=op.f("pk_dialogs")),
     )
-    # An answer being written to a relayed question ("relay:<id>") becomes a dialog.
+    # An answer being written to a relayed question ("relay:<id>") becomes a dialog, open
+    # for a day from the upgrade. Times as the models store them: UTC, naive on SQLite.
     bind = op.get_bind()
-    rows = bind.execute(
-        sa.text("SELECT id, dialog, last_seen_at FROM members WHERE dialog LIKE 'relay:%'")
-    ).all()
+    rows = bind.execute(sa.text("SELECT id, dialog FROM members WHERE dialog LIKE 'relay:%'")).all()
+    now = datetime.now(UTC)
+    if bind.dialect.name == "sqlite":
+        now = now.replace(tzinfo=None)
     dialogs = sa.table(
         "dialogs",
         sa.column("member_id", _ID),
@@ -74,16 +76,18 @@ def upgrade() -> None:
             "name": "relay_reply",
             "token": "migrated",
             "data": {"relay_id": int(dialog.removeprefix("relay:"))},
-            "started_at": seen,
-            "expires_at": seen + _A_DAY,
+            "started_at": now,
+            "expires_at": now + _A_DAY,
         }
-        for member_id, dialog, seen in rows
-        if dialog.removeprefix("relay:").isdigit() and seen is not None
+        for member_id, dialog in rows
+        if dialog.removeprefix("relay:").isdigit()
     ]
     if moved:
         op.bulk_insert(dialogs, moved)
-    with op.batch_alter_table("members", schema=None) as batch_op:
-        batch_op.drop_column("dialog")
+    # Not in batch mode: on SQLite that copies members to a new table and drops the old one,
+    # and with foreign keys on, dropping it deletes every row that cascades from a member
+    # (answers, regions, deliveries). SQLite 3.35+ drops a column in place.
+    op.drop_column("members", "dialog")
 
     with op.batch_alter_table("broadcasts", schema=None) as batch_op:
         batch_op.add_column(
