@@ -24,7 +24,12 @@ from sqlalchemy.exc import DBAPIError, NoSuchModuleError, OperationalError, SQLA
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import database_url_problem
-from bot.store.dialect import configure_engine, lock_for_migrations
+from bot.store.dialect import (
+    check_foreign_keys,
+    configure_engine,
+    foreign_keys_off,
+    lock_for_migrations,
+)
 from bot.store.unit_of_work import SqlUnitOfWork
 
 CONNECT_TIMEOUT = 10
@@ -99,8 +104,9 @@ class Database:
     def session(self) -> Session:
         return self.sessions()
 
-    def upgrade(self) -> None:
-        """Bring the schema to the newest migration; the only way tables are created.
+    def upgrade(self, revision: str = "head") -> None:
+        """Bring the schema to the newest migration (or to `revision`, for tests of the
+        migrations themselves); the only way tables are created.
 
         Under a database lock, so processes starting together on a fresh database migrate
         one after the other: the second finds the schema done and has nothing to do.
@@ -109,7 +115,7 @@ class Database:
             deadline = time.monotonic() + MIGRATION_LOCK_WAIT
             while True:
                 try:
-                    self._upgrade_locked()
+                    self._upgrade_locked(revision)
                     return
                 except OperationalError as exc:
                     # SQLite's busy timeout ran out while another process was migrating.
@@ -117,12 +123,17 @@ class Database:
                         raise
                     time.sleep(0.2)
 
-    def _upgrade_locked(self) -> None:
-        with self.engine.begin() as connection:
+    def _upgrade_locked(self, revision: str) -> None:
+        with (
+            self.engine.connect() as connection,
+            foreign_keys_off(connection),
+            connection.begin(),
+        ):
             lock_for_migrations(connection)
             config = alembic_config()
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
+            check_foreign_keys(connection)
 
     def current_revision(self) -> str | None:
         with self.explained(), self.engine.connect() as connection:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -146,6 +147,38 @@ def lock_for_migrations(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         raise NotImplementedError(f"unsupported database {connection.dialect.name}")
+
+
+@contextmanager
+def foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """SQLite: no foreign-key actions while migrations run, on this connection.
+
+    Alembic's batch mode changes a SQLite table by copying it and dropping the old one; with
+    foreign keys on, that DROP deletes (ON DELETE CASCADE) or empties (SET NULL) every row
+    that refers to it: altering `occurrences` would delete every answer. The pragma only
+    takes effect outside a transaction, so it is set before the migration's begins, and the
+    keys are checked (`check_foreign_keys`) before that transaction commits.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    connection.commit()
+    try:
+        yield
+    finally:
+        connection.rollback()
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
+
+
+def check_foreign_keys(connection: Connection) -> None:
+    """SQLite: refuse to commit a migration that left a row pointing at nothing."""
+    if connection.dialect.name != "sqlite":
+        return
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(f"a migration broke {len(broken)} foreign key(s), e.g. {broken[0]}")
 
 
 def delete_all_rows(connection: Connection, tables: list[Table]) -> None:
