@@ -9,6 +9,7 @@ dialogs, and relayed questions stop reaching them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select
@@ -242,3 +243,52 @@ def test_relayed_questions_stop_reaching_an_organiser_removed_from_the_list(
     assert len(pending) == 1
     content = DeliveryContent(database.unit_of_work, conversation.screens, clock)
     assert list(content.render(pending).values()) == [Skip(SKIP_NOT_ORGANISER)]
+
+
+def test_an_organiser_taken_out_of_the_config_loses_the_role_at_the_next_start(
+    member: Member, database: Database, conversation: Conversation
+) -> None:
+    organiser = member("console-organiser", "都全体")
+    organiser.say("一斉送信")
+    assert count(database, DialogRow) == 1
+    campaign = replace(conversation.screens.campaign, organisers={})
+
+    changed = roles.sync_roles(database.unit_of_work, campaign)
+
+    assert len(changed) == 1
+    with database.session() as session:
+        role = session.scalar(
+            select(MemberRow.role).where(MemberRow.external_id == "console-organiser")
+        )
+    assert role == "member"
+    assert count(database, DialogRow) == 0
+
+
+def test_an_answer_being_written_does_not_reach_the_member_once_the_writer_is_removed(
+    member: Member, database: Database, conversation: Conversation, clock: FakeClock
+) -> None:
+    campaign = conversation.screens.campaign
+    with database.unit_of_work() as uow:
+        roles.add(uow, campaign, "console", "bob", "", "admin", clock.now())
+        uow.commit()
+    bob = member("bob", "豊島区")
+    alice = member("alice", "豊島区")
+    alice.say("保険証の色は何色ですか")
+    alice.press("世話人に聞く")
+    with database.session() as session:
+        relay = session.scalar(select(func.min(DeliveryRow.relay_id)))
+    bob.press_raw(f"1:relay_reply:{relay}")
+    assert "返事" in bob.text
+    with database.unit_of_work() as uow:
+        roles.remove(uow, campaign, "console", "bob", "admin", clock.now())
+        uow.commit()
+
+    bob.say("白です。アリスさんの名前も書いておきます")
+
+    with database.session() as session:
+        answers = session.scalar(
+            select(func.count())
+            .select_from(DeliveryRow)
+            .where(DeliveryRow.purpose == "relay_answer")
+        )
+    assert answers == 0
