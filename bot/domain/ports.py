@@ -263,6 +263,10 @@ class ReminderStore(Protocol):
 
     def labels(self, member_ids: Collection[int]) -> dict[int, str]: ...
 
+    def lock(self) -> None:
+        """One planner at a time, until the transaction ends (taken before reading)."""
+        ...
+
     def apply(
         self,
         planned: list[Reminder],

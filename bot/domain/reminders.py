@@ -588,7 +588,7 @@ def _capped(
                 break
             if not movable:
                 break
-            due = _by(days.next_morning(due), last)
+            due = days.next_allowed(due, last)
             if due is None or due >= reminder.before:
                 break
     return kept
@@ -606,12 +606,20 @@ class _Days:
         self._book = book
         self._local: dict[datetime, date] = {}
         self._next: dict[datetime, datetime] = {}
+        self._allowed: dict[tuple[datetime, datetime | None], datetime | None] = {}
 
     def local(self, moment: datetime) -> date:
         day = self._local.get(moment)
         if day is None:
             day = self._local[moment] = moment.astimezone(self._book.zone).date()
         return day
+
+    def next_allowed(self, moment: datetime, last: datetime | None) -> datetime | None:
+        """`next_morning`, unless it is past the horizon `last`."""
+        key = (moment, last)
+        if key not in self._allowed:
+            self._allowed[key] = _by(self.next_morning(moment), last)
+        return self._allowed[key]
 
     def next_morning(self, moment: datetime) -> datetime:
         """The first allowed moment of the following day: where an invitation or a digest

@@ -109,5 +109,6 @@ class ReminderPlanner:
         return planned, stored, reasons
 
     def _plan(self, uow: UnitOfWork, now: datetime) -> Applied:
+        uow.reminders.lock()
         planned, stored, reasons = self._wanted(uow, now, self._plan_ahead)
         return uow.reminders.apply(planned, stored, reasons, now)

@@ -8,12 +8,14 @@ that are wanted again, one for those no longer wanted (skipped with a reason, ne
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.domain.deliveries import REMINDER, About, Lane, lane_of
@@ -51,7 +53,10 @@ members = cast(Table, MemberRow.__table__)
 member_regions = cast(Table, MemberRegionRow.__table__)
 rsvps = cast(Table, RsvpRow.__table__)
 
+log = logging.getLogger(__name__)
+
 FAN_OUT_CHUNK = 20_000
+PLANNING_LOCK_KEY = 0x63625F706C616E  # "cb_plan": one reminder planner at a time
 """Members per INSERT ... SELECT (SQLite takes at most 32,766 bound values a statement)."""
 LOOK_AHEAD = timedelta(days=62)
 """Occurrences planning looks at: a month's digest and the invitations of what is published."""
@@ -60,6 +65,7 @@ LOOK_AHEAD = timedelta(days=62)
 class SqlReminderStore:
     def __init__(self, session: Session) -> None:
         self._session = session
+        self._locked = False
 
     @property
     def _dialect(self) -> str:
@@ -212,6 +218,30 @@ class SqlReminderStore:
 
     # --- writing the plan -----------------------------------------------------------------
 
+    def lock(self) -> None:
+        """One planner at a time (PostgreSQL: an advisory lock until this transaction ends;
+        SQLite has one writer anyway). Taken before planning reads the outbox, so what it
+        reads as missing is still missing when it writes."""
+        if self._dialect == "postgresql":
+            self._session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLANNING_LOCK_KEY}
+            )
+            self._locked = True
+
+    def _insert(
+        self, condition: ColumnElement[bool], payload: dict[str, Any], constants: dict[str, Any]
+    ) -> int:
+        """Queue new reminders: under the planning lock, as plain INSERTs (they were read
+        missing); should one exist after all, that statement is done again keeping it."""
+        if not self._locked:
+            return fan_out(self._session, condition, payload, constants)
+        try:
+            with self._session.begin_nested():
+                return fan_out(self._session, condition, payload, constants, new=True)
+        except IntegrityError:
+            log.warning("a reminder planned as new was in the outbox already; kept it")
+            return fan_out(self._session, condition, payload, constants)
+
     def apply(
         self,
         planned: list[Reminder],
@@ -250,7 +280,7 @@ class SqlReminderStore:
             ids = [reminder.member_id for reminder in group]
             for start in range(0, len(ids), FAN_OUT_CHUNK):
                 chunk = among(members.c.id, ids[start : start + FAN_OUT_CHUNK], self._dialect)
-                queued += fan_out(self._session, chunk, payload, constants)
+                queued += self._insert(chunk, payload, constants)
         d = deliveries.c
         if moves:
             self._session.connection().execute(

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -177,6 +178,14 @@ class DeliveryRow(Base):
         # Claims take the due rows of one lane at a time, oldest first.
         Index("ix_deliveries_state_lane_due_at", "state", "lane", "due_at"),
         Index("ix_deliveries_member_id_state", "member_id", "state"),
+        # A broadcast's rows, for its progress and its cancellation; partial, so the tens of
+        # thousands of reminders planned at once do not pay for it.
+        Index(
+            "ix_deliveries_broadcast_id",
+            "broadcast_id",
+            postgresql_where=text("broadcast_id IS NOT NULL"),
+            sqlite_where=text("broadcast_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -188,11 +197,11 @@ class DeliveryRow(Base):
     the row has been done with for `delivery.keep_message_days`."""
     lane: Mapped[int] = mapped_column(Integer, default=3)
     occurrence_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("occurrences.id", ondelete="SET NULL"), index=True
+        Id, ForeignKey("occurrences.id", ondelete="SET NULL")
     )
     relay_id: Mapped[int | None] = mapped_column(Id, ForeignKey("relays.id", ondelete="SET NULL"))
     broadcast_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("broadcasts.id", ondelete="SET NULL"), index=True
+        Id, ForeignKey("broadcasts.id", ondelete="SET NULL")
     )
     expect_rsvp: Mapped[str | None] = mapped_column(String(64))
     """Comma-separated answers the member must still have to the occurrence when it is sent."""

@@ -325,3 +325,55 @@ async def test_a_reminder_claimed_in_quiet_hours_waits_for_the_morning(
     (later,) = content.render([pending]).values()
 
     assert later == Later(at("2026-12-06", "08:00"), "quiet hours")
+
+
+def test_a_reminder_planned_as_new_that_exists_after_all_is_kept_not_fatal(
+    member: Member,
+    planner: ReminderPlanner,
+    database: Database,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Under the planning lock new reminders go in as plain INSERTs; a row planning did not
+    read (here: one whose occurrence link was lost) must not fail every run after."""
+    ayako = member("ayako", "豊島区")
+    rally_answer(ayako, "参加する")
+    rally = occurrence_of(database, RALLY.slug)
+    with database.session() as session:
+        ayako_id = session.scalar(select(MemberRow.id).where(MemberRow.external_id == "ayako"))
+        session.add(
+            DeliveryRow(
+                purpose="reminder",
+                reference=f"day_before:{rally}",
+                member_id=ayako_id,
+                payload={"kind": "reminder", "reminder": "day_before"},
+                lane=2,
+                occurrence_id=None,
+                state="sent",
+                due_at=clock.now() - timedelta(days=90),
+                attempts=1,
+                created_at=clock.now() - timedelta(days=90),
+            )
+        )
+        session.commit()
+
+    applied = planner.plan_now()
+
+    assert applied.queued >= 1, "the other reminders are still planned"
+    with database.session() as session:
+        rows = session.scalars(
+            select(DeliveryRow).where(DeliveryRow.reference == f"day_before:{rally}")
+        ).all()
+    assert [row.state for row in rows] == ["sent"], "kept, not sent twice"
+    if database.url.get_backend_name() == "postgresql":  # the plain INSERT, under the lock
+        assert "was in the outbox already" in caplog.text
+
+
+def occurrence_of(database: Database, slug: str) -> int:
+    with database.session() as session:
+        return int(
+            session.scalars(
+                select(OccurrenceRow.id).join(EventRow).where(EventRow.slug == slug)
+            ).first()
+            or 0
+        )

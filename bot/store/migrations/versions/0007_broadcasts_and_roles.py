@@ -112,19 +112,18 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("called_off_reason", sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column("called_off_by", sa.String(length=100), nullable=True))
 
-    with op.batch_alter_table("deliveries", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_deliveries_broadcast_id"), ["broadcast_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_deliveries_occurrence_id"), ["occurrence_id"], unique=False
-        )
+    # Partial: reminders (no broadcast) are planned by the tens of thousands at once.
+    op.create_index(
+        "ix_deliveries_broadcast_id",
+        "deliveries",
+        ["broadcast_id"],
+        postgresql_where=sa.text("broadcast_id IS NOT NULL"),
+        sqlite_where=sa.text("broadcast_id IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("deliveries", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_deliveries_occurrence_id"))
-        batch_op.drop_index(batch_op.f("ix_deliveries_broadcast_id"))
+    op.drop_index("ix_deliveries_broadcast_id", table_name="deliveries")
     with op.batch_alter_table("occurrences", schema=None) as batch_op:
         batch_op.drop_column("called_off_by")
         batch_op.drop_column("called_off_reason")
