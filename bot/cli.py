@@ -15,12 +15,14 @@ from pathlib import Path
 from bot import __version__
 from bot import app as application
 from bot.app import App, StartupError, build, load_calendar
+from bot.commands import broadcasts as broadcast_commands
 from bot.commands import calendar as calendar_commands
 from bot.commands import faq as faq_commands
 from bot.commands import outbox as outbox_commands
 from bot.commands import reminders as reminder_commands
 from bot.commands import texts_for
 from bot.config import Settings, find_config, load_settings
+from bot.domain.ports import Clock
 from bot.faq.knowledge import load_knowledge
 from bot.store.database import Database, DatabaseProblem, shown
 from bot.yaml_validation import InvalidDocument, Problem, folder_problems
@@ -215,6 +217,62 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="only list; put nothing in the outbox"
     )
 
+    broadcast = commands.add_parser(
+        "broadcast",
+        parents=[config],
+        help="send an announcement (一斉送信) to everyone, a region or an event's answers",
+        description="Send the text of a file to members, as 一斉送信 in the chat does: it "
+        "shows the message exactly as members get it, how many it reaches (and who is left "
+        "out), how long it takes, and asks before sending. Audiences above "
+        "broadcasts.confirm_above need the number of recipients typed, or --yes. The running "
+        "bot sends it. Exits with 1 if it was refused or not confirmed; nothing is stored then.",
+    )
+    broadcast.add_argument(
+        "--to",
+        required=True,
+        metavar="AUDIENCE",
+        help="all, region:CODE (a code of regions: in the config), or event:EVENT:going "
+        "(EVENT: an event id of the schedule files, meaning its next date, or an occurrence "
+        "number; answers going, maybe, no, separated by commas)",
+    )
+    broadcast.add_argument(
+        "--text-file", type=Path, required=True, metavar="FILE", help="the message (UTF-8)"
+    )
+    broadcast.add_argument(
+        "--at",
+        metavar="WHEN",
+        help='send later, in the campaign\'s time zone: "2026-12-03 09:00" or "12/3 9:00"',
+    )
+    broadcast.add_argument(
+        "--urgent", action="store_true", help="緊急: send at once even in the quiet hours"
+    )
+    broadcast.add_argument(
+        "--yes", action="store_true", help="send without showing the preview or asking"
+    )
+
+    sent = commands.add_parser(
+        "broadcasts",
+        parents=[config],
+        help="the latest announcements: how far they got; cancel one",
+        description="Without an action: the latest broadcasts, newest first, with their "
+        "status, time, audience, how many got them, and why some did not.",
+    )
+    sent.add_argument(
+        "--limit",
+        type=_positive,
+        default=broadcast_commands.DEFAULT_LIMIT,
+        help=f"at most ({broadcast_commands.DEFAULT_LIMIT})",
+    )
+    sent_actions = sent.add_subparsers(dest="broadcasts_command", metavar="ACTION")
+    stop = sent_actions.add_parser(
+        "cancel",
+        parents=[config],
+        help="stop a scheduled or running broadcast",
+        description="Whoever has not got it yet will not: its queued messages are skipped. "
+        "Exits with 1 if there is no such broadcast or it is over.",
+    )
+    stop.add_argument("broadcast_id", type=int, metavar="ID", help="the number from the list")
+
     qr = commands.add_parser(
         "qr",
         parents=[config],
@@ -357,7 +415,7 @@ def _built(args: argparse.Namespace, *, reload: bool = True) -> Iterator[App]:
     """The bot's services for a one-off command; the calendar read afresh first."""
     settings = _settings(args.config)
     with _database_named(settings):
-        bot = build(settings)
+        bot = build(settings, clock=args.clock)
     try:
         if reload and bot.schedules.reload() is None:
             print(texts_for(bot.settings)("cli.schedules_have_mistakes"))
@@ -414,6 +472,28 @@ def cmd_reminders(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_broadcast(args: argparse.Namespace) -> int:
+    with _built(args) as bot:
+        done = broadcast_commands.broadcast(
+            bot,
+            to=args.to,
+            text_file=args.text_file,
+            at=args.at,
+            urgent=args.urgent,
+            yes=args.yes,
+        )
+    return EXIT_OK if done else EXIT_PROBLEMS
+
+
+def cmd_broadcasts(args: argparse.Namespace) -> int:
+    with _built(args, reload=False) as bot:
+        if args.broadcasts_command == "cancel":
+            done = broadcast_commands.cancel_broadcast(bot, args.broadcast_id)
+            return EXIT_OK if done else EXIT_PROBLEMS
+        broadcast_commands.list_broadcasts(bot, limit=args.limit)
+    return EXIT_OK
+
+
 def cmd_qr(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
     texts = texts_for(settings)
@@ -463,12 +543,15 @@ def cmd_db(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
+    """The `campaign-bot` command. `clock` (the system's by default) is what the one-off
+    commands take for now: tests pass a fake one, as they do to `build`."""
     # python-telegram-bot 22 reports durations (RetryAfter) as timedelta only with this set,
     # and warns on every flood-control answer otherwise.
     os.environ.setdefault("PTB_TIMEDELTA", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.clock = clock
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -482,6 +565,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rsvps": cmd_rsvps,
         "outbox": cmd_outbox,
         "reminders": cmd_reminders,
+        "broadcast": cmd_broadcast,
+        "broadcasts": cmd_broadcasts,
         "qr": cmd_qr,
         "faq": cmd_faq,
         "db": cmd_db,

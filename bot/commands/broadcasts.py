@@ -1,0 +1,416 @@
+"""`campaign-bot broadcast | broadcasts [cancel ID]`: 一斉送信 and 送信一覧 from the command
+line.
+
+The chat's use cases (bot/services/broadcasts.py) run here with no member as the actor: the
+audit log and the broadcast say "cli". Nothing waits on a person inside a transaction: the
+preview is read in one unit of work, the answer to "send?" is read with none open, and the
+broadcast is stored in another (which checks the draft again).
+
+Words come from the catalogue: the chat's own (`broadcast.*`, `cli.rsvps.*`) where they say
+the same thing, `cli.broadcast.*` for what only the command line says; until the catalogues
+have those, the English of `CLI_WORDS` is printed. A broadcast's text, event titles and the
+organiser's own arguments pass through `bot.terminal` on their way to the screen: the text was
+written in some editor and may carry escape sequences.
+"""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import TextIO
+
+from bot.app import App
+from bot.commands import texts_for
+from bot.domain.broadcasts import (
+    MAX_BROADCAST_CHARS,
+    Broadcast,
+    Progress,
+    Target,
+    TargetError,
+    parse_when,
+)
+from bot.domain.campaign import Campaign
+from bot.domain.events import Occurrence
+from bot.domain.ports import UnitOfWork
+from bot.services import broadcasts
+from bot.services.broadcasts import BroadcastError, Draft, Preview
+from bot.terminal import field, text
+from bot.texts import Texts
+
+LABEL = "cli"
+"""Who acted, as the broadcast and the audit log record it."""
+
+DEFAULT_LIMIT = 10
+READ_AT_MOST = MAX_BROADCAST_CHARS + 1000
+"""Characters read from a text file: the longest broadcast and room for blank lines after it;
+a longer file is refused without being read whole."""
+
+RULE = "-" * 40
+"""Between the messages of a preview, as members get them one after another."""
+
+CLI_WORDS: Mapping[str, str] = {
+    "cli.broadcast.unreadable": "{path}: cannot read the file ({error})",
+    "cli.broadcast.not_utf8": "{path}: the file is not UTF-8 text; save it as UTF-8 and try again",
+    "cli.broadcast.bad_target": (
+        "--to {target}: write all, region:CODE, or event:EVENT:going where EVENT is an event "
+        "id from the schedule files (its next date) or an occurrence number; the answers are "
+        "going, maybe, no, separated by commas"
+    ),
+    "cli.broadcast.unknown_region": "--to {target}: no region {region} in the config ({regions})",
+    "cli.broadcast.no_such_occurrence": (
+        "--to {target}: no occurrence number {id}; write the event id from the schedule file "
+        "instead (campaign-bot events list)"
+    ),
+    "cli.broadcast.large": (
+        "more than {above} recipients: type their number to send, or run again with --yes"
+    ),
+    "cli.broadcast.type_count": "type {recipients} to send: ",
+    "cli.broadcast.confirm": "send it? [y/N] ",
+    "cli.broadcast.confirm_scheduled": "schedule it? [y/N] ",
+    "cli.broadcast.started": (
+        "broadcast no. {id}: goes now, recipients: {recipients} (the running bot sends it; "
+        "follow it with campaign-bot broadcasts)"
+    ),
+    "cli.broadcast.scheduled": (
+        "broadcast no. {id}: goes on {when}, recipients as of now: {recipients} "
+        "(cancel it with campaign-bot broadcasts cancel {id})"
+    ),
+}
+
+
+def say(texts: Texts, key: str, **values: object) -> str:
+    """`key` in the organisers' language; until the catalogue has it, its English here."""
+    if key in texts.entries:
+        return texts(key, **values)
+    return CLI_WORDS[key].format(**values)
+
+
+class Refused(Exception):
+    """What the organiser must change before anything is done (said in their words)."""
+
+
+@dataclass(frozen=True)
+class Streams:
+    """Where a command reads and writes; looked up when it runs, so tests can replace them."""
+
+    stdin: TextIO
+    out: TextIO
+    err: TextIO
+
+    @classmethod
+    def of(
+        cls, stdin: TextIO | None = None, out: TextIO | None = None, err: TextIO | None = None
+    ) -> Streams:
+        return cls(stdin or sys.stdin, out or sys.stdout, err or sys.stderr)
+
+    def refuse(self, message: str) -> bool:
+        print(f"campaign-bot: {message}", file=self.err)
+        return False
+
+
+# --- campaign-bot broadcast -------------------------------------------------------------------
+
+
+def read_message(texts: Texts, path: Path) -> str:
+    """The broadcast's text from `path`: UTF-8 (a byte-order mark is dropped), line ends as
+    \\n whatever the editor wrote, not empty, not longer than a broadcast may be."""
+    try:
+        # Text mode: CRLF and CR become LF; read(n) counts characters, so memory is bounded.
+        with path.open(encoding="utf-8-sig") as handle:
+            raw = handle.read(READ_AT_MOST)
+    except UnicodeDecodeError as exc:
+        raise Refused(say(texts, "cli.broadcast.not_utf8", path=field(str(path)))) from exc
+    except OSError as exc:
+        error = exc.strerror or type(exc).__name__
+        raise Refused(
+            say(texts, "cli.broadcast.unreadable", path=field(str(path)), error=error)
+        ) from exc
+    message = raw.strip()
+    if not message:
+        raise Refused(f"{field(str(path))}: {texts('broadcast.error_empty')}")
+    if len(raw) >= READ_AT_MOST or len(message) > MAX_BROADCAST_CHARS:
+        raise Refused(f"{field(str(path))}: {texts('broadcast.error_too_long')}")
+    return message
+
+
+def resolve_target(
+    uow: UnitOfWork, campaign: Campaign, texts: Texts, written: str, now: datetime
+) -> Target:
+    """`all`, `region:CODE` or `event:ID:going[,maybe,no]`, where ID is an occurrence number
+    or an event's id from the schedule files (its next occurrence that has not started)."""
+    shown = field(written)
+    encoded = written.strip()
+    kind, _, rest = encoded.partition(":")
+    if kind == "event":
+        reference, colon, answers = rest.partition(":")
+        if reference and not reference.isdigit():
+            occurrence = uow.calendar.next_of(reference, now)
+            if occurrence is None:
+                raise Refused(texts("cli.rsvps.not_found", event=field(reference)))
+            encoded = f"event:{occurrence.id}{colon}{answers}"
+    try:
+        target = Target.parse(encoded)
+    except TargetError as exc:
+        raise Refused(say(texts, "cli.broadcast.bad_target", target=shown)) from exc
+    if target.region is not None and campaign.region(target.region) is None:
+        codes = ", ".join(region.code for region in campaign.regions)
+        raise Refused(
+            say(
+                texts,
+                "cli.broadcast.unknown_region",
+                target=shown,
+                region=target.region,
+                regions=codes,
+            )
+        )
+    if target.occurrence_id is not None:
+        occurrence = uow.calendar.occurrence(target.occurrence_id)
+        if occurrence is None or occurrence.removed:
+            raise Refused(
+                say(
+                    texts,
+                    "cli.broadcast.no_such_occurrence",
+                    target=shown,
+                    id=target.occurrence_id,
+                )
+            )
+    return target
+
+
+def send_time(texts: Texts, written: str, now: datetime, campaign: Campaign) -> datetime:
+    """`--at` as organisers type it in the chat (「12/3 9:00」, 2026-12-03 09:00), in the
+    campaign's time zone; a time that has passed is refused."""
+    moment = parse_when(written, now, campaign.timezone)
+    if moment is None:
+        raise Refused(f"--at {field(written)}: {texts('broadcast.when_unclear')}")
+    if moment <= now:
+        raise Refused(f"--at {field(written)}: {texts('broadcast.when_past')}")
+    return moment
+
+
+def event_label(texts: Texts, occurrence: Occurrence, campaign: Campaign) -> str:
+    """「12月7日(月) 13:00 保険証を残せ 12.7大集会」, safe for a terminal."""
+    day = texts.format_datetime(occurrence.starts_at, campaign.timezone)
+    return f"{day} {field(occurrence.title)}"
+
+
+def audience_label(texts: Texts, campaign: Campaign, uow: UnitOfWork, target: Target) -> str:
+    """Whom a target reaches, in the words of the chat's preview and 送信一覧."""
+    if target.region is not None:
+        names = campaign.region_names({target.region}, texts.language)
+        return texts("broadcast.audience_region", region=names[0] if names else target.region)
+    if target.occurrence_id is not None:
+        occurrence = uow.calendar.occurrence(target.occurrence_id)
+        event = (
+            event_label(texts, occurrence, campaign)
+            if occurrence is not None
+            else f"#{target.occurrence_id}"
+        )
+        answers = texts.join([texts(f"events.answer.{s}") for s in sorted(target.answers)])
+        return texts("broadcast.audience_event", event=event, answers=answers)
+    return texts("broadcast.audience_all")
+
+
+def duration(texts: Texts, takes: timedelta) -> str:
+    seconds = int(takes.total_seconds())
+    if seconds < 60:
+        return texts("broadcast.seconds", count=max(seconds, 1))
+    return texts("broadcast.minutes", count=-(-seconds // 60))
+
+
+def clock_time(moment: time) -> str:
+    return f"{moment.hour}:{moment.minute:02d}"
+
+
+def describe_preview(texts: Texts, campaign: Campaign, audience: str, seen: Preview) -> str:
+    """The broadcast exactly as members get it (in the campaign's language), then whom it
+    reaches, who is left out, how long it takes and when it goes: the chat's preview."""
+    draft, reach, settings = seen.draft, seen.reach, campaign.broadcasts
+    shown = broadcasts.messages(texts, draft.text, urgent=draft.urgent, card=None)
+    lines = [RULE]
+    for message in shown:
+        lines.extend([text(message.text), RULE])
+    lines.extend(
+        [
+            texts("broadcast.preview_heading"),
+            texts("broadcast.preview_audience", audience=audience),
+            texts(
+                "broadcast.preview_reach",
+                recipients=broadcasts.number(reach.recipients),
+                stopped=broadcasts.number(reach.stopped),
+                unreachable=broadcasts.number(reach.unreachable),
+            ),
+            texts("broadcast.preview_takes", takes=duration(texts, seen.takes)),
+        ]
+    )
+    if draft.send_at is not None:
+        when = texts.format_datetime(draft.send_at, campaign.timezone)
+        lines.append(texts("broadcast.preview_at", when=when))
+    if draft.urgent:
+        lines.append(texts("broadcast.preview_urgent"))
+    else:
+        lines.append(
+            texts(
+                "broadcast.preview_quiet",
+                start=clock_time(settings.quiet_start),
+                end=clock_time(settings.quiet_end),
+            )
+        )
+    if seen.parts > 1:
+        lines.append(texts("broadcast.preview_parts", parts=seen.parts))
+    if seen.needs_confirmation:
+        lines.append(say(texts, "cli.broadcast.large", above=settings.confirm_above))
+    return "\n".join(lines)
+
+
+def _ask(streams: Streams, prompt: str) -> str:
+    print(prompt, end="", file=streams.out, flush=True)
+    answer = streams.stdin.readline()  # "" at the end of the input: no
+    if not streams.stdin.isatty():
+        # Typed at a terminal, the answer ended the line; piped, it did not show.
+        print(file=streams.out)
+    return answer
+
+
+def confirmed(texts: Texts, seen: Preview, streams: Streams) -> bool:
+    """y to send; above `confirm_above` the number of recipients, typed out."""
+    if seen.needs_confirmation:
+        recipients = seen.reach.recipients
+        prompt = texts("broadcast.confirm_large", recipients=broadcasts.number(recipients))
+        typing = say(texts, "cli.broadcast.type_count", recipients=recipients)
+        typed = _ask(streams, f"{prompt} {typing}")
+        # A Japanese keyboard may type full-width digits, and people write 1,234.
+        return unicodedata.normalize("NFKC", typed).strip().replace(",", "") == str(recipients)
+    key = "cli.broadcast.confirm_scheduled" if seen.draft.send_at else "cli.broadcast.confirm"
+    return _ask(streams, say(texts, key)).strip().lower() in ("y", "yes")
+
+
+def broadcast(
+    app: App,
+    *,
+    to: str,
+    text_file: Path,
+    at: str | None,
+    urgent: bool,
+    yes: bool,
+    stdin: TextIO | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> bool:
+    """Send (or schedule) the text of `text_file` to `to`; without `yes`, show the preview and
+    ask first. True if it was stored; nothing is stored otherwise."""
+    streams = Streams.of(stdin, out, err)
+    texts, campaign = texts_for(app.settings), app.settings.campaign()
+    now = app.clock.now()
+    seen: Preview | None = None
+    audience = ""
+    try:
+        message = read_message(texts, text_file)
+        send_at = send_time(texts, at, now, campaign) if at is not None else None
+        with app.database.unit_of_work() as uow:
+            target = resolve_target(uow, campaign, texts, to, now)
+            draft = Draft(target, message, urgent=urgent, send_at=send_at)
+            if not yes:
+                seen = broadcasts.preview(uow, draft, campaign.broadcasts, now)
+                audience = audience_label(texts, campaign, uow, target)
+    except Refused as exc:
+        return streams.refuse(str(exc))
+    except BroadcastError as exc:
+        return streams.refuse(texts(f"broadcast.error_{exc}"))
+    if seen is not None:
+        print(describe_preview(texts, campaign, audience, seen), file=streams.out)
+        if not confirmed(texts, seen, streams):
+            return streams.refuse(texts("broadcast.quit"))
+    with app.database.unit_of_work() as uow:
+        try:
+            # The time is read again: the organiser may have thought it over for a while.
+            sent = broadcasts.send(uow, draft, None, LABEL, app.clock.now())
+        except BroadcastError as exc:
+            return streams.refuse(texts(f"broadcast.error_{exc}"))
+        uow.commit()
+    print(describe_sent(texts, campaign, sent), file=streams.out)
+    return True
+
+
+def describe_sent(texts: Texts, campaign: Campaign, sent: Broadcast) -> str:
+    recipients = broadcasts.number(sent.recipients)
+    if sent.send_at > sent.created_at:
+        when = texts.format_datetime(sent.send_at, campaign.timezone)
+        return say(texts, "cli.broadcast.scheduled", id=sent.id, when=when, recipients=recipients)
+    return say(texts, "cli.broadcast.started", id=sent.id, recipients=recipients)
+
+
+# --- campaign-bot broadcasts [cancel ID] ------------------------------------------------------
+
+
+def excerpt(value: str, length: int = 40) -> str:
+    """The start of a text on one line, safe for a terminal."""
+    flat = " ".join(value.split())
+    return field(flat if len(flat) <= length else flat[: length - 1] + "…")
+
+
+def describe_listed(
+    texts: Texts, campaign: Campaign, audience: str, found: Broadcast, progress: Progress
+) -> str:
+    lines = [
+        texts(
+            "broadcast.list_line",
+            id=found.id,
+            status=texts(f"broadcast.status_{found.status}"),
+            when=texts.format_datetime(found.send_at, campaign.timezone),
+            audience=audience,
+            sent=broadcasts.number(progress.sent),
+            recipients=broadcasts.number(progress.recipients),
+            text=excerpt(found.text),
+        )
+    ]
+    for key, count in (
+        ("broadcast.report_stopped", progress.skipped_stopped),
+        ("broadcast.report_unreachable", progress.skipped_unreachable),
+        ("broadcast.report_cancelled_rows", progress.skipped_cancelled),
+        ("broadcast.report_other", progress.skipped_other),
+        ("broadcast.report_failed", progress.failed),
+    ):
+        if count:
+            lines.append("  " + texts(key, count=broadcasts.number(count)))
+    return "\n".join(lines)
+
+
+def list_broadcasts(app: App, *, limit: int = DEFAULT_LIMIT, out: TextIO | None = None) -> None:
+    """The latest broadcasts, newest first: status, time, audience, how far they got, and why
+    some were not sent."""
+    out = out or sys.stdout
+    texts, campaign = texts_for(app.settings), app.settings.campaign()
+    with app.database.unit_of_work() as uow:
+        found = broadcasts.listing(uow, limit)
+        if not found:
+            print(texts("broadcast.list_empty"), file=out)
+            return
+        blocks = [texts("broadcast.list_heading")]
+        for item, progress in found:
+            audience = audience_label(texts, campaign, uow, item.target)
+            blocks.append(describe_listed(texts, campaign, audience, item, progress))
+    print("\n\n".join(blocks), file=out)
+
+
+def cancel_broadcast(
+    app: App, broadcast_id: int, *, out: TextIO | None = None, err: TextIO | None = None
+) -> bool:
+    """Stop a scheduled or running broadcast: what has not gone yet is skipped."""
+    streams = Streams.of(None, out, err)
+    texts = texts_for(app.settings)
+    with app.database.unit_of_work() as uow:
+        done = broadcasts.cancel(uow, broadcast_id, None, app.clock.now())
+        if done is None:
+            return streams.refuse(texts("broadcast.stop_too_late"))
+        uow.commit()
+    found, skipped = done
+    print(
+        texts("broadcast.stopped", id=found.id, skipped=broadcasts.number(skipped)),
+        file=streams.out,
+    )
+    return True
