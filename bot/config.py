@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from sqlalchemy.engine import make_url
 
 from bot.domain.broadcasts import BroadcastSettings
-from bot.domain.campaign import Allowance, Campaign, Limits
+from bot.domain.campaign import Allowance, Campaign, Contact, Limits
 from bot.domain.members import Region
 from bot.domain.reminders import PolicyBook, QuietHours, ReminderPolicy
 from bot.yaml_validation import InvalidDocument, Loc, Problem, YamlDocument, read_yaml, validate
@@ -215,6 +215,17 @@ class LimitsConfig(_Section):
     questions: AllowanceConfig = AllowanceConfig(count=30, per=timedelta(minutes=10))
 
 
+class ContactConfig(_Section):
+    """The campaign's contact card: what members are told when the bot cannot help."""
+
+    organisation: str = Field(default="", max_length=100)
+    phone: str = Field(default="", max_length=40)
+    hours: str = Field(default="", max_length=100)
+    address: str = Field(default="", max_length=200)
+    join_url: str = Field(default="", max_length=300)
+    signature_url: str = Field(default="", max_length=300)
+
+
 class BroadcastsConfig(_Section):
     confirm_above: int = Field(default=500, ge=1, le=10_000_000)
 
@@ -232,6 +243,7 @@ class Config(_Section):
     delivery: DeliveryConfig = DeliveryConfig()
     broadcasts: BroadcastsConfig = BroadcastsConfig()
     limits: LimitsConfig = LimitsConfig()
+    contact: ContactConfig = ContactConfig()
 
     def problems(self) -> Iterable[tuple[Loc, str]]:
         codes: dict[str, int] = {}
@@ -355,6 +367,7 @@ class Settings:
                 relays=Allowance(limits.relays.count, limits.relays.per),
                 questions=Allowance(limits.questions.count, limits.questions.per),
             ),
+            contact=Contact(**self.config.contact.model_dump()),
             broadcasts=BroadcastSettings(
                 per_second=self.config.delivery.per_second,
                 confirm_above=self.config.broadcasts.confirm_above,

@@ -28,6 +28,18 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Contact:
+    """The campaign's contact card (config `contact:`); empty fields are left out."""
+
+    organisation: str = ""
+    phone: str = ""
+    hours: str = ""
+    address: str = ""
+    join_url: str = ""
+    signature_url: str = ""
+
+
+@dataclass(frozen=True)
 class Campaign:
     regions: tuple[Region, ...]
     organisers: Mapping[str, frozenset[str]] = field(default_factory=dict)
@@ -35,6 +47,7 @@ class Campaign:
     timezone: tzinfo = field(default_factory=lambda: ZoneInfo("Asia/Tokyo"))
     limits: Limits = Limits()
     broadcasts: BroadcastSettings = field(default_factory=BroadcastSettings)
+    contact: Contact = field(default_factory=Contact)
 
     def region(self, code: str) -> Region | None:
         return next((r for r in self.regions if r.code == code), None)

@@ -67,6 +67,10 @@ class Member:
     unreachable_reason: str | None = None
     last_question: str | None = None
     last_question_at: datetime | None = None
+    last_answer: str | None = None
+    """What the bot answered to `last_question`: an entry's title, or None if it could not."""
+    shown: list[tuple[str, str]] = field(default_factory=list)
+    """The choices of the screen last shown (label, encoded action), newest screen only."""
     id: int | None = None
 
     @property
@@ -104,10 +108,11 @@ class Member:
         else:
             self.regions.add(code)
 
-    def asked(self, question: str, now: datetime) -> None:
-        """Remember the last question, for 世話人に聞く."""
+    def asked(self, question: str, now: datetime, answer: str | None = None) -> None:
+        """Remember the last question and what the bot answered, for 世話人に聞く."""
         self.last_question = question
         self.last_question_at = now
+        self.last_answer = answer
 
     def mark_unreachable(self, now: datetime, reason: str) -> None:
         """The platform told us this person blocked the bot or no longer exists."""

@@ -17,18 +17,20 @@ from bot.faq.matcher import Outcome
 from bot.services import (
     broadcast_flow,
     buttons,
+    contact,
     events,
     onboarding,
     organiser,
     preferences,
     relay,
     rsvp,
+    typed,
 )
 from bot.services.buttons import DialogFlow, Flow, Press
 from bot.services.faq import Answers
 from bot.services.screens import Intent, Screens
 from bot.services.turn import StaleAction, Turn, choice
-from bot.texts import Catalogues
+from bot.texts import Catalogues, normalise_word
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ COMMANDS: dict[str, Intent] = {
     "broadcast": Intent.BROADCAST,
     "broadcasts": Intent.BROADCASTS,
     "calloff": Intent.CALL_OFF,
+    "contact": Intent.CONTACT,
+    "whoami": Intent.WHOAMI,
 }
 
 ORGANISER_ONLY = frozenset(
@@ -55,7 +59,7 @@ ORGANISER_ONLY = frozenset(
 # What someone who has not answered the consent question may ask for; anything else gets the
 # welcome (or the consent question) again, and nothing is stored for them.
 # (/stop tells them nothing will be sent, which is already so.)
-WITHOUT_CONSENT = frozenset({Intent.START, Intent.HELP, Intent.STOP})
+WITHOUT_CONSENT = frozenset({Intent.START, Intent.HELP, Intent.STOP, Intent.CONTACT, Intent.WHOAMI})
 # Screens a 「次へ」/「戻る」 button may redraw (see `Conversation._page`): actions that show
 # something and change nothing, so a forged page button can do no more than show it.
 REDRAWN_SCREENS = frozenset({"regions"})
@@ -93,6 +97,8 @@ class Conversation:
             Intent.BROADCAST: broadcast_flow.start,
             Intent.BROADCASTS: broadcast_flow.listing,
             Intent.CALL_OFF: broadcast_flow.start_call_off,
+            Intent.CONTACT: contact.show,
+            Intent.WHOAMI: contact.whoami,
             Intent.CANCEL: lambda turn: [self.screens.menu_prompt(turn.member)],
         }
         # Open dialogs: what a typed message is for while one is open, and what ends it.
@@ -172,6 +178,7 @@ class Conversation:
             dialog = self._open_dialog(uow, member, now)
             turn = Turn(member, member.id is None, uow, now, self._campaign, self.screens, dialog)
             replies = [self.screens.finish(member, r) for r in self._route(turn, incoming)]
+            typed.remember(member, replies)
             if member.id is not None:
                 uow.members.save(member)
                 if turn.dialog != dialog:
@@ -295,9 +302,13 @@ class Conversation:
             return self._run_intent(turn, Intent(word)) if word else onboarding.welcome(turn)
         if not text:
             return [self.screens.with_menu(turn.member, turn.texts("fallback.empty"))]
-        name = self.screens.catalogues.intent_of(text)
+        catalogues = self.screens.catalogues
+        name = catalogues.intent_of(text)
+        choice = typed.typed_choice(catalogues, turn.member, text)
         if turn.dialog is not None:
             flow = self._dialogs[turn.dialog.name]
+            if choice is not None and choice.action is not None:
+                return self._press(turn, choice.action)  # a button of the dialog, typed
             if name is None:
                 return flow.on_text(turn, text)
             if name == Intent.CANCEL:
@@ -305,6 +316,17 @@ class Conversation:
             turn.end_dialog()  # a menu word ends the dialog
         if name is not None:
             return self._run_intent(turn, Intent(name))
+        if choice is not None:
+            return self._typed(turn, choice)
+        for kind, flow_of in (
+            ("help", self._help),
+            ("join", contact.join),
+            ("signature", contact.signature),
+        ):
+            if catalogues.says(kind, text):
+                return flow_of(turn)
+        if catalogues.label_for(normalise_word(text)) == "faq.human_button":
+            return relay.ask_human(turn)  # 「世話人」 typed after an answer, its button gone
         limited = self._question_limit(turn)
         if limited is not None:
             return [limited]
@@ -312,6 +334,13 @@ class Conversation:
         if turn.member.subscription is Subscription.PENDING and outcome not in ANSWERED:
             return [onboarding.consent_question(turn)]
         return replies
+
+    def _typed(self, turn: Turn, choice: typed.Typed) -> list[Outgoing]:
+        """A button's words typed instead of pressed."""
+        if choice.action is not None:
+            return self._press(turn, choice.action)
+        key = "fallback.press_which" if choice.ambiguous else "menu.prompt"
+        return [self.screens.with_menu(turn.member, turn.texts(key))]
 
     def _question_limit(self, turn: Turn) -> Outgoing | None:
         """The reply for a member who asked too many questions in a row, else None."""

@@ -370,6 +370,12 @@ class DeliveryContent:
         relay_id = pending.about.relay_id
         if relay_id is None:
             return Skip(d.SKIP_UNKNOWN_KIND)
+        answered = payload.get("answered")
+        said = (
+            texts("relay.bot_answered", title=answered)
+            if answered
+            else texts("relay.bot_could_not")
+        )
         return Outgoing(
             texts(
                 "relay.to_organiser",
@@ -377,7 +383,9 @@ class DeliveryContent:
                 name=payload.get("name") or texts("attendance.no_name"),
                 channel=payload["channel"],
                 question=payload["question"],
-            ),
+            )
+            + "\n"
+            + said,
             buttons=(
                 (Button(texts("relay.reply_button"), Action("relay_reply", (str(relay_id),))),),
             ),

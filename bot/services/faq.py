@@ -16,7 +16,7 @@ from bot.domain.messages import Action, Button, Outgoing
 from bot.domain.ports import LoggedQuestion, UnitOfWorkFactory
 from bot.faq.knowledge import Entry
 from bot.faq.matcher import Decision, FaqEngine, Outcome
-from bot.services import events
+from bot.services import contact, events
 from bot.services.turn import StaleAction, Turn
 from bot.texts import Texts
 
@@ -46,6 +46,9 @@ class Answers:
             unavailable = Outgoing(turn.texts("faq.unavailable"), buttons=((human_button(turn),),))
             return Outcome.UNKNOWN, [unavailable, turn.screens.menu_prompt(turn.member)]
         decision = engine.decide(question)
+        if decision.outcome is Outcome.ANSWER and decision.entry is not None:
+            # An organiser the question is relayed to sees what the bot said already.
+            turn.member.asked(question, turn.now, answer=decision.entry.title[:200])
         self._log(turn, question, decision)
         return decision.outcome, self._replies(turn, decision)
 
@@ -113,8 +116,11 @@ class Answers:
         if outcome is Outcome.EMPTY:
             return [turn.screens.with_menu(member, texts("fallback.not_understood"))]
         key = "faq.unknown" if outcome is Outcome.UNKNOWN else "faq.decline"
+        text = texts(key)
+        if outcome is not Outcome.UNKNOWN:
+            text = f"{text}\n{contact.where_to_ask(texts, turn.campaign.contact)}"
         return [
-            Outgoing(texts(key), buttons=((_human_button(texts),),)),
+            Outgoing(text, buttons=((_human_button(texts),),)),
             turn.screens.menu_prompt(member),
         ]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bot.domain.deliveries import RELAY_ANSWER, RELAY_QUESTION, About
 from bot.domain.messages import Outgoing
+from bot.services import contact
 from bot.services.events import number
 from bot.services.turn import Turn
 
@@ -24,7 +25,9 @@ def ask_human(turn: Turn) -> list[Outgoing]:
         return [turn.screens.with_menu(member, texts("faq.no_question"))]
     organisers = [o for o in turn.uow.members.organisers() if o.id != member.id]
     if not organisers:
-        return [turn.screens.with_menu(member, texts("relay.no_organisers"))]
+        card = contact.card(texts, turn.campaign.contact)
+        text = texts("relay.no_organisers")
+        return [turn.screens.with_menu(member, f"{text}\n\n{card}" if card else text)]
     assert member.id is not None  # buttons.decode: only members who consented get here
     allowance = turn.campaign.limits.relays
     until = turn.uow.limits.take(member.id, RELAYS, turn.now, allowance.count, allowance.per)
@@ -38,6 +41,7 @@ def ask_human(turn: Turn) -> list[Outgoing]:
         "name": member.display_name,
         "channel": member.channel,
         "question": question,
+        "answered": member.last_answer,
     }
     for organiser in organisers:
         turn.uow.outbox.enqueue(
@@ -48,7 +52,7 @@ def ask_human(turn: Turn) -> list[Outgoing]:
             turn.now,
             about=About(relay_id=relay.id),
         )
-    member.last_question = None  # pressing twice does not send the same question twice
+    member.last_question = member.last_answer = None  # pressing twice sends it once
     return [turn.screens.with_menu(member, texts("relay.sent"))]
 
 

@@ -27,6 +27,8 @@ class Intent(StrEnum):
     BROADCAST = "broadcast"
     BROADCASTS = "broadcasts"
     CALL_OFF = "call_off"
+    CONTACT = "contact"
+    WHOAMI = "whoami"
     CANCEL = "cancel"
 
 

@@ -30,6 +30,8 @@ _MUTABLE = (
     "last_seen_at",
     "last_question",
     "last_question_at",
+    "last_answer",
+    "shown",
 )
 
 
@@ -56,6 +58,7 @@ def _columns(member: Member) -> dict[str, Any]:
     values["role"] = member.role.value
     values["subscription"] = member.subscription.value
     values["notify_scope"] = member.scope.value
+    values["shown"] = [list(choice) for choice in member.shown] or None
     return values
 
 
@@ -91,6 +94,8 @@ class SqlMemberRepository:
             last_seen_at=row["last_seen_at"],
             last_question=row["last_question"],
             last_question_at=row["last_question_at"],
+            last_answer=row["last_answer"],
+            shown=[(label, action) for label, action in row["shown"] or []],
         )
         self._loaded[row["id"]] = (_columns(member), frozenset(regions))
         return member

@@ -58,6 +58,10 @@ class MemberRow(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_question: Mapped[str | None] = mapped_column(Text)
     last_question_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_answer: Mapped[str | None] = mapped_column(String(200))
+    """What the bot answered to the last question (an entry's title), for a relay."""
+    shown: Mapped[list[list[str]] | None] = mapped_column(Json)
+    """The buttons of the screen last shown, as [label, action]: typed, a label presses it."""
 
 
 class MemberRegionRow(Base):

@@ -94,12 +94,23 @@ class Catalogues:
     def __init__(self, texts: Mapping[str, Texts]) -> None:
         self._texts = dict(texts)
         self._keywords: dict[str, str] = {}
+        self._labels: dict[str, str] = {}
+        self._phrases: dict[str, list[str]] = {}
         for catalogue in self._texts.values():
             for key, words in catalogue.entries.items():
                 if key.startswith("keywords."):
                     intent = key.removeprefix("keywords.")
                     for word in words:
                         self._keywords.setdefault(normalise_word(str(word)), intent)
+                elif key.startswith("label_words."):
+                    label = key.removeprefix("label_words.")
+                    for word in words:
+                        self._labels.setdefault(normalise_word(str(word)), label)
+                elif key.startswith("phrases."):
+                    kind = key.removeprefix("phrases.")
+                    self._phrases.setdefault(kind, []).extend(
+                        normalise_word(str(word)) for word in words
+                    )
 
     @classmethod
     def load(cls) -> Catalogues:
@@ -111,6 +122,19 @@ class Catalogues:
 
     def __getitem__(self, language: str) -> Texts:
         return self._texts.get(language) or self._texts[DEFAULT_LANGUAGE]
+
+    def label_for(self, word: str) -> str | None:
+        """The text key of the button label a common way of saying it stands for (「もっと」:
+        `events.more`, 「もっと見る」); `word` as `normalise_word` gives it."""
+        return self._labels.get(word)
+
+    def says(self, kind: str, text: str) -> bool:
+        """Whether `text` contains one of the `phrases.<kind>` of any language and none of
+        the `phrases.<kind>_not` (「使い方」 is help, 「マイナ保険証の使い方」 is a question)."""
+        folded = normalise_word(text)
+        if any(word in folded for word in self._phrases.get(f"{kind}_not", ())):
+            return False
+        return any(word in folded for word in self._phrases.get(kind, ()))
 
     def intent_of(self, text: str) -> str | None:
         """The menu intent a plain word stands for in any language (「ヘルプ」 and "help" alike)."""
