@@ -126,6 +126,8 @@ class Attendee:
     guests: int
     updated_at: datetime
     waitlisted_at: datetime | None = None
+    unreachable: bool = False
+    """They blocked the bot or left the platform: nothing the bot sends reaches them."""
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,11 @@ def attendees(turn: Turn, occurrence: Occurrence) -> list[Outgoing]:
                 else texts(f"events.answer.{person.status}")
             ),
         )
+        + (texts("attendance.unreachable_mark") if person.unreachable else "")
         for person in people
     ]
     body = "\n".join(lines) if lines else texts("attendance.nobody")
+    unreachable = sum(person.unreachable for person in people)
+    if unreachable:
+        body = f"{body}\n{texts('attendance.unreachable_note', count=unreachable)}"
     return [turn.screens.with_menu(turn.member, f"{heading}\n{body}")]

@@ -116,6 +116,7 @@ class SqlRsvpRepository:
                 rsvps.c.guests,
                 rsvps.c.updated_at,
                 rsvps.c.waitlisted_at,
+                members.c.unreachable_at,
             )
             .join(members, members.c.id == rsvps.c.member_id)
             .where(rsvps.c.occurrence_id == occurrence_id)
@@ -130,6 +131,7 @@ class SqlRsvpRepository:
                 guests=r.guests,
                 updated_at=r.updated_at,
                 waitlisted_at=r.waitlisted_at,
+                unreachable=r.unreachable_at is not None,
             )
             for r in rows
         ]

@@ -88,3 +88,23 @@ def test_ordinary_cells_are_left_alone() -> None:
     assert spreadsheet_cell("山田 花子") == "山田 花子"
     assert spreadsheet_cell("a=b") == "a=b"
     assert spreadsheet_cell(2) == 2
+
+
+def test_the_chat_marks_who_cannot_be_reached(
+    member: Callable[..., Chat], database: Database, clock: FakeClock
+) -> None:
+    alice = member("alice", "板橋区", name="山田")
+    alice.say("予定")
+    alice.press("未定", on="12.7大集会")
+    with database.unit_of_work() as uow:
+        found = uow.members.get("console", "alice")
+        assert found is not None
+        found.mark_unreachable(clock.now(), "blocked")
+        uow.members.save(found)
+        uow.commit()
+    organiser = member("console-organiser", "都全体")
+    organiser.say("参加状況")
+    organiser.press(next(label for label in organiser.labels() if "12.7大集会" in label))
+    organiser.press("名前を見る")
+    assert "・山田（未定） ※届きません" in organiser.text
+    assert "（1人）" in organiser.text
