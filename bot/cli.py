@@ -273,6 +273,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stop.add_argument("broadcast_id", type=int, metavar="ID", help="the number from the list")
 
+    rain = commands.add_parser(
+        "cancel",
+        parents=[config],
+        help="call an event's date off (中止連絡) and tell who answered, or take it back",
+        description="Cancel one date of an event whatever its schedule file says (the file is "
+        "left as written), tell everyone who answered 参加 or 未定 or is waiting for a seat, "
+        "at once and with the reason, and skip its reminders. --undo takes it back until the "
+        "start and tells them it is on. Exits with 1 if it cannot be done.",
+    )
+    rain.add_argument("event_id", help="the event's id in the schedule file")
+    rain.add_argument(
+        "--date", type=date.fromisoformat, required=True, help="YYYY-MM-DD of the occurrence"
+    )
+    rain.add_argument("--reason", help='told to members, e.g. "雨天のため"')
+    rain.add_argument("--undo", action="store_true", help="take the call-off back")
+
     qr = commands.add_parser(
         "qr",
         parents=[config],
@@ -494,6 +510,14 @@ def cmd_broadcasts(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_cancel(args: argparse.Namespace) -> int:
+    with _built(args) as bot:
+        done = broadcast_commands.call_off(
+            bot, args.event_id, args.date, args.reason, undo=args.undo
+        )
+    return EXIT_OK if done else EXIT_PROBLEMS
+
+
 def cmd_qr(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
     texts = texts_for(settings)
@@ -567,6 +591,7 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
         "reminders": cmd_reminders,
         "broadcast": cmd_broadcast,
         "broadcasts": cmd_broadcasts,
+        "cancel": cmd_cancel,
         "qr": cmd_qr,
         "faq": cmd_faq,
         "db": cmd_db,

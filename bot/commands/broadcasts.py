@@ -1,16 +1,16 @@
-"""`campaign-bot broadcast | broadcasts [cancel ID]`: 一斉送信 and 送信一覧 from the command
-line.
+"""`campaign-bot broadcast | broadcasts [cancel ID] | cancel EVENT_ID --date`: 一斉送信 and
+中止連絡 from the command line.
 
 The chat's use cases (bot/services/broadcasts.py) run here with no member as the actor: the
 audit log and the broadcast say "cli". Nothing waits on a person inside a transaction: the
 preview is read in one unit of work, the answer to "send?" is read with none open, and the
 broadcast is stored in another (which checks the draft again).
 
-Words come from the catalogue: the chat's own (`broadcast.*`, `cli.rsvps.*`) where they say
-the same thing, `cli.broadcast.*` for what only the command line says; until the catalogues
-have those, the English of `CLI_WORDS` is printed. A broadcast's text, event titles and the
-organiser's own arguments pass through `bot.terminal` on their way to the screen: the text was
-written in some editor and may carry escape sequences.
+Words come from the catalogue: the chat's own (`broadcast.*`, `call_off.*`, `cli.rsvps.*`) where
+they say the same thing, `cli.broadcast.*` and `cli.call_off.*` for what only the command line
+says; until the catalogues have those, the English of `CLI_WORDS` is printed. A broadcast's
+text, event titles and the organiser's own arguments pass through `bot.terminal` on their way
+to the screen: the text was written in some editor and may carry escape sequences.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -37,12 +37,12 @@ from bot.domain.campaign import Campaign
 from bot.domain.events import Occurrence
 from bot.domain.ports import UnitOfWork
 from bot.services import broadcasts
-from bot.services.broadcasts import BroadcastError, Draft, Preview
+from bot.services.broadcasts import BroadcastError, CallOffError, Draft, Preview
 from bot.terminal import field, text
 from bot.texts import Texts
 
 LABEL = "cli"
-"""Who acted, as the broadcast and the audit log record it."""
+"""Who acted, as the broadcast, the rain call and the audit log record it."""
 
 DEFAULT_LIMIT = 10
 READ_AT_MOST = MAX_BROADCAST_CHARS + 1000
@@ -78,6 +78,14 @@ CLI_WORDS: Mapping[str, str] = {
     "cli.broadcast.scheduled": (
         "broadcast no. {id}: goes on {when}, recipients as of now: {recipients} "
         "(cancel it with campaign-bot broadcasts cancel {id})"
+    ),
+    "cli.call_off.done": (
+        "{event}: called off ({reason}), told now: {told}. To take it back: "
+        "campaign-bot cancel {slug} --date {date} --undo"
+    ),
+    "cli.call_off.several": (
+        "{count} occurrences of '{event}' on {date}: call the one you mean off in the chat "
+        "({button})"
     ),
 }
 
@@ -413,4 +421,83 @@ def cancel_broadcast(
         texts("broadcast.stopped", id=found.id, skipped=broadcasts.number(skipped)),
         file=streams.out,
     )
+    return True
+
+
+# --- campaign-bot cancel EVENT_ID --date D --reason R [--undo] ----------------------------------
+
+
+def occurrences_on(uow: UnitOfWork, slug: str, on: date, campaign: Campaign) -> list[Occurrence]:
+    """The event's occurrences starting on the local date `on` (events still in the files)."""
+    zone = campaign.timezone
+    start = datetime.combine(on, time(0), tzinfo=zone)
+    end = datetime.combine(on + timedelta(days=1), time(0), tzinfo=zone)
+    return uow.calendar.between(slug, start, end)
+
+
+def call_off(
+    app: App,
+    slug: str,
+    on: date,
+    reason: str | None,
+    *,
+    undo: bool,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> bool:
+    """Call the event's occurrence on `on` off (whatever its schedule file says) and tell those
+    who said 参加, 未定 or are waiting; with `undo`, take that back and tell them it is on."""
+    streams = Streams.of(None, out, err)
+    texts, campaign = texts_for(app.settings), app.settings.campaign()
+    now = app.clock.now()
+    with app.database.unit_of_work() as uow:
+        found = occurrences_on(uow, slug, on, campaign)
+        if not found:
+            return streams.refuse(
+                texts("cli.rsvps.not_found_on", event=field(slug), date=on.isoformat())
+            )
+        if len(found) > 1:
+            return streams.refuse(
+                say(
+                    texts,
+                    "cli.call_off.several",
+                    count=len(found),
+                    event=field(slug),
+                    date=on.isoformat(),
+                    button=texts("menu.call_off"),
+                )
+            )
+        # Read again under the occurrence's lock: a rain call from the chat at the same
+        # moment is then seen, and refused as already cancelled.
+        occurrence = uow.calendar.occurrence(found[0].id, lock=True)
+        assert occurrence is not None
+        try:
+            if undo:
+                told = broadcasts.undo_call_off(uow, occurrence, None, now)
+            else:
+                told = broadcasts.call_off(uow, occurrence, reason or "", None, LABEL, now)
+        except CallOffError as exc:
+            message = texts(f"call_off.error_{exc}")
+            return streams.refuse(f"--reason: {message}" if str(exc) == "no_reason" else message)
+        after = uow.calendar.occurrence(occurrence.id)
+        uow.commit()
+    event = event_label(texts, occurrence, campaign)
+    if undo:
+        print(texts("call_off.undone", event=event, told=told), file=streams.out)
+    else:
+        # Read back as stored: the reason on one line and bounded, as members get it.
+        assert after is not None
+        assert after.called_off is not None
+        print(
+            say(
+                texts,
+                "cli.call_off.done",
+                event=event,
+                reason=field(after.called_off.reason),
+                told=told,
+                slug=field(slug),
+                date=on.isoformat(),
+            ),
+            file=streams.out,
+        )
     return True

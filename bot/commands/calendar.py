@@ -16,7 +16,7 @@ import segno
 
 from bot.app import App
 from bot.commands import texts_for
-from bot.domain.events import RsvpStatus, SyncReport
+from bot.domain.events import Occurrence, RsvpStatus, SyncReport
 from bot.services import event_cards
 from bot.services.attendance import Answers, Attendance
 from bot.terminal import field
@@ -76,7 +76,7 @@ def list_events(app: App, *, days: int, out: TextIO = sys.stdout) -> None:
                 when=texts.format_datetime(occurrence.starts_at, zone),
                 slug=field(occurrence.slug),
                 title=field(occurrence.title),
-                state=texts("cli.events.cancelled") if occurrence.cancelled else "",
+                state=cancelled_state(texts, occurrence),
                 regions=",".join(sorted(occurrence.regions)) or texts("cli.events.no_regions"),
                 people=counts.people,
                 maybe=counts.maybe,
@@ -84,6 +84,19 @@ def list_events(app: App, *, days: int, out: TextIO = sys.stdout) -> None:
             ),
             file=out,
         )
+
+
+def cancelled_state(texts: Texts, occurrence: Occurrence) -> str:
+    """What follows the title of a cancelled occurrence: 「 [中止]」, and for one called off
+    from the chat or `campaign-bot cancel` (whatever its schedule file says) the reason too:
+    「 [中止] ※ 雨天のため」."""
+    if not occurrence.cancelled:
+        return ""
+    state = texts("cli.events.cancelled")
+    if occurrence.called_off is not None:
+        # Written by an organiser, but it must not act on the terminal (nor break the line).
+        state += " " + texts("notice.reason", note=field(occurrence.called_off.reason))
+    return state
 
 
 def answers_of(app: App, slug: str, on: date | None) -> Answers | None:
