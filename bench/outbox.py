@@ -29,29 +29,18 @@ is one system-wide clock on Linux.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
-import heapq
-import itertools
 import logging
-import multiprocessing
 import os
-import queue
-import random
 import sys
 import tempfile
-import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -60,8 +49,17 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from sqlalchemy import event, insert, select, text  # noqa: E402 - after the path set-up above
 
-from bot.app import App, build, load_calendar, telegram_service  # noqa: E402
-from bot.config import Settings, load_settings  # noqa: E402
+from bench._broadcast_common import (  # noqa: E402
+    LIMIT,
+    PG_URL_ENV,
+    Crowd,
+    DrainRun,
+    add_members,
+    bench_settings,
+    percentile,
+    run_drain,
+)
+from bot.app import App, build  # noqa: E402
 from bot.domain.calendar import Calendar, EventKind, EventSpec, Venue  # noqa: E402
 from bot.domain.deliveries import (  # noqa: E402
     BROADCAST,
@@ -71,19 +69,9 @@ from bot.domain.deliveries import (  # noqa: E402
 )
 from bot.domain.events import RsvpStatus  # noqa: E402
 from bot.domain.messages import Outgoing  # noqa: E402
-from bot.store.tables import (  # noqa: E402
-    MemberRegionRow,
-    MemberRow,
-    MemberTagRow,
-    OccurrenceRow,
-    RsvpRow,
-)
-from tests.fakes.telegram_api import FakeTelegram, RateLimits, RecordedRequest  # noqa: E402
+from bot.store.tables import OccurrenceRow, RsvpRow  # noqa: E402
 from tests.private_schema import private_schema  # noqa: E402
 
-TOKEN = "123456:BENCH-TOKEN"
-PG_URL_ENV = "CAMPAIGN_BOT_TEST_DATABASE_URL"
-LIMIT = 30.0  # Telegram's overall messages per second, in the fake and in the bot's config
 # What the members write, in turn. メニュー is answered in one message. 予定 is answered in
 # three (event cards): with 1-2 s between them a member then asks for more than Telegram's
 # 1/s per chat, so their answers wait for the chat's own pace (and a tight per-chat limit
@@ -91,74 +79,6 @@ LIMIT = 30.0  # Telegram's overall messages per second, in the fake and in the b
 WORDS = ("メニュー",)
 DRAIN_TAG = "bench-drain"
 FIRST_USER = 500_000
-REPLY_TIMEOUT = 10.0
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-# --- settings and members ---------------------------------------------------------------------
-
-
-def bench_settings(
-    scratch: Path,
-    database_url: str,
-    base_url: str = "http://127.0.0.1:9",
-    *,
-    shared_budget: bool | str = "auto",
-) -> Settings:
-    """config.example.yaml with Telegram pointed at the fake and Telegram's own limits."""
-    document = yaml.safe_load((ROOT / "config.example.yaml").read_text(encoding="utf-8"))
-    document["database"]["url"] = database_url
-    document["schedules_dir"] = str(ROOT / "schedules")
-    document["knowledge_dir"] = str(ROOT / "knowledge")
-    telegram = document["channels"]["telegram"]
-    telegram.update(enabled=True, base_url=f"{base_url}/bot", base_file_url=f"{base_url}/file/bot")
-    document["delivery"].update(
-        per_second=LIMIT, per_chat_per_second=1, shared_budget=shared_budget
-    )
-    path = scratch / f"config-{uuid.uuid4().hex[:8]}.yaml"
-    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
-    return load_settings(path, env={"TELEGRAM_BOT_TOKEN": TOKEN})
-
-
-def add_members(
-    app: App, external_ids: list[int], *, tag: str | None = None, regions: bool = False
-) -> list[int]:
-    """Subscribed Telegram members, inserted in bulk; returns their ids in the same order."""
-    now = app.clock.now()
-    rows = [
-        {
-            "channel": "telegram",
-            "external_id": str(external_id),
-            "display_name": f"会員{external_id}",
-            "language": "ja",
-            "role": "member",
-            "subscription": "subscribed",
-            "consent_at": now,
-            "created_at": now,
-            "last_seen_at": now,
-        }
-        for external_id in external_ids
-    ]
-    with app.database.sessions.begin() as session:
-        session.execute(insert(MemberRow), rows)
-        found = {
-            row.external_id: row.id
-            for row in session.execute(select(MemberRow.external_id, MemberRow.id))
-        }
-        ids = [found[str(external_id)] for external_id in external_ids]
-        if tag is not None:
-            session.execute(insert(MemberTagRow), [{"member_id": i, "tag": tag} for i in ids])
-        if regions:
-            session.execute(
-                insert(MemberRegionRow), [{"member_id": i, "region": "tokyo"} for i in ids]
-            )
-    return ids
 
 
 # --- 1. enqueue -------------------------------------------------------------------------------
@@ -241,231 +161,10 @@ def time_enqueue(scratch: Path, database_url: str, audience: int) -> Enqueued:
         app.close()
 
 
-# --- 2. drain: the child process (fake Telegram and the chatting members) ----------------------
+# --- 2. drain ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Phase:
-    latencies_ms: list[float] = field(default_factory=list)
-    lost: int = 0
-    sends: int = 0
-
-
-@dataclass
-class DrainFigures:
-    idle: Phase
-    busy: Phase
-    drained: int
-    first_at: float
-    last_at: float
-    accepted_in_window: int
-    replies_in_window: int
-    http_429: int
-    http_429_by: dict[str, int]
-    relay_at: float | None
-    per_second: list[int]
-
-
-class Members:
-    """The chatting members: each writes, waits for the whole answer, reads 1-2 s, writes again.
-
-    `listen` runs on the fake's threads (lock held): it only stamps and queues.
-    """
-
-    def __init__(
-        self, fake: FakeTelegram, chatters: list[int], words: tuple[str, ...], seed: int
-    ) -> None:
-        self.fake = fake
-        self.chatters = chatters
-        self.rng = random.Random(seed)
-        self.vocabulary = words
-        self.words = itertools.cycle(words)
-        self.parts: dict[str, int] = dict.fromkeys(words, 1)
-        self.replies: queue.SimpleQueue[tuple[int, float]] = queue.SimpleQueue()
-        self.chatter_set = set(chatters)
-
-    def listen(self, request: RecordedRequest) -> None:
-        if request.method == "sendMessage" and request.status == 200:
-            chat = int(request.params["chat_id"])
-            if chat in self.chatter_set:
-                self.replies.put((chat, request.at))
-
-    def learn_parts(self) -> None:
-        """How many messages each word's answer is (warm-up, not measured)."""
-        member = self.chatters[0]
-        for word in self.vocabulary:
-            before = len(self.fake.messages(member))
-            self.fake.send_text(member, word)
-            time.sleep(3.0)  # long enough for every part, paced at 1/s per chat
-            self.parts[word] = max(1, len(self.fake.messages(member)) - before)
-        while True:  # drop what the warm-up left
-            try:
-                self.replies.get_nowait()
-            except queue.Empty:
-                break
-
-    def run(self, done: Callable[[], bool]) -> Phase:
-        phase = Phase()
-        now = time.monotonic()
-        due: list[tuple[float, int]] = [(now + self.rng.uniform(0, 1.5), m) for m in self.chatters]
-        heapq.heapify(due)
-        waiting: dict[int, tuple[float, int]] = {}  # member -> (sent at, parts still to come)
-        first: dict[int, bool] = {}
-        stopping = False
-        while True:
-            now = time.monotonic()
-            if not stopping and done():
-                stopping = True
-                stop_at = now + REPLY_TIMEOUT
-            if stopping and (not waiting or now > stop_at):
-                phase.lost += len(waiting)
-                return phase
-            while not stopping and due and due[0][0] <= now:
-                _, member = heapq.heappop(due)
-                word = next(self.words)
-                waiting[member] = (time.monotonic(), self.parts[word])
-                first[member] = True
-                self.fake.send_text(member, word)
-                phase.sends += 1
-            for member, (sent_at, _) in list(waiting.items()):
-                if now - sent_at > REPLY_TIMEOUT:
-                    del waiting[member]
-                    phase.lost += 1
-                    heapq.heappush(due, (now, member))
-            timeout = 0.05 if stopping or not due else min(0.05, max(0.0, due[0][0] - now))
-            try:
-                member, at = self.replies.get(timeout=timeout)
-            except queue.Empty:
-                continue
-            if member not in waiting:
-                continue  # a straggler of an answer given up on
-            sent_at, remaining = waiting[member]
-            if first.pop(member, False):
-                phase.latencies_ms.append((at - sent_at) * 1000)
-            if remaining > 1:
-                waiting[member] = (sent_at, remaining - 1)
-                continue
-            del waiting[member]
-            heapq.heappush(due, (at + self.rng.uniform(1.0, 2.0), member))
-
-
-def fake_process(
-    conn: Connection,
-    chatters: list[int],
-    drained: list[int],
-    asker: int,
-    idle_seconds: float,
-    words: tuple[str, ...],
-    seed: int,
-) -> None:
-    """Child process: the fake Bot API (Telegram's limits) and the members around it."""
-    limits = RateLimits(overall_per_second=LIMIT, private_per_second=1.0)
-    fake = FakeTelegram(token=TOKEN, log_requests=False, rate_limits=limits)
-    fake.start()
-    for user in [*chatters, *drained, asker]:
-        fake.add_user(user, f"会員{user}", started=True)
-    members = Members(fake, chatters, words, seed)
-    drain_set = set(drained)
-    sends: list[tuple[float, int]] = []  # (accepted at, chat) of every sendMessage
-    lock = threading.Lock()
-    counts = {"drained": 0, "429": 0}
-    refused: dict[str, int] = {}  # 429s by whom they were for
-    relay: list[float] = []
-    halfway = threading.Event()
-
-    def listen(request: RecordedRequest) -> None:
-        members.listen(request)
-        if request.status == 429:
-            counts["429"] += 1
-            chat = int(request.params.get("chat_id", 0))
-            whom = (
-                "a chatting member"
-                if chat in members.chatter_set
-                else "a broadcast recipient"
-                if chat in drain_set
-                else "someone else"
-            )
-            refused[whom] = refused.get(whom, 0) + 1
-        if request.method != "sendMessage" or request.status != 200:
-            return
-        chat = int(request.params["chat_id"])
-        with lock:
-            sends.append((request.at, chat))
-            if chat in drain_set:
-                counts["drained"] += 1
-                if counts["drained"] == len(drained) // 2:
-                    halfway.set()
-            elif chat == asker and not relay:
-                relay.append(request.at)
-
-    fake.add_listener(listen)
-    conn.send(fake.root_url)
-    assert conn.recv() == "started"
-    members.learn_parts()
-    conn.send(members.parts)
-
-    assert conn.recv() == "idle"
-    idle_until = time.monotonic() + idle_seconds
-    idle = members.run(lambda: time.monotonic() > idle_until)
-    conn.send("idle done")
-
-    assert conn.recv() == "drain"
-
-    def tell_halfway() -> None:
-        halfway.wait()
-        conn.send("halfway")
-
-    threading.Thread(target=tell_halfway, daemon=True).start()
-    busy = members.run(lambda: counts["drained"] >= len(drained) and bool(relay))
-    with lock:
-        drain_times = [at for at, chat in sends if chat in drain_set]
-        first_at, last_at = min(drain_times), max(drain_times)
-        window = [(at, chat) for at, chat in sends if first_at <= at <= last_at]
-    seconds = int(last_at - first_at) + 1
-    per_second = [0] * seconds
-    for at, _ in window:
-        per_second[min(seconds - 1, int(at - first_at))] += 1
-    conn.send(
-        DrainFigures(
-            idle=idle,
-            busy=busy,
-            drained=counts["drained"],
-            first_at=first_at,
-            last_at=last_at,
-            accepted_in_window=len(window),
-            replies_in_window=sum(1 for _, chat in window if chat in members.chatter_set),
-            http_429=counts["429"],
-            http_429_by=refused,
-            relay_at=relay[0] if relay else None,
-            per_second=per_second,
-        )
-    )
-    conn.recv()
-    fake.stop()
-
-
-# --- 2. drain: the bot's side -----------------------------------------------------------------
-
-
-@dataclass
-class DrainRun:
-    figures: DrainFigures
-    parts: dict[str, int]
-    queued_at: float
-    relay_committed_at: float
-    bot_cpu_s: float
-    drain_wall_s: float
-
-
-def receive(conn: Connection, process: multiprocessing.process.BaseProcess) -> Any:
-    """The child's next message; fail loudly instead of hanging if the child died."""
-    while not conn.poll(1.0):
-        if not process.is_alive():
-            raise RuntimeError(f"the fake's process exited with code {process.exitcode}")
-    return conn.recv()
-
-
-def run_drain(
+def run_outbox_drain(
     scratch: Path,
     drain: int,
     chatter_count: int,
@@ -474,28 +173,19 @@ def run_drain(
     *,
     shared_budget: bool | str = "auto",
 ) -> DrainRun:
+    """A broadcast of one fixed message to `drain` tagged members, and an organiser's answer to
+    a relayed question half-way through."""
     chatters = [FIRST_USER + i for i in range(chatter_count)]
     drained = [FIRST_USER + 10_000 + i for i in range(drain)]
     asker = FIRST_USER + 9_999
-    context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
-    process = context.Process(
-        target=fake_process,
-        args=(child, chatters, drained, asker, idle_seconds, words, 8),
-        daemon=True,
-    )
-    process.start()
-    root_url = receive(parent, process)
-    settings = bench_settings(
-        scratch, f"sqlite:///{scratch}/drain.sqlite3", root_url, shared_budget=shared_budget
-    )
-    app = build(settings)
-    app.calendar_sync.sync(load_calendar(settings))  # so that 予定 shows the real calendar
-    add_members(app, chatters, regions=True)
-    add_members(app, drained, tag=DRAIN_TAG, regions=True)
-    [asker_id] = add_members(app, [asker], regions=True)
+    asker_ids: list[int] = []
 
-    def queue_broadcast() -> float:
+    def prepare(app: App) -> None:
+        add_members(app, chatters, regions=True)
+        add_members(app, drained, tag=DRAIN_TAG, regions=True)
+        asker_ids.extend(add_members(app, [asker], regions=True))
+
+    def queue_broadcast(app: App) -> float:
         now = app.clock.now()
         message = Outgoing("【お知らせ】12月2日の街頭宣伝は予定どおり行います。ご参加ください。")
         with app.database.unit_of_work() as uow:
@@ -510,10 +200,10 @@ def run_drain(
         assert queued == drain, queued
         return time.monotonic()
 
-    def queue_relay_answer() -> float:
+    def queue_relay_answer(app: App) -> float:
         now = app.clock.now()
         with app.database.unit_of_work() as uow:
-            member = uow.members.get_by_id(asker_id)
+            member = uow.members.get_by_id(asker_ids[0])
             assert member is not None
             payload = {
                 "kind": RELAY_ANSWER,
@@ -524,30 +214,16 @@ def run_drain(
             uow.commit()
         return time.monotonic()
 
-    async def main() -> DrainRun:
-        async with telegram_service(app):
-            parent.send("started")
-            parts = await asyncio.to_thread(receive, parent, process)
-            parent.send("idle")
-            assert await asyncio.to_thread(receive, parent, process) == "idle done"
-            cpu = time.process_time()
-            wall = time.monotonic()
-            queued_at = await asyncio.to_thread(queue_broadcast)
-            parent.send("drain")
-            assert await asyncio.to_thread(receive, parent, process) == "halfway"
-            relay_committed_at = await asyncio.to_thread(queue_relay_answer)
-            figures = await asyncio.to_thread(receive, parent, process)
-            bot_cpu = time.process_time() - cpu
-            return DrainRun(
-                figures, parts, queued_at, relay_committed_at, bot_cpu, time.monotonic() - wall
-            )
-
-    try:
-        return asyncio.run(main())
-    finally:
-        parent.send("stop")
-        process.join(timeout=30)
-        app.close()
+    return run_drain(
+        scratch,
+        Crowd(chatters, drained, others=[asker], asker=asker),
+        idle_seconds,
+        words,
+        prepare=prepare,
+        start=queue_broadcast,
+        halfway=queue_relay_answer,
+        shared_budget=shared_budget,
+    )
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -593,7 +269,7 @@ def main() -> None:
             else:
                 print(f"enqueue on PostgreSQL: skipped, {PG_URL_ENV} is not set (nan)")
         words = tuple(w for w in args.words.split(",") if w)
-        run = run_drain(
+        run = run_outbox_drain(
             scratch,
             args.drain,
             args.chatters,
@@ -604,7 +280,7 @@ def main() -> None:
 
     f = run.figures
     window = f.last_at - f.first_at
-    rate = (f.accepted_in_window - 1) / window if window > 0 else float("nan")
+    rate = f.rate
     ratio = rate / LIMIT
     reply_p99 = percentile(f.busy.latencies_ms, 99)
     idle_p99 = percentile(f.idle.latencies_ms, 99)

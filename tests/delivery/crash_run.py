@@ -231,3 +231,50 @@ def run_with_kills(
         for each in workers:
             each.kill()
     return kills
+
+
+# --- broadcasts (issue 11) ----------------------------------------------------------------------
+
+
+def seed_members(database: Database, chats: list[int], now: datetime) -> None:
+    """Subscribed members in `chats`, inserted in bulk, with nothing queued for them."""
+    with database.sessions.begin() as session:
+        session.execute(
+            insert(MemberRow),
+            [
+                {
+                    "channel": "telegram",
+                    "external_id": str(chat),
+                    "display_name": f"会員{chat}",
+                    "language": "ja",
+                    "role": "member",
+                    "subscription": "subscribed",
+                    "consent_at": now,
+                    "created_at": now,
+                    "last_seen_at": now,
+                }
+                for chat in chats
+            ],
+        )
+
+
+def broadcast_recipients(database: Database, broadcast_id: int) -> set[int]:
+    """The chats a broadcast's rows are for."""
+    with database.session() as session:
+        found = session.scalars(
+            select(MemberRow.external_id)
+            .join(DeliveryRow, DeliveryRow.member_id == MemberRow.id)
+            .where(DeliveryRow.broadcast_id == broadcast_id)
+        )
+        return {int(chat) for chat in found}
+
+
+def reasons(database: Database) -> dict[tuple[str, str | None], int]:
+    """Every row by (state, skip reason)."""
+    with database.session() as session:
+        counted = session.execute(
+            select(DeliveryRow.state, DeliveryRow.skip_reason, func.count()).group_by(
+                DeliveryRow.state, DeliveryRow.skip_reason
+            )
+        )
+        return {(state, reason): int(number) for state, reason, number in counted}

@@ -6,6 +6,10 @@ what the app wires (SqlDeliveryQueue, a real TelegramMessenger, a Pacer, the Sql
 
 The crash, storm and bench runs turn `--concurrency`, `--in-flight` and `--first-backoff`
 (seconds before the first retry of a failed send, doubling after; the product waits 30 s).
+Without `--render-config` the rows must carry fixed messages; with it (a config file, e.g.
+config.example.yaml) every row is rendered when claimed by `DeliveryContent`, built as bot.app
+builds it (that config's regions, the message catalogues, its quiet hours): what broadcasts,
+reminders and notices need.
 
 It talks to the test over its standard streams, one line at a time:
 - it prints `ready` once its Bot client is initialised, then waits for `go` on stdin;
@@ -24,9 +28,11 @@ import logging
 import os
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 from bot.channels.core_worker import CoreWorker
 from bot.channels.telegram.messenger import TelegramMessenger
+from bot.config import load_settings
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.model import RateLimited, TemporaryFailure, Unreachable
 from bot.delivery.pacing import BlockingReserve, Pacer
@@ -34,9 +40,13 @@ from bot.delivery.policy import exponential_backoff
 from bot.domain.capabilities import Capabilities
 from bot.domain.clock import SystemClock
 from bot.domain.messages import Outgoing
+from bot.domain.reminders import QuietHours
+from bot.services.deliveries import DeliveryContent
+from bot.services.screens import Screens
 from bot.store.database import Database
 from bot.store.deliveries import SqlDeliveryQueue
 from bot.store.rate_budget import SqlSlotLedger
+from bot.texts import Catalogues
 
 # As tests/conftest.py: python-telegram-bot builds RetryAfter with a timedelta, without warning.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
@@ -88,7 +98,26 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--in-flight", type=int, default=None, help="default: the dispatcher's")
     parser.add_argument("--first-backoff", type=float, default=30.0, help="seconds")
+    parser.add_argument(
+        "--render-config",
+        type=Path,
+        default=None,
+        help="render rows at send time as the app does, with this config (default: fixed only)",
+    )
     return parser.parse_args(argv)
+
+
+def _renderer(config: Path, database: Database) -> DeliveryContent:
+    """The dispatcher's renderer as bot.app.build makes it (its Screens are the ones
+    Conversation makes: the campaign and the catalogues)."""
+    settings = load_settings(config, env={})
+    quiet = settings.config.reminders.quiet_hours
+    return DeliveryContent(
+        database.unit_of_work,
+        Screens(settings.campaign(), Catalogues.load()),
+        SystemClock(),
+        quiet=QuietHours(quiet.start, quiet.end),
+    )
 
 
 def _say(line: str) -> None:
@@ -124,12 +153,14 @@ async def _main(args: argparse.Namespace) -> None:
     )
     messenger = CountingMessenger(telegram)
     options = {} if args.in_flight is None else {"in_flight": args.in_flight}
+    renderer = None if args.render_config is None else _renderer(args.render_config, database)
     dispatcher = Dispatcher(
         SqlDeliveryQueue(database.sessions),
         {CHANNEL: messenger},
         SystemClock(),
         run_blocking=outbox.run,
         pacers={CHANNEL: pacer},
+        renderer=renderer,
         batch=args.batch,
         lease=timedelta(seconds=args.lease),
         concurrency=args.concurrency,
