@@ -355,7 +355,7 @@ class Broadcasts(Protocol):
         ...
 
     def skip_waiting(self, broadcast_id: int, reason: str) -> int:
-        """Skip its rows still queued; returns how many."""
+        """Skip its rows still queued; returns how many members will not get it."""
         ...
 
     def progress_message(self, broadcast_id: int, member_id: int) -> str | None:

@@ -44,6 +44,8 @@ NOTIFIED = frozenset({RsvpStatus.GOING, RsvpStatus.MAYBE, RsvpStatus.WAITLIST})
 """Who hears of a rain call: everyone who said they would (or might) come, and those waiting
 for a seat."""
 MAX_REASON_CHARS = 200
+REPORT_AFTER_CANCEL = timedelta(seconds=30)
+"""A claimed message may still go for as long as a claim's lease (delivery.lease)."""
 
 
 class BroadcastError(ValueError):
@@ -152,6 +154,16 @@ def cancel(
     skipped = uow.broadcasts.skip_waiting(broadcast_id, SKIP_BROADCAST_CANCELLED)
     uow.audit.record(
         actor, "broadcast.cancelled", {"broadcast": broadcast_id, "skipped": skipped}, now
+    )
+    author = (
+        uow.members.get_by_id(broadcast.author_member_id)
+        if broadcast.author_member_id is not None
+        else None
+    )
+    # The report comes once the messages already being sent have had their time, so it
+    # counts what still went out after the cancel.
+    BroadcastMonitor.tell(
+        uow, author, broadcast, BROADCAST_REPORT, "cancelled", now + REPORT_AFTER_CANCEL
     )
     return broadcast, skipped
 
@@ -348,7 +360,7 @@ class BroadcastMonitor:
                 )
                 if progress.finished:
                     uow.broadcasts.set_status(broadcast.id, BroadcastStatus.DONE, now)
-                    self._tell(uow, author, broadcast, BROADCAST_REPORT, "report", now)
+                    self.tell(uow, author, broadcast, BROADCAST_REPORT, "report", now)
                     uow.audit.record(
                         None,
                         "broadcast.finished",
@@ -358,12 +370,12 @@ class BroadcastMonitor:
                     log.info("broadcast %d finished: %s", broadcast.id, _counts(progress))
                     continue
                 still_open += 1
-                self._tell(uow, author, broadcast, BROADCAST_PROGRESS, f"{progress.done}", now)
+                self.tell(uow, author, broadcast, BROADCAST_PROGRESS, f"{progress.done}", now)
             uow.commit()
         return still_open
 
     @staticmethod
-    def _tell(
+    def tell(
         uow: UnitOfWork,
         author: Member | None,
         broadcast: Broadcast,

@@ -22,7 +22,14 @@ from bot.domain.broadcasts import (
 from bot.domain.deliveries import BROADCAST, BROADCAST_PROGRESS, REMINDER, About, Lane
 from bot.domain.members import Subscription
 from bot.domain.ports import NewBroadcast
-from bot.store.outbox import about_values, audience_condition, deliveries, fan_out, membership
+from bot.store.outbox import (
+    SqlOutbox,
+    about_values,
+    audience_condition,
+    deliveries,
+    fan_out,
+    membership,
+)
 from bot.store.repositories import members
 from bot.store.tables import BroadcastRow
 
@@ -34,8 +41,9 @@ def reference(broadcast_id: int, part: int) -> str:
 
 
 class SqlBroadcasts:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, outbox: SqlOutbox) -> None:
         self._session = session
+        self._outbox = outbox
 
     def reach(self, target: Target) -> Reach:
         m = members.c
@@ -99,6 +107,8 @@ class SqlBroadcasts:
         self._session.execute(
             update(broadcasts).where(broadcasts.c.id == broadcast_id).values(recipients=recipients)
         )
+        # The dispatcher is woken when this commits, not at its next round.
+        self._outbox.enqueued = self._outbox.enqueued or recipients > 0
         found = self.get(broadcast_id)
         assert found is not None
         return found
@@ -165,14 +175,16 @@ class SqlBroadcasts:
         return changed is not None
 
     def skip_waiting(self, broadcast_id: int, reason: str) -> int:
+        """Skip its rows still queued (every part, and the author's progress messages);
+        returns how many members will not get it."""
         d = deliveries.c
         skipped = self._session.execute(
             update(deliveries)
             .where(d.broadcast_id == broadcast_id, d.state == "queued")
             .values(state="skipped", skip_reason=reason)
-            .returning(d.id)
+            .returning(d.member_id, d.purpose)
         )
-        return len(skipped.all())
+        return len({member for member, purpose in skipped if purpose == BROADCAST})
 
     def progress_message(self, broadcast_id: int, member_id: int) -> str | None:
         d = deliveries.c

@@ -57,7 +57,7 @@ class SqlUnitOfWork:
         self.reminders = SqlReminderStore(self.session)
         self.organisers = SqlOrganisers(self.session)
         self.dialogs = SqlDialogs(self.session)
-        self.broadcasts = SqlBroadcasts(self.session)
+        self.broadcasts = SqlBroadcasts(self.session, self.outbox)
         return self
 
     def __exit__(

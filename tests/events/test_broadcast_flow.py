@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.config import Settings
-from bot.domain.broadcasts import BroadcastStatus
+from bot.domain.broadcasts import BroadcastStatus, Target
 from bot.domain.deliveries import (
     BROADCAST,
     BROADCAST_PROGRESS,
@@ -22,7 +22,8 @@ from bot.domain.deliveries import (
 )
 from bot.domain.messages import Outgoing
 from bot.domain.reminders import QuietHours
-from bot.services.broadcasts import BroadcastMonitor
+from bot.services import broadcasts as broadcasts_service
+from bot.services.broadcasts import BroadcastMonitor, Draft
 from bot.services.conversation import Conversation
 from bot.services.deliveries import DeliveryContent
 from bot.store.database import Database
@@ -399,3 +400,46 @@ def settings_with(
         return Conversation(database.unit_of_work, campaign, Catalogues.load(), clock)
 
     return make
+
+
+def test_a_cancelled_broadcast_reports_to_its_author_and_counts_people_not_messages(
+    member: Member, database: Database, conversation: Conversation, clock: FakeClock
+) -> None:
+    for i in range(3):
+        member(f"t{i}", "豊島区")
+    organiser = member("console-organiser", "都全体")
+    with database.unit_of_work() as uow:
+        author = uow.members.get("console", "console-organiser")
+        sent = broadcasts_service.send(
+            uow,
+            Draft(Target(region="toshima"), "長いお知らせです。" * 600),
+            author,
+            "o",
+            clock.now(),
+        )
+        uow.commit()
+    assert sent.parts == 2
+    assert len(rows(database)) == 6, "two parts for each of three members"
+    organiser.say("送信一覧")
+    organiser.press("番号1を取り消す")
+    organiser.press("はい、番号1を取り消します")
+    assert "3人には送りません" in organiser.text
+
+    clock.advance(timedelta(seconds=31))
+    (report,) = render(database, conversation, clock, BROADCAST_REPORT).values()
+    assert isinstance(report, Outgoing)
+    assert report.text.startswith("番号1の一斉送信は取り消されました。")
+    assert "取り消しで送らなかった人: 3人" in report.text
+
+
+def test_sending_wakes_the_dispatcher_when_it_commits(
+    member: Member, database: Database, clock: FakeClock
+) -> None:
+    member("t1", "豊島区")
+    woken: list[bool] = []
+    database.when_enqueued(lambda: woken.append(True))
+    with database.unit_of_work() as uow:
+        broadcasts_service.send(uow, Draft(Target(), "お知らせ"), None, "cli", clock.now())
+        assert woken == [], "not before the commit"
+        uow.commit()
+    assert woken == [True]

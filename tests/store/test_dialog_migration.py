@@ -36,10 +36,7 @@ def test_an_open_relay_answer_becomes_a_dialog(tmp_path: Path) -> None:
                 {"id": external_id, "seen": seen, "dialog": dialog},
             )
         connection.execute(
-            text(
-                "INSERT INTO member_regions (member_id, region)"
-                " SELECT id, 'toshima' FROM members"
-            )
+            text("INSERT INTO member_regions (member_id, region) SELECT id, 'toshima' FROM members")
         )
 
     database.upgrade()

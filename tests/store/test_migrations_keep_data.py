@@ -70,9 +70,7 @@ def test_upgrading_from_the_reminders_release_keeps_every_answer(tmp_path: Path)
 
     assert [count(database, t) for t in ("rsvps", "member_regions", "deliveries")] == [1, 1, 1]
     with database.engine.connect() as connection:
-        occurrence = connection.execute(
-            text("SELECT occurrence_id FROM deliveries")
-        ).scalar_one()
+        occurrence = connection.execute(text("SELECT occurrence_id FROM deliveries")).scalar_one()
         foreign_keys = connection.exec_driver_sql("PRAGMA foreign_keys").scalar_one()
     assert occurrence == 1, "not set to NULL by a copied occurrences table"
     assert foreign_keys == 1, "the keys are on again for the bot's own work"
