@@ -362,6 +362,11 @@ class Broadcasts(Protocol):
         """The platform id of the first progress message sent to `member_id`, to edit."""
         ...
 
+    def progress_in_flight(self, broadcast_id: int, member_id: int, row_id: int) -> bool:
+        """Whether an earlier progress message to `member_id` is still queued or being sent
+        (its id is not known yet, so a later one could not edit it)."""
+        ...
+
     def skip_reminders_of(self, occurrence_id: int, reason: str) -> int:
         """Skip the queued reminders of an occurrence (called off); returns how many."""
         ...

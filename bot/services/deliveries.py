@@ -354,6 +354,10 @@ class DeliveryContent:
             return Outgoing(broadcasts.report_text(texts, broadcast, progress))
         if progress.finished or broadcast.status is not BroadcastStatus.SENDING:
             return Skip(d.SKIP_PROGRESS_OVER)
+        if uow.broadcasts.progress_in_flight(broadcast.id, pending.member_id, pending.id):
+            # The earlier count is on its way; a new message now would be a second one,
+            # and the next tick's count edits the first.
+            return Skip(d.SKIP_PROGRESS_OVER)
         return Outgoing(
             broadcasts.progress_text(texts, broadcast, progress),
             edit_of=uow.broadcasts.progress_message(broadcast.id, pending.member_id),

@@ -201,6 +201,21 @@ class SqlBroadcasts:
             .limit(1)
         ).scalar_one_or_none()
 
+    def progress_in_flight(self, broadcast_id: int, member_id: int, row_id: int) -> bool:
+        d = deliveries.c
+        found = self._session.execute(
+            select(d.id)
+            .where(
+                d.broadcast_id == broadcast_id,
+                d.member_id == member_id,
+                d.purpose == BROADCAST_PROGRESS,
+                d.id < row_id,
+                d.state.in_(["queued", "sending"]),
+            )
+            .limit(1)
+        ).first()
+        return found is not None
+
     def skip_reminders_of(self, occurrence_id: int, reason: str) -> int:
         d = deliveries.c
         skipped = self._session.execute(
