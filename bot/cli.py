@@ -18,6 +18,7 @@ from bot.app import App, StartupError, build, load_calendar
 from bot.commands import broadcasts as broadcast_commands
 from bot.commands import calendar as calendar_commands
 from bot.commands import faq as faq_commands
+from bot.commands import organisers as organiser_commands
 from bot.commands import outbox as outbox_commands
 from bot.commands import reminders as reminder_commands
 from bot.commands import texts_for
@@ -289,6 +290,42 @@ def build_parser() -> argparse.ArgumentParser:
     rain.add_argument("--reason", help='told to members, e.g. "雨天のため"')
     rain.add_argument("--undo", action="store_true", help="take the call-off back")
 
+    organisers = commands.add_parser(
+        "organisers",
+        parents=[config],
+        help="who organises (世話人): list, add, remove",
+        description="Organisers are listed in config.yaml (organisers:) and in the database; "
+        "these change the database's list, audit-logged, and take effect at once.",
+    )
+    organiser_actions = organisers.add_subparsers(
+        dest="organisers_command", metavar="ACTION", required=True
+    )
+    organiser_actions.add_parser(
+        "list",
+        parents=[config],
+        help="everyone who organises, and whether config.yaml or the database says so",
+    )
+    appoint = organiser_actions.add_parser(
+        "add",
+        parents=[config],
+        help="make someone an organiser",
+        description="CHANNEL and EXTERNAL_ID as the bot sees the person (on Telegram their "
+        "numeric user id).",
+    )
+    appoint.add_argument("channel", choices=organiser_commands.CHANNELS)
+    appoint.add_argument("external_id", help="the person's id on that channel")
+    appoint.add_argument("--note", default="", help="who they are, for the list")
+    dismiss = organiser_actions.add_parser(
+        "remove",
+        parents=[config],
+        help="take someone off the database's list",
+        description="Their role goes at once, and with it any dialog they had open. Someone "
+        "also in config.yaml stays an organiser until the file is changed. Exits with 1 if "
+        "the database did not list them.",
+    )
+    dismiss.add_argument("channel", choices=organiser_commands.CHANNELS)
+    dismiss.add_argument("external_id", help="the person's id on that channel")
+
     qr = commands.add_parser(
         "qr",
         parents=[config],
@@ -518,6 +555,18 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return EXIT_OK if done else EXIT_PROBLEMS
 
 
+def cmd_organisers(args: argparse.Namespace) -> int:
+    with _built(args, reload=False) as bot:
+        if args.organisers_command == "add":
+            done = organiser_commands.add(bot, args.channel, args.external_id, args.note)
+        elif args.organisers_command == "remove":
+            done = organiser_commands.remove(bot, args.channel, args.external_id)
+        else:
+            organiser_commands.listing(bot)
+            done = True
+    return EXIT_OK if done else EXIT_PROBLEMS
+
+
 def cmd_qr(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
     texts = texts_for(settings)
@@ -592,6 +641,7 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
         "broadcast": cmd_broadcast,
         "broadcasts": cmd_broadcasts,
         "cancel": cmd_cancel,
+        "organisers": cmd_organisers,
         "qr": cmd_qr,
         "faq": cmd_faq,
         "db": cmd_db,
