@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.domain.deliveries import Pending, Skip
+from bot.domain.deliveries import Later, Pending, Skip
 from bot.domain.messages import Outgoing
 from bot.domain.ports import Clock
+from bot.domain.reminders import QuietHours
 from bot.services.deliveries import DeliveryContent
 from bot.services.screens import Screens
 from bot.store.database import Database
@@ -16,15 +17,24 @@ from bot.store.tables import DeliveryRow, MemberRow
 
 
 def rendered(
-    database: Database, screens: Screens, clock: Clock, purpose: str | None = None
-) -> list[tuple[DeliveryRow, Outgoing | Skip]]:
-    """Every queued delivery (of `purpose`), in order, with what it would say now."""
+    database: Database,
+    screens: Screens,
+    clock: Clock,
+    purpose: str | None = None,
+    *,
+    quiet: QuietHours | None = None,
+    queued_only: bool = False,
+) -> list[tuple[DeliveryRow, Outgoing | Skip | Later]]:
+    """Every delivery (of `purpose`; still queued only, if asked), in order, with what it
+    would say now (with `quiet` hours, as the running bot renders)."""
     with database.session() as session:
         statement = select(DeliveryRow, MemberRow).join(
             MemberRow, MemberRow.id == DeliveryRow.member_id
         )
         if purpose is not None:
             statement = statement.where(DeliveryRow.purpose == purpose)
+        if queued_only:
+            statement = statement.where(DeliveryRow.state == "queued")
         rows = session.execute(statement.order_by(DeliveryRow.id)).all()
     pending = [
         Pending(
@@ -40,7 +50,7 @@ def rendered(
         )
         for row, member in rows
     ]
-    content = DeliveryContent(database.unit_of_work, screens, clock).render(pending)
+    content = DeliveryContent(database.unit_of_work, screens, clock, quiet=quiet).render(pending)
     return [(row, content[row.id]) for row, _ in rows]
 
 

@@ -17,7 +17,6 @@ from bot.domain.deliveries import (
     BROADCAST_PROGRESS,
     BROADCAST_REPORT,
     Later,
-    Pending,
     Skip,
 )
 from bot.domain.messages import Outgoing
@@ -25,14 +24,13 @@ from bot.domain.reminders import QuietHours
 from bot.services import broadcasts as broadcasts_service
 from bot.services.broadcasts import BroadcastMonitor, Draft
 from bot.services.conversation import Conversation
-from bot.services.deliveries import DeliveryContent
 from bot.store.database import Database
-from bot.store.outbox import about_of
-from bot.store.tables import AuditRow, BroadcastRow, DeliveryRow, MemberRow
+from bot.store.tables import AuditRow, BroadcastRow, DeliveryRow
 from bot.texts import Catalogues
 from tests.dialogs.chat import Chat
 from tests.events.conftest import at
 from tests.fakes.clock import FakeClock
+from tests.outbox_text import rendered
 
 Member = Callable[..., Chat]
 
@@ -72,34 +70,9 @@ def render(
 ) -> dict[int, Outgoing | Skip | Later]:
     """What the dispatcher would send now for every queued row of `purpose` (the rows are
     left as they are: nothing is claimed)."""
-    with database.session() as session:
-        found = session.execute(
-            select(DeliveryRow, MemberRow)
-            .join(MemberRow, MemberRow.id == DeliveryRow.member_id)
-            .where(DeliveryRow.purpose == purpose, DeliveryRow.state == "queued")
-            .order_by(DeliveryRow.id)
-        ).all()
-        pending = [
-            Pending(
-                row.id,
-                row.purpose,
-                row.reference,
-                row.member_id,
-                member.language,
-                member.role,
-                dict(row.payload),
-                about_of(row),
-                row.due_at,
-            )
-            for row, member in found
-        ]
-    content = DeliveryContent(
-        database.unit_of_work,
-        conversation.screens,
-        clock,
-        quiet=QuietHours(time(21, 0), time(8, 0)),
-    )
-    return content.render(pending)
+    quiet = QuietHours(time(21, 0), time(8, 0))
+    found = rendered(database, conversation.screens, clock, purpose, quiet=quiet, queued_only=True)
+    return {row.id: message for row, message in found}
 
 
 def test_an_announcement_to_a_region_reaches_its_members_as_previewed(

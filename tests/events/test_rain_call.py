@@ -14,17 +14,16 @@ from bot.domain.deliveries import (
     REMINDER,
     SKIP_EVENT_RESTORED,
     About,
+    Later,
     Outgoing,
-    Pending,
     Skip,
 )
 from bot.domain.reminders import QuietHours
 from bot.services.calendar_sync import CalendarSync
 from bot.services.conversation import Conversation
-from bot.services.deliveries import DeliveryContent
 from bot.store.database import Database
-from bot.store.outbox import about_of
 from bot.store.tables import AuditRow, DeliveryRow, MemberRow
+from tests import outbox_text
 from tests.dialogs.chat import Chat
 from tests.events.conftest import CALENDAR, at, occurrence_id
 from tests.fakes.clock import FakeClock
@@ -49,25 +48,16 @@ def queued(database: Database, purpose: str) -> list[tuple[DeliveryRow, MemberRo
 def rendered(
     database: Database, conversation: Conversation, clock: FakeClock, purpose: str
 ) -> list[Outgoing | Skip]:
-    pending = [
-        Pending(
-            row.id,
-            row.purpose,
-            row.reference,
-            row.member_id,
-            member.language,
-            member.role,
-            dict(row.payload),
-            about_of(row),
-            row.due_at,
-        )
-        for row, member in queued(database, purpose)
-        if row.state == "queued"
-    ]
-    content = DeliveryContent(
-        database.unit_of_work, conversation.screens, clock, quiet=QuietHours(time(21), time(8))
+    """What the queued rows of `purpose` would say now, quiet hours as shipped."""
+    found = outbox_text.rendered(
+        database,
+        conversation.screens,
+        clock,
+        purpose,
+        quiet=QuietHours(time(21), time(8)),
+        queued_only=True,
     )
-    return [r for r in content.render(pending).values() if not hasattr(r, "until")]  # type: ignore[misc]
+    return [message for _, message in found if not isinstance(message, Later)]
 
 
 def answered(member: Member) -> dict[str, Chat]:
