@@ -15,17 +15,16 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.domain.broadcasts import Target
-from bot.domain.deliveries import RELAY_QUESTION, SKIP_NOT_ORGANISER, Pending, Skip
+from bot.domain.deliveries import RELAY_QUESTION, SKIP_NOT_ORGANISER, Skip
 from bot.services import broadcasts, roles
 from bot.services.broadcasts import Draft, NotAnOrganiser
 from bot.services.conversation import Conversation
-from bot.services.deliveries import DeliveryContent
 from bot.store.database import Database
-from bot.store.outbox import about_of
 from bot.store.tables import AuditRow, BroadcastRow, DeliveryRow, DialogRow, MemberRow
 from tests.dialogs.chat import Chat
 from tests.events.conftest import occurrence_id
 from tests.fakes.clock import FakeClock
+from tests.outbox_text import rendered
 
 Member = Callable[..., Chat]
 REFUSED = "これは世話人だけが使えます"
@@ -220,29 +219,8 @@ def test_relayed_questions_stop_reaching_an_organiser_removed_from_the_list(
         roles.remove(uow, campaign, "console", "bob", "admin", clock.now())
         uow.commit()
 
-    with database.session() as session:
-        rows = session.execute(
-            select(DeliveryRow, MemberRow)
-            .join(MemberRow, MemberRow.id == DeliveryRow.member_id)
-            .where(DeliveryRow.purpose == RELAY_QUESTION, MemberRow.external_id == "bob")
-        ).all()
-        pending = [
-            Pending(
-                r.id,
-                r.purpose,
-                r.reference,
-                r.member_id,
-                m.language,
-                m.role,
-                dict(r.payload),
-                about_of(r),
-                r.due_at,
-            )
-            for r, m in rows
-        ]
-    assert len(pending) == 1
-    content = DeliveryContent(database.unit_of_work, conversation.screens, clock)
-    assert list(content.render(pending).values()) == [Skip(SKIP_NOT_ORGANISER)]
+    found = rendered(database, conversation.screens, clock, RELAY_QUESTION)
+    assert [message for _, message in found] == [Skip(SKIP_NOT_ORGANISER)]
 
 
 def test_an_organiser_taken_out_of_the_config_loses_the_role_at_the_next_start(
