@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 
 from bot.calendar.ics import occurrence_ics
 from bot.domain.events import Occurrence, Rsvp, RsvpCounts, RsvpStatus
 from bot.domain.messages import Action, Attachment, Button, Outgoing
 from bot.texts import Texts
+
+# Written after the answer in the buttons of a card shown on its own (`going.c`): the reply to
+# such a press redraws that card in place. Cards inside a notice, a reminder or a broadcast
+# carry plain answers (`going`), so that pressing one never overwrites the words around it. A
+# card that also carries the "show more" button (the last of a page of events) adds where the
+# next page starts (`going.c3`), so that it is redrawn with it.
+ON_ITS_OWN = "c"
 
 
 def when(texts: Texts, occurrence: Occurrence, zone: tzinfo) -> str:
@@ -52,8 +59,13 @@ def card(
     counts: RsvpCounts,
     now: datetime,
     organiser: bool,
+    view: str = "",
 ) -> Outgoing:
-    """The event card: what, when, where, links, the member's answer, and the answer buttons."""
+    """The event card: what, when, where, links, the member's answer, and the answer buttons.
+
+    `view`: how the card is shown, carried by its answer buttons (see `ON_ITS_OWN`); empty for
+    a card inside another message.
+    """
     title = texts(
         "events.title", kind=texts(f"events.kind.{_kind(occurrence.kind)}"), title=occurrence.title
     )
@@ -81,7 +93,7 @@ def card(
         )
     if open_for_answers and occurrence.rsvp_deadline is not None:
         lines.append(
-            texts("events.deadline", deadline=texts.format_datetime(occurrence.rsvp_deadline, zone))
+            texts("events.deadline", deadline=last_day(texts, occurrence.answers_close_at(), zone))
         )
     if rsvp is not None:
         lines.append(texts("events.your_answer", answer=answer_label(texts, rsvp)))
@@ -89,7 +101,7 @@ def card(
     if open_for_answers:
         rows.append(
             tuple(
-                answer_button(texts(f"events.{name}_button"), occurrence, status)
+                answer_button(texts(f"events.{name}_button"), occurrence, status, view=view)
                 for name, status in (("going", "going"), ("maybe", "maybe"), ("no", "no"))
             )
         )
@@ -124,9 +136,22 @@ def answers_open(occurrence: Occurrence, now: datetime) -> bool:
     )
 
 
-def answer_button(label: str, occurrence: Occurrence, status: str) -> Button:
-    """A button that answers `status` to the occurrence, wherever it is shown."""
-    return Button(label, Action("rsvp", (str(occurrence.id), status)))
+def answer_button(label: str, occurrence: Occurrence, status: str, *, view: str = "") -> Button:
+    """A button that answers `status` to the occurrence, wherever it is shown; `view`, on a
+    card shown on its own (see `ON_ITS_OWN`)."""
+    return Button(
+        label, Action("rsvp", (str(occurrence.id), f"{status}.{view}" if view else status))
+    )
+
+
+def last_day(texts: Texts, closes: datetime, zone: tzinfo) -> str:
+    """Until when answers are taken, as people read a deadline: 「12月3日(木)」 when answers
+    close at midnight (as the 4th begins, so the 3rd is the last day to answer), else the day
+    and the time, 「12月9日(水) 18:30」. The catalogue adds 「まで」."""
+    local = closes.astimezone(zone)
+    if local.time() == time(0):
+        return texts.format_date(local - timedelta(days=1), zone)
+    return texts.format_datetime(local, zone)
 
 
 def calendar_file(occurrence: Occurrence) -> Attachment:

@@ -19,11 +19,23 @@ def number(value: str) -> int:
     return int(value)
 
 
-def card_for(turn: Turn, occurrence: Occurrence) -> Outgoing:
+def card_for(
+    turn: Turn, occurrence: Occurrence, *, more: int | None = None, hide_guests: bool = False
+) -> Outgoing:
+    """The occurrence's card on its own, as the member sees it now.
+
+    Its answer buttons say so (`event_cards.ON_ITS_OWN`), so that the reply to one redraws
+    this card in place. `more`: the card ends a page of 予定 and carries 「もっと見る」 for the
+    events from `more` on. `hide_guests`: the member is being asked how many come along, so
+    the card says 「参加」 without the number about to change.
+    """
     member = turn.member
     # Someone not stored yet (shown an event from a flyer before consenting) has no answer.
     rsvp = turn.uow.rsvps.get(occurrence.id, member.id) if member.id is not None else None
-    return event_cards.card(
+    if rsvp is not None and hide_guests:
+        rsvp = replace(rsvp, guests=0)
+    view = event_cards.ON_ITS_OWN if more is None else f"{event_cards.ON_ITS_OWN}{more}"
+    card = event_cards.card(
         turn.texts,
         occurrence,
         turn.campaign.timezone,
@@ -31,6 +43,16 @@ def card_for(turn: Turn, occurrence: Occurrence) -> Outgoing:
         counts=turn.uow.rsvps.counts(occurrence.id),
         now=turn.now,
         organiser=member.is_organiser,
+        view=view,
+    )
+    if more is None:
+        return card
+    texts = turn.texts
+    button = Button(texts("events.more"), Action("events", (str(more),)))
+    return replace(
+        card,
+        text=f"{card.text}\n\n{texts('events.more_hint')}",
+        buttons=(*card.buttons, (button,)),
     )
 
 
@@ -48,20 +70,18 @@ def upcoming(turn: Turn, offset: str = "0") -> list[Outgoing]:
     if not found:
         key = "events.none" if start == 0 else "events.end_of_list"
         return [turn.screens.with_menu(turn.member, texts(key))]
-    cards = [card_for(turn, occurrence) for occurrence in found[:PAGE]]
+    more = start + PAGE if len(found) > PAGE else None
+    shown = found[:PAGE]
+    cards = [
+        card_for(turn, occurrence, more=more if index == len(shown) - 1 else None)
+        for index, occurrence in enumerate(shown)
+    ]
     if start == 0:
         cards[0] = replace(cards[0], text=f"{texts('events.heading')}\n\n{cards[0].text}")
-    last = cards[-1]
-    if len(found) > PAGE:
-        more = Button(texts("events.more"), Action("events", (str(start + PAGE),)))
-        cards[-1] = replace(
-            last,
-            text=f"{last.text}\n\n{texts('events.more_hint')}",
-            buttons=(*last.buttons, (more,)),
-        )
-    else:
+    if more is None:
         # The menu goes with the last card; a channel that cannot show it next to the card's
         # buttons (Telegram, the console) leaves it out, and the member's menu stays as it was.
+        last = cards[-1]
         cards[-1] = replace(
             last,
             text=f"{last.text}\n\n{texts('events.end_of_list')}",

@@ -73,15 +73,14 @@ def statuses(app: App) -> list[tuple[str, str]]:
 
 
 def test_waiting_list_and_promotion(app: App) -> None:
-    console(app, "ayako", *REGISTER, "予定", "1", "2")  # 参加する, 1人 -> 2 of 2 seats
+    # 参加する: the card again, then ひとりで行く [4] and 1人 [5] (one seat left for a guest).
+    console(app, "ayako", *REGISTER, "予定", "1", "5")  # 1人 -> 2 of 2 seats
     waiting = console(app, "bunta", *REGISTER, "予定", "1")
     assert "キャンセル待ちで受け付けました" in waiting
     assert "満席です" in console(app, "bunta", "予定")
 
-    changed = console(
-        app, "ayako", "予定", "1", "1"
-    )  # 参加する again, ひとりで行く -> a seat frees
-    assert "おひとりで受け付けました" in changed
+    changed = console(app, "ayako", "予定", "1", "4")  # 参加する again, ひとりで行く: a seat frees
+    assert "12月8日(火)の「少人数学習会」に参加で受け付けました。" in changed
     assert [s for _, s in statuses(app)] == ["going", "going"]
     ((notice, message),) = rendered(
         app.database, app.conversation.screens, app.clock, "waitlist_promoted"
@@ -92,9 +91,36 @@ def test_waiting_list_and_promotion(app: App) -> None:
     assert "あなたの返事: 参加" in console(app, "bunta", "予定")
 
 
+def test_guests_first_then_the_calendar_file_only_when_asked(app: App) -> None:
+    answered = console(app, "ayako", *REGISTER, "予定", "1")
+    question = answered.split("> 1")[-1]
+    assert "あなたの返事: 参加" in question, "the card, redrawn"
+    assert "ご一緒に来る方は何人ですか？\n席の残りが少ないため、1人までです。" in question
+    assert "  [4] ひとりで行く\n  [5] 1人\n\n" in question, "only what still fits"
+    assert "添付ファイル" not in answered
+
+    confirmed = console(app, "ayako", "予定", "1", "4", "1")  # ひとりで行く, カレンダーに追加
+    confirmation = confirmed.split("> 4")[-1].split("> 1")[0]
+    assert "12月8日(火)の「少人数学習会」に参加で受け付けました。\n  [1] カレンダーに追加" in (
+        confirmation
+    )
+    assert "添付ファイル" not in confirmation
+    assert "（添付ファイル: small-study-" in confirmed.split("> 4")[-1].split("> 1")[1]
+    assert [s for _, s in statuses(app)] == ["going"]
+
+
+def test_no_guest_question_when_no_seat_is_left_for_one(app: App) -> None:
+    console(app, "ayako", *REGISTER, "予定", "1", "4")  # 参加する, ひとりで行く: 1 of 2 seats
+    last_seat = console(app, "bunta", *REGISTER, "予定", "1").split("> 予定")[-1]
+    assert "何人ですか" not in last_seat
+    assert "席の残りがないため、同行の方はお受けできません。" in last_seat
+    assert "  [4] カレンダーに追加" in last_seat
+    assert [s for _, s in statuses(app)] == ["going", "going"]
+
+
 def test_deadline_passed(app: App, clock: FakeClock) -> None:
     before = console(app, "ayako", *REGISTER, "予定")
-    assert "返事の締め切り: 12月7日(月) 18:00" in before
+    assert "返事の受付: 12月7日(月) 18:00まで" in before
     clock.set(at("2026-12-07", "18:30"))
     after = console(app, "ayako", "予定", "1")
     assert "  [1] 参加する" not in after.split("> 予定")[1]
@@ -102,7 +128,7 @@ def test_deadline_passed(app: App, clock: FakeClock) -> None:
 
 
 def test_cancelled_event(app: App) -> None:
-    console(app, "ayako", *REGISTER, "予定", "1", "1")
+    console(app, "ayako", *REGISTER, "予定", "1", "4")  # 参加する, ひとりで行く
     path = app.settings.schedules_dir / "small.yaml"
     path.write_text(SCHEDULE + "    cancelled: true\n    note: 会場の都合で中止します。\n", "utf-8")
     report = app.schedules.check()
@@ -127,7 +153,7 @@ def test_a_reminder_is_shown_between_turns_on_the_console(app: App, clock: FakeC
         run_console(app, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out)
         return out.getvalue()
 
-    session(*REGISTER, "予定", "1", "1")  # 参加する, ひとりで行く
+    session(*REGISTER, "予定", "1", "4")  # 参加する, ひとりで行く
     clock.set(at("2026-12-06", "12:00"))
     app.reminders.plan_now()  # as the running bot's job does every few minutes
     assert "明日は" not in session("メニュー"), "not before its time"

@@ -12,6 +12,7 @@ from tests.telegram.conftest import RunningBot
 from tests.telegram.test_journey import register, reply_to
 
 ALICE, BOB = 1101, 1102
+APOLOGY = "申し訳ありません"
 
 
 def card_of(fake: FakeTelegram, chat_id: int, title: str) -> int:
@@ -21,7 +22,9 @@ def card_of(fake: FakeTelegram, chat_id: int, title: str) -> int:
     return cards[-1].message_id
 
 
-async def test_answer_guests_and_calendar_file(running: RunningBot, fake: FakeTelegram) -> None:
+async def test_answer_guests_then_the_calendar_file_on_request(
+    running: RunningBot, fake: FakeTelegram
+) -> None:
     running.app.calendar_sync.sync(CALENDAR)
     await register(fake, ALICE)
     before = len(fake.messages(ALICE))
@@ -30,23 +33,77 @@ async def test_answer_guests_and_calendar_file(running: RunningBot, fake: FakeTe
     await fake.until(lambda: "ここまで" in fake.last_message(ALICE).text)
 
     rally = card_of(fake, ALICE, "12.7大集会")
-    confirmation, ics, question = await reply_to(
-        fake, ALICE, lambda: fake.press_button(ALICE, rally, label="参加する"), 3
+    (question,) = await reply_to(
+        fake, ALICE, lambda: fake.press_button(ALICE, rally, label="参加する")
     )
-    assert "参加で受け付けました" in confirmation.text
+    card = fake.message(ALICE, rally)
+    assert "あなたの返事: 参加" in card.text, "the card pressed is edited in place"
+    assert len(card.edits) == 1
+    assert card.button_labels == ["参加する", "未定", "行けない"]
+    assert question.text == "ご一緒に来る方は何人ですか？\n席の残りが少ないため、2人までです。"
+    assert question.button_labels == ["ひとりで行く", "1人", "2人"], "capacity 3: two fit"
+    assert fake.requests("sendDocument") == [], "no file in the answer"
+    with running.database.session() as session:
+        assert [(r.status, r.guests) for r in session.scalars(select(RsvpRow))] == [("going", 0)]
+
+    count = len(fake.messages(ALICE))
+    fake.press_button(ALICE, question.message_id, label="2人")
+    await fake.until(lambda: "同行の方2人" in fake.message(ALICE, question.message_id).text)
+    confirmation = fake.message(ALICE, question.message_id)
+    assert confirmation.text == (
+        "12月7日(月)の「保険証を残せ 12.7大集会」に、同行の方2人と参加で受け付けました。"
+    )
+    assert confirmation.button_labels == ["カレンダーに追加"]
+    assert len(fake.messages(ALICE)) == count, "the question became the confirmation"
+    with running.database.session() as session:
+        assert [(r.status, r.guests) for r in session.scalars(select(RsvpRow))] == [("going", 2)]
+
+    text, ics = await reply_to(
+        fake,
+        ALICE,
+        lambda: fake.press_button(ALICE, question.message_id, label="カレンダーに追加"),
+        2,
+    )
+    assert "カレンダーに入れるファイルです" in text.text
     assert ics.document is not None
     assert ics.document.filename == "rally-1207-once.ics"
     assert b"SUMMARY:" in ics.document.content
-    assert "何人ですか" in question.text
+    assert fake.message(ALICE, question.message_id).button_labels == ["カレンダーに追加"]
 
-    (card,) = await reply_to(
-        fake, ALICE, lambda: fake.press_button(ALICE, question.message_id, label="2人")
+
+async def test_a_calendar_file_that_fails_leaves_the_answer_alone(
+    running: RunningBot, fake: FakeTelegram
+) -> None:
+    running.app.calendar_sync.sync(CALENDAR)
+    await register(fake, ALICE)
+    await reply_to(fake, ALICE, lambda: fake.send_text(ALICE, "予定"), 2)
+    study = card_of(fake, ALICE, "学習会")
+    (question,) = await reply_to(
+        fake, ALICE, lambda: fake.press_button(ALICE, study, label="参加する")
     )
-    assert fake.message(ALICE, question.message_id).text == "同行の方2人で受け付けました。"
-    assert "あなたの返事: 参加（同行2人）" in card.text
+    fake.press_button(ALICE, question.message_id, label="ひとりで行く")
+    await fake.until(lambda: "受け付けました" in fake.message(ALICE, question.message_id).text)
+    fake.refuse_next("Bad Request: file must be non-empty", methods="sendDocument")
+
+    (text,) = await reply_to(
+        fake,
+        ALICE,
+        lambda: fake.press_button(ALICE, question.message_id, label="カレンダーに追加"),
+    )
+    await fake.until(lambda: len(fake.requests("sendDocument")) == 1)
+
+    assert "カレンダーに入れるファイルです" in text.text
+    assert all(APOLOGY not in m.text for m in fake.messages(ALICE))
+    assert "参加で受け付けました" in fake.message(ALICE, question.message_id).text
     with running.database.session() as session:
-        rows = session.scalars(select(RsvpRow)).all()
-        assert [(r.status, r.guests) for r in rows] == [("going", 2)]
+        assert [(r.status, r.guests) for r in session.scalars(select(RsvpRow))] == [("going", 0)]
+    _, ics = await reply_to(
+        fake,
+        ALICE,
+        lambda: fake.press_button(ALICE, question.message_id, label="カレンダーに追加"),
+        2,
+    )
+    assert ics.document is not None, "asked again, it comes"
 
 
 async def test_waitlist_promotion_and_cancellation_notice_are_queued(
@@ -59,9 +116,10 @@ async def test_waitlist_promotion_and_cancellation_notice_are_queued(
         # Two cards, two messages: the heading rides on the first, 「ここまで」 on the last.
         await reply_to(fake, chat_id, lambda chat_id=chat_id: fake.send_text(chat_id, "予定"), 2)
     alice_card = card_of(fake, ALICE, "12.7大集会")
-    await reply_to(fake, ALICE, lambda: fake.press_button(ALICE, alice_card, label="参加する"), 3)
+    await reply_to(fake, ALICE, lambda: fake.press_button(ALICE, alice_card, label="参加する"))
     question = fake.last_message(ALICE).message_id
-    await reply_to(fake, ALICE, lambda: fake.press_button(ALICE, question, label="2人"))
+    fake.press_button(ALICE, question, label="2人")
+    await fake.until(lambda: "同行の方2人" in fake.message(ALICE, question).text)
     bob_card = card_of(fake, BOB, "12.7大集会")
     (waiting,) = await reply_to(
         fake, BOB, lambda: fake.press_button(BOB, bob_card, label="参加する")
@@ -79,11 +137,11 @@ async def test_waitlist_promotion_and_cancellation_notice_are_queued(
         ]
     assert [purpose for purpose, _ in queued] == ["waitlist_promoted", "event_change"]
     assert queued[0][1] == queued[1][1], "bob was promoted, then told of the cancellation"
-    refused, card = await reply_to(
-        fake, BOB, lambda: fake.press_button(BOB, bob_card, label="未定"), 2
-    )
+    (refused,) = await reply_to(fake, BOB, lambda: fake.press_button(BOB, bob_card, label="未定"))
     assert "中止になりました" in refused.text
-    assert card.text.startswith("【中止】")
+    card = fake.message(BOB, bob_card)
+    assert card.text.startswith("【中止】"), "the card pressed now says so"
+    assert card.button_labels == []
 
 
 async def test_changing_an_answer_and_a_passed_deadline(
@@ -93,16 +151,21 @@ async def test_changing_an_answer_and_a_passed_deadline(
     await register(fake, ALICE)
     await reply_to(fake, ALICE, lambda: fake.send_text(ALICE, "予定"), 2)
     study = card_of(fake, ALICE, "学習会")
-    await reply_to(fake, ALICE, lambda: fake.press_button(ALICE, study, label="参加する"), 3)
+    await reply_to(fake, ALICE, lambda: fake.press_button(ALICE, study, label="参加する"))
+    assert "あなたの返事: 参加" in fake.message(ALICE, study).text
     (changed,) = await reply_to(fake, ALICE, lambda: fake.press_button(ALICE, study, label="未定"))
     assert "未定で受け付けました" in changed.text
+    card = fake.message(ALICE, study)
+    assert "あなたの返事: 未定" in card.text, "the old card does not keep the old answer"
+    assert "あなたの返事: 参加" not in card.text
 
     clock.set(at("2026-12-09", "19:00"))
-    closed, card = await reply_to(
-        fake, ALICE, lambda: fake.press_button(ALICE, study, label="行けない"), 2
+    (closed,) = await reply_to(
+        fake, ALICE, lambda: fake.press_button(ALICE, study, label="行けない")
     )
     assert "受付は終わりました" in closed.text
+    card = fake.message(ALICE, study)
     assert "あなたの返事: 未定" in card.text
-    assert card.button_labels == []
+    assert card.button_labels == [], "the card pressed loses the buttons that no longer work"
     with running.database.session() as session:
         assert [r.status for r in session.scalars(select(RsvpRow))] == ["maybe"]
