@@ -8,16 +8,15 @@ broadcast is stored in another (which checks the draft again).
 
 Words come from the catalogue: the chat's own (`broadcast.*`, `call_off.*`, `cli.rsvps.*`) where
 they say the same thing, `cli.broadcast.*` and `cli.call_off.*` for what only the command line
-says; until the catalogues have those, the English of `CLI_WORDS` is printed. A broadcast's
-text, event titles and the organiser's own arguments pass through `bot.terminal` on their way
-to the screen: the text was written in some editor and may carry escape sequences.
+says. A broadcast's text, event titles and the organiser's own arguments pass through
+`bot.terminal` on their way to the screen: the text was written in some editor and may carry
+escape sequences.
 """
 
 from __future__ import annotations
 
 import sys
 import unicodedata
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -52,49 +51,10 @@ a longer file is refused without being read whole."""
 RULE = "-" * 40
 """Between the messages of a preview, as members get them one after another."""
 
-CLI_WORDS: Mapping[str, str] = {
-    "cli.broadcast.unreadable": "{path}: cannot read the file ({error})",
-    "cli.broadcast.not_utf8": "{path}: the file is not UTF-8 text; save it as UTF-8 and try again",
-    "cli.broadcast.bad_target": (
-        "--to {target}: write all, region:CODE, or event:EVENT:going where EVENT is an event "
-        "id from the schedule files (its next date) or an occurrence number; the answers are "
-        "going, maybe, no, separated by commas"
-    ),
-    "cli.broadcast.unknown_region": "--to {target}: no region {region} in the config ({regions})",
-    "cli.broadcast.no_such_occurrence": (
-        "--to {target}: no occurrence number {id}; write the event id from the schedule file "
-        "instead (campaign-bot events list)"
-    ),
-    "cli.broadcast.large": (
-        "more than {above} recipients: type their number to send, or run again with --yes"
-    ),
-    "cli.broadcast.type_count": "type {recipients} to send: ",
-    "cli.broadcast.confirm": "send it? [y/N] ",
-    "cli.broadcast.confirm_scheduled": "schedule it? [y/N] ",
-    "cli.broadcast.started": (
-        "broadcast no. {id}: goes now, recipients: {recipients} (the running bot sends it; "
-        "follow it with campaign-bot broadcasts)"
-    ),
-    "cli.broadcast.scheduled": (
-        "broadcast no. {id}: goes on {when}, recipients as of now: {recipients} "
-        "(cancel it with campaign-bot broadcasts cancel {id})"
-    ),
-    "cli.call_off.done": (
-        "{event}: called off ({reason}), told now: {told}. To take it back: "
-        "campaign-bot cancel {slug} --date {date} --undo"
-    ),
-    "cli.call_off.several": (
-        "{count} occurrences of '{event}' on {date}: call the one you mean off in the chat "
-        "({button})"
-    ),
-}
-
 
 def say(texts: Texts, key: str, **values: object) -> str:
-    """`key` in the organisers' language; until the catalogue has it, its English here."""
-    if key in texts.entries:
-        return texts(key, **values)
-    return CLI_WORDS[key].format(**values)
+    """`key` in the organisers' language."""
+    return texts(key, **values)
 
 
 class Refused(Exception):

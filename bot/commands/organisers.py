@@ -5,14 +5,13 @@ members' stored roles brought up to date at once, and someone removed loses thei
 dialogs (an answer being written, a broadcast being composed). The config's lists are read,
 never written: someone listed there stays an organiser until the file says otherwise.
 
-Words come from the catalogue (`cli.organisers.*`); until it has them, the English of
-`CLI_WORDS` is printed. Ids, notes and names pass through `bot.terminal.field`.
+Words come from the catalogue (`cli.organisers.*`). Ids, notes and names pass through
+`bot.terminal.field`.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -28,38 +27,10 @@ __all__ = ["CHANNELS", "add", "listing", "remove"]
 
 BY = "cli"
 
-CLI_WORDS: Mapping[str, str] = {
-    "cli.organisers.added": "{channel} {id}: now an organiser",
-    "cli.organisers.already": "{channel} {id}: already in the database's list",
-    "cli.organisers.unknown_yet": (
-        "({channel} {id} has not written to the bot yet: the role starts with their first message)"
-    ),
-    "cli.organisers.removed": "{channel} {id}: no longer an organiser",
-    "cli.organisers.still_in_config": (
-        "{channel} {id}: taken off the database's list, but still an organiser: "
-        "config.yaml makes them one (change it there)"
-    ),
-    "cli.organisers.not_listed": "{channel} {id}: not in the database's list",
-    "cli.organisers.only_in_config": (
-        "{channel} {id}: config.yaml makes them an organiser, not the database; change it there"
-    ),
-    "cli.organisers.none": (
-        "no organisers: list them in config.yaml (organisers:) or with campaign-bot organisers add"
-    ),
-    "cli.organisers.line": "{channel:<9} {id:<34} {source:<9} {name}{note}",
-    "cli.organisers.from_config": "config",
-    "cli.organisers.from_database": "database",
-    "cli.organisers.added_by": "  (added {when} by {by}{note})",
-    "cli.organisers.note": ": {note}",
-    "cli.organisers.no_name": "-",
-}
-
 
 def say(texts: Texts, key: str, **values: object) -> str:
-    """`key` in the organisers' language; until the catalogue has it, its English here."""
-    if key in texts.entries:
-        return texts(key, **values)
-    return CLI_WORDS[key].format(**values)
+    """`key` in the organisers' language."""
+    return texts(key, **values)
 
 
 @dataclass(frozen=True)
