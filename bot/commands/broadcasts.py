@@ -160,36 +160,6 @@ def send_time(texts: Texts, written: str, now: datetime, campaign: Campaign) -> 
     return moment
 
 
-def event_label(texts: Texts, occurrence: Occurrence, campaign: Campaign) -> str:
-    """「12月7日(月) 13:00 保険証を残せ 12.7大集会」, safe for a terminal."""
-    day = texts.format_datetime(occurrence.starts_at, campaign.timezone)
-    return f"{day} {field(occurrence.title)}"
-
-
-def audience_label(texts: Texts, campaign: Campaign, uow: UnitOfWork, target: Target) -> str:
-    """Whom a target reaches, in the words of the chat's preview and 送信一覧."""
-    if target.region is not None:
-        names = campaign.region_names({target.region}, texts.language)
-        return texts("broadcast.audience_region", region=names[0] if names else target.region)
-    if target.occurrence_id is not None:
-        occurrence = uow.calendar.occurrence(target.occurrence_id)
-        event = (
-            event_label(texts, occurrence, campaign)
-            if occurrence is not None
-            else f"#{target.occurrence_id}"
-        )
-        answers = texts.join([texts(f"events.answer.{s}") for s in sorted(target.answers)])
-        return texts("broadcast.audience_event", event=event, answers=answers)
-    return texts("broadcast.audience_all")
-
-
-def duration(texts: Texts, takes: timedelta) -> str:
-    seconds = int(takes.total_seconds())
-    if seconds < 60:
-        return texts("broadcast.seconds", count=max(seconds, 1))
-    return texts("broadcast.minutes", count=-(-seconds // 60))
-
-
 def clock_time(moment: time) -> str:
     return f"{moment.hour}:{moment.minute:02d}"
 
@@ -212,7 +182,7 @@ def describe_preview(texts: Texts, campaign: Campaign, audience: str, seen: Prev
                 stopped=broadcasts.number(reach.stopped),
                 unreachable=broadcasts.number(reach.unreachable),
             ),
-            texts("broadcast.preview_takes", takes=duration(texts, seen.takes)),
+            texts("broadcast.preview_takes", takes=broadcasts.duration(texts, seen.takes)),
         ]
     )
     if draft.send_at is not None:
@@ -284,7 +254,7 @@ def broadcast(
             draft = Draft(target, message, urgent=urgent, send_at=send_at)
             if not yes:
                 seen = broadcasts.preview(uow, draft, campaign.broadcasts, now)
-                audience = audience_label(texts, campaign, uow, target)
+                audience = broadcasts.audience_label(texts, campaign, uow, target)
     except Refused as exc:
         return streams.refuse(str(exc))
     except BroadcastError as exc:
@@ -317,8 +287,7 @@ def describe_sent(texts: Texts, campaign: Campaign, sent: Broadcast) -> str:
 
 def excerpt(value: str, length: int = 40) -> str:
     """The start of a text on one line, safe for a terminal."""
-    flat = " ".join(value.split())
-    return field(flat if len(flat) <= length else flat[: length - 1] + "…")
+    return field(broadcasts.excerpt(value, length))
 
 
 def describe_listed(
@@ -360,7 +329,7 @@ def list_broadcasts(app: App, *, limit: int = DEFAULT_LIMIT, out: TextIO | None 
             return
         blocks = [texts("broadcast.list_heading")]
         for item, progress in found:
-            audience = audience_label(texts, campaign, uow, item.target)
+            audience = broadcasts.audience_label(texts, campaign, uow, item.target)
             blocks.append(describe_listed(texts, campaign, audience, item, progress))
     print("\n\n".join(blocks), file=out)
 
@@ -441,7 +410,7 @@ def call_off(
             return streams.refuse(f"--reason: {message}" if str(exc) == "no_reason" else message)
         after = uow.calendar.occurrence(occurrence.id)
         uow.commit()
-    event = event_label(texts, occurrence, campaign)
+    event = broadcasts.event_label(texts, occurrence, campaign)
     if undo:
         print(texts("call_off.undone", event=event, told=told), file=streams.out)
     else:

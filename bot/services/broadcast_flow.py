@@ -9,7 +9,7 @@ this runs, and the organiser role is checked there at every press (and by the us
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.domain.broadcasts import (
     OPEN_STATUSES,
@@ -23,7 +23,6 @@ from bot.services.attendance import upcoming
 from bot.services.broadcasts import BroadcastError, CallOffError, Draft
 from bot.services.events import number
 from bot.services.turn import StaleAction, Turn
-from bot.texts import Texts
 
 BROADCAST = "broadcast"
 CALL_OFF = "call_off"
@@ -43,6 +42,14 @@ def _button(turn: Turn, key: str, action: str, *args: str, **fields: object) -> 
     """A button of the open dialog: it carries the dialog's token first."""
     assert turn.dialog is not None
     return Button(turn.texts(key, **fields), Action(action, (turn.dialog.token, *args)))
+
+
+def _audience(turn: Turn, target: Target) -> str:
+    return broadcasts.audience_label(turn.texts, turn.campaign, turn.uow, target)
+
+
+def _event(turn: Turn, occurrence: Occurrence) -> str:
+    return broadcasts.event_label(turn.texts, occurrence, turn.campaign)
 
 
 def _quit_row(turn: Turn, name: str) -> tuple[Button, ...]:
@@ -93,7 +100,7 @@ def choose_audience(turn: Turn, choice: str) -> list[Outgoing]:
         rows = [
             (
                 Button(
-                    _event_label(texts, item.occurrence, turn),
+                    _event(turn, item.occurrence),
                     Action("bc_event", (_token(turn), str(item.occurrence.id))),
                 ),
             )
@@ -117,7 +124,8 @@ def choose_event(turn: Turn, occurrence: Occurrence) -> list[Outgoing]:
         (_button(turn, f"broadcast.answers_{name}", "bc_answers", name),) for name in ANSWER_CHOICES
     ]
     text = turn.texts(
-        "broadcast.answers_question", event=_event_label(turn.texts, occurrence, turn)
+        "broadcast.answers_question",
+        event=_event(turn, occurrence),
     )
     return [Outgoing(text, buttons=(*rows, _quit_row(turn, "bc_quit")))]
 
@@ -135,7 +143,10 @@ def _ask_text(turn: Turn, target: Target) -> list[Outgoing]:
     turn.advance(step="text", target=target.encode())
     return [
         Outgoing(
-            turn.texts("broadcast.write_text", audience=audience_label(turn, target)),
+            turn.texts(
+                "broadcast.write_text",
+                audience=_audience(turn, target),
+            ),
             buttons=(_quit_row(turn, "bc_quit"),),
         )
     ]
@@ -196,14 +207,17 @@ def preview(turn: Turn) -> list[Outgoing]:
     reach, settings = seen.reach, turn.campaign.broadcasts
     lines = [
         texts("broadcast.preview_heading"),
-        texts("broadcast.preview_audience", audience=audience_label(turn, draft.target)),
+        texts(
+            "broadcast.preview_audience",
+            audience=_audience(turn, draft.target),
+        ),
         texts(
             "broadcast.preview_reach",
             recipients=broadcasts.number(reach.recipients),
             stopped=broadcasts.number(reach.stopped),
             unreachable=broadcasts.number(reach.unreachable),
         ),
-        texts("broadcast.preview_takes", takes=_duration(texts, seen.takes)),
+        texts("broadcast.preview_takes", takes=broadcasts.duration(texts, seen.takes)),
     ]
     if draft.send_at is not None:
         when = texts.format_datetime(draft.send_at, turn.campaign.timezone)
@@ -277,7 +291,7 @@ def toggle_card(turn: Turn) -> list[Outgoing]:
     rows = [
         (
             Button(
-                _event_label(turn.texts, item.occurrence, turn),
+                _event(turn, item.occurrence),
                 Action("bc_card_pick", (_token(turn), str(item.occurrence.id))),
             ),
         )
@@ -370,10 +384,12 @@ def listing(turn: Turn) -> list[Outgoing]:
                 id=broadcast.id,
                 status=texts(f"broadcast.status_{broadcast.status}"),
                 when=texts.format_datetime(broadcast.send_at, turn.campaign.timezone),
-                audience=audience_label(turn, broadcast.target),
+                audience=broadcasts.audience_label(
+                    turn.texts, turn.campaign, turn.uow, broadcast.target
+                ),
                 sent=broadcasts.number(progress.sent),
                 recipients=broadcasts.number(progress.recipients),
-                text=_excerpt(broadcast.text),
+                text=broadcasts.excerpt(broadcast.text),
             )
         )
         if broadcast.status in OPEN_STATUSES:
@@ -394,7 +410,7 @@ def ask_stop(turn: Turn, broadcast_id: int) -> list[Outgoing]:
     found = turn.uow.broadcasts.get(broadcast_id)
     if found is None or found.status not in OPEN_STATUSES:
         return [turn.screens.with_menu(turn.member, turn.texts("broadcast.stop_too_late"))]
-    text = turn.texts("broadcast.stop_question", id=found.id, text=_excerpt(found.text))
+    text = turn.texts("broadcast.stop_question", id=found.id, text=broadcasts.excerpt(found.text))
     return [
         Outgoing(
             text,
@@ -430,7 +446,7 @@ def start_call_off(turn: Turn) -> list[Outgoing]:
     rows = []
     for item in coming:
         occurrence = item.occurrence
-        label = _event_label(texts, occurrence, turn)
+        label = _event(turn, occurrence)
         if occurrence.called_off is not None:
             rows.append(
                 (
@@ -451,7 +467,10 @@ def start_call_off(turn: Turn) -> list[Outgoing]:
 def pick_call_off(turn: Turn, occurrence: Occurrence) -> list[Outgoing]:
     turn.advance(step="reason", event=occurrence.id)
     rows = [(_button(turn, f"call_off.reason_{r}", "co_reason", r),) for r in REASONS]
-    text = turn.texts("call_off.reason_question", event=_event_label(turn.texts, occurrence, turn))
+    text = turn.texts(
+        "call_off.reason_question",
+        event=_event(turn, occurrence),
+    )
     return [Outgoing(text, buttons=(*rows, _quit_row(turn, "co_quit")))]
 
 
@@ -476,7 +495,7 @@ def _call_off_preview(turn: Turn, reason: str) -> list[Outgoing]:
     told = turn.uow.rsvps.counts(occurrence.id)
     text = turn.texts(
         "call_off.preview",
-        event=_event_label(turn.texts, occurrence, turn),
+        event=_event(turn, occurrence),
         reason=reason,
         people=told.going + told.maybe + told.waitlist,
     )
@@ -505,12 +524,16 @@ def send_call_off(turn: Turn) -> list[Outgoing]:
         turn.end_dialog()
         return [turn.screens.with_menu(turn.member, turn.texts(f"call_off.error_{exc}"))]
     turn.end_dialog()
-    text = turn.texts("call_off.done", event=_event_label(turn.texts, occurrence, turn), told=told)
+    text = turn.texts(
+        "call_off.done",
+        event=_event(turn, occurrence),
+        told=told,
+    )
     return [turn.screens.with_menu(turn.member, text)]
 
 
 def ask_undo(turn: Turn, occurrence: Occurrence) -> list[Outgoing]:
-    label = _event_label(turn.texts, occurrence, turn)
+    label = _event(turn, occurrence)
     if occurrence.called_off is None or occurrence.starts_at <= turn.now:
         return [turn.screens.with_menu(turn.member, turn.texts("call_off.error_not_called_off"))]
     return [
@@ -534,7 +557,9 @@ def undo(turn: Turn, occurrence: Occurrence) -> list[Outgoing]:
     except CallOffError as exc:
         return [turn.screens.with_menu(turn.member, turn.texts(f"call_off.error_{exc}"))]
     text = turn.texts(
-        "call_off.undone", event=_event_label(turn.texts, occurrence, turn), told=told
+        "call_off.undone",
+        event=_event(turn, occurrence),
+        told=told,
     )
     return [turn.screens.with_menu(turn.member, text)]
 
@@ -556,30 +581,6 @@ def _called_event(turn: Turn) -> Occurrence:
 # --- shared -----------------------------------------------------------------------------------
 
 
-def audience_label(turn: Turn, target: Target) -> str:
-    texts = turn.texts
-    if target.region is not None:
-        names = turn.campaign.region_names({target.region}, turn.member.language)
-        return texts("broadcast.audience_region", region=names[0] if names else target.region)
-    if target.occurrence_id is not None:
-        occurrence = turn.uow.calendar.occurrence(target.occurrence_id)
-        event = (
-            _event_label(texts, occurrence, turn)
-            if occurrence is not None
-            else f"#{target.occurrence_id}"
-        )
-        answers = texts.join(
-            [texts(f"events.answer.{status}") for status in sorted(target.answers)]
-        )
-        return texts("broadcast.audience_event", event=event, answers=answers)
-    return texts("broadcast.audience_all")
-
-
-def _event_label(texts: Texts, occurrence: Occurrence, turn: Turn) -> str:
-    day = texts.format_datetime(occurrence.starts_at, turn.campaign.timezone)
-    return f"{day} {occurrence.title}"[:60]
-
-
 def _card(turn: Turn, occurrence_id: int | None) -> Outgoing | None:
     if occurrence_id is None:
         return None
@@ -595,18 +596,6 @@ def _card(turn: Turn, occurrence_id: int | None) -> Outgoing | None:
         now=turn.now,
         organiser=False,
     )
-
-
-def _duration(texts: Texts, takes: timedelta) -> str:
-    seconds = int(takes.total_seconds())
-    if seconds < 60:
-        return texts("broadcast.seconds", count=max(seconds, 1))
-    return texts("broadcast.minutes", count=-(-seconds // 60))
-
-
-def _excerpt(text: str, length: int = 40) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= length else flat[: length - 1] + "…"
 
 
 def _label(turn: Turn) -> str:

@@ -22,6 +22,7 @@ from bot.domain.broadcasts import (
     delivery_time,
     split_for_sending,
 )
+from bot.domain.campaign import Campaign
 from bot.domain.deliveries import (
     BROADCAST_PROGRESS,
     BROADCAST_REPORT,
@@ -406,3 +407,41 @@ def _counts(progress: Progress) -> dict[str, int]:
         "skipped_other": progress.skipped_other,
         "failed": progress.failed,
     }
+
+
+# --- words shared by the chat and the command line -------------------------------------------
+
+
+def event_label(texts: Texts, occurrence: Occurrence, campaign: Campaign) -> str:
+    day = texts.format_datetime(occurrence.starts_at, campaign.timezone)
+    return f"{day} {occurrence.title}"[:60]
+
+
+def audience_label(texts: Texts, campaign: Campaign, uow: UnitOfWork, target: Target) -> str:
+    """Whom a target reaches, in the words of the preview and of 送信一覧."""
+    if target.region is not None:
+        names = campaign.region_names({target.region}, texts.language)
+        return texts("broadcast.audience_region", region=names[0] if names else target.region)
+    if target.occurrence_id is not None:
+        occurrence = uow.calendar.occurrence(target.occurrence_id)
+        event = (
+            event_label(texts, occurrence, campaign)
+            if occurrence is not None
+            else f"#{target.occurrence_id}"
+        )
+        answers = texts.join([texts(f"events.answer.{s}") for s in sorted(target.answers)])
+        return texts("broadcast.audience_event", event=event, answers=answers)
+    return texts("broadcast.audience_all")
+
+
+def duration(texts: Texts, takes: timedelta) -> str:
+    seconds = int(takes.total_seconds())
+    if seconds < 60:
+        return texts("broadcast.seconds", count=max(seconds, 1))
+    return texts("broadcast.minutes", count=-(-seconds // 60))
+
+
+def excerpt(value: str, length: int = 40) -> str:
+    """The start of a text, on one line."""
+    flat = " ".join(value.split())
+    return flat if len(flat) <= length else flat[: length - 1] + "…"
