@@ -60,8 +60,10 @@ def describe_report(texts: Texts, report: SyncReport) -> str:
     return "\n".join(lines)
 
 
-def list_events(app: App, *, days: int, out: TextIO = sys.stdout) -> None:
-    """Upcoming occurrences with their answers, one line each."""
+def list_events(app: App, *, days: int, out: TextIO | None = None) -> None:
+    """Upcoming occurrences with their answers, one line each (to stdout as it is when
+    called, so a test's captured stdout gets it)."""
+    out = out or sys.stdout
     texts = texts_for(app.settings)
     zone = app.settings.zone
     coming = attendance(app).upcoming(days=days)
@@ -110,7 +112,8 @@ def not_found(texts: Texts, slug: str, on: date | None) -> str:
     return texts("cli.rsvps.not_found_on", event=slug, date=on.isoformat())
 
 
-def print_rsvps(texts: Texts, zone: tzinfo, answers: Answers, out: TextIO = sys.stdout) -> None:
+def print_rsvps(texts: Texts, zone: tzinfo, answers: Answers, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     occurrence, counts = answers.occurrence, answers.counts
     when = event_cards.when(texts, occurrence, zone)
     print(texts("cli.rsvps.heading", title=field(occurrence.title), when=when), file=out)
