@@ -74,8 +74,9 @@ def test_answering_on_the_console(app: App) -> None:
         "3",  # 板橋区
         "17",  # 決定
         "予定",
-        "1",  # 参加する (the rally)
-        "3",  # 2人
+        "1",  # 参加する (the rally): its card again [1-3], then ひとりで行く [4], 1人 [5], 2人 [6]
+        "6",  # 2人
+        "1",  # カレンダーに追加
         "予定",
         "5",  # 未定 (the study meeting)
     )
@@ -83,7 +84,7 @@ def test_answering_on_the_console(app: App) -> None:
     assert "  [1] 参加する\n  [2] 未定\n  [3] 行けない" in transcript
     assert "参加で受け付けました" in transcript
     assert "（添付ファイル: rally-1207-once.ics）" in transcript
-    assert "同行の方2人で受け付けました。" in transcript
+    assert "同行の方2人と参加で受け付けました。" in transcript
     assert "あなたの返事: 参加（同行2人）" in transcript
     assert "「マイナ保険証 学習会」を未定で受け付けました。" in transcript
     with app.database.session() as session:

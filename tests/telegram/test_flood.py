@@ -45,18 +45,26 @@ async def journeys(fake: FakeTelegram, chat_id: int) -> None:
     _, last = await reply_to(fake, chat_id, lambda: fake.send_text(chat_id, "予定"), 2, timeout=10)
     assert "ここまで" in last.text
     rally = card_of(fake, chat_id, "12.7大集会")
-    confirmation, ics, question = await reply_to(
-        fake, chat_id, lambda: fake.press_button(chat_id, rally, label="参加する"), 3, timeout=10
+    (question,) = await reply_to(
+        fake, chat_id, lambda: fake.press_button(chat_id, rally, label="参加する"), timeout=10
     )
-    assert "参加で受け付けました" in confirmation.text
-    assert ics.document is not None
-    (card,) = await reply_to(
-        fake,
-        chat_id,
-        lambda: fake.press_button(chat_id, question.message_id, label="2人"),
+    assert "あなたの返事: 参加" in fake.message(chat_id, rally).text, "the card, edited"
+    assert "何人ですか" in question.text
+    fake.press_button(chat_id, question.message_id, label="2人")
+    await fake.until(
+        lambda: (
+            "同行の方2人と参加で受け付けました" in fake.message(chat_id, question.message_id).text
+        ),
         timeout=10,
     )
-    assert "あなたの返事: 参加（同行2人）" in card.text
+    _, ics = await reply_to(
+        fake,
+        chat_id,
+        lambda: fake.press_button(chat_id, question.message_id, label="カレンダーに追加"),
+        2,
+        timeout=10,
+    )
+    assert ics.document is not None
     (again,) = await reply_to(fake, chat_id, lambda: fake.send_text(chat_id, "ヘルプ"), timeout=10)
     assert "使い方" in again.text
 
