@@ -84,6 +84,8 @@ class ConsoleChannel:
                 for button in row:
                     self._buttons.append(button)
                     self._write(f"  [{len(self._buttons)}] {terminal.field(button.label)}")
+            for link in reply.links:
+                self._write(f"  {terminal.field(link.label)}: {terminal.field(link.url)}")
             if reply.menu and not reply.buttons:
                 items = []
                 for row in reply.menu:

@@ -124,6 +124,7 @@ def adapt(message: Outgoing, capabilities: Capabilities) -> list[Outgoing]:
         final,
         menu=_wrap(_shorten_silently(message.menu, caps.max_label_chars), caps.max_buttons_per_row),
         attachments=message.attachments,
+        links=message.links,
     )
     return out
 

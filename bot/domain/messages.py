@@ -139,6 +139,21 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A web page offered by name (「地図を開く」, 「厚生労働省のページ」): members never see a raw
+    or percent-encoded address. Channels show it as a link button where they can."""
+
+    label: str
+    url: str
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("https://", "http://")):
+            raise ValueError(f"a link must be a web address: {self.url[:80]!r}")
+        if not self.label.strip():
+            raise ValueError("a link needs a name")
+
+
+@dataclass(frozen=True)
 class Attachment:
     """A file sent with a message, such as an .ics calendar entry."""
 
@@ -201,6 +216,8 @@ class Outgoing:
     edit_of: str | None = None
     """The platform id of a message sent earlier to update instead (a broadcast's progress
     count); a channel that cannot edit, or a message too old to edit, gets a new one."""
+    links: tuple[Link, ...] = ()
+    """Web pages offered by name under the message (after its buttons)."""
 
     def __post_init__(self) -> None:
         if not self.text.strip():
@@ -221,6 +238,8 @@ class Outgoing:
             "buttons": rows(self.buttons),
             "menu": rows(self.menu),
         }
+        if self.links:
+            payload["links"] = [[link.label, link.url] for link in self.links]
         if self.paging is not None:
             paging = self.paging
             payload["paging"] = {
@@ -259,11 +278,18 @@ class Outgoing:
             buttons=rows(payload.get("buttons", [])),
             menu=rows(payload.get("menu", [])),
             paging=paging,
+            links=tuple(Link(str(label), str(url)) for label, url in _pairs(payload.get("links"))),
         )
 
     def all_buttons(self) -> list[Button]:
         """Choices first, then the menu: the order the console numbers them in."""
         return [b for row in (*self.buttons, *self.menu) for b in row]
+
+
+def _pairs(value: object) -> list[tuple[object, object]]:
+    if not isinstance(value, list):
+        return []
+    return [(item[0], item[1]) for item in value if isinstance(item, list) and len(item) == 2]
 
 
 def clean_text(text: str) -> str:

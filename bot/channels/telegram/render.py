@@ -25,7 +25,7 @@ from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, NetworkError, RetryAfter
 
 from bot.domain.capabilities import TELEGRAM, Capabilities, adapt, split_text
-from bot.domain.messages import Button, Outgoing
+from bot.domain.messages import Button, Link, Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +36,15 @@ Pace = Callable[[int], Awaitable[None]]
 Flood = Callable[[float], Awaitable[bool]]
 
 
-def inline_keyboard(rows: Rows) -> InlineKeyboardMarkup:
+def inline_keyboard(rows: Rows, links: tuple[Link, ...] = ()) -> InlineKeyboardMarkup:
+    """The message's choices, then its links as link buttons (one a row: they open a page)."""
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(b.label, callback_data=b.action.encode()) for b in row]
-            for row in rows
+            *(
+                [InlineKeyboardButton(b.label, callback_data=b.action.encode()) for b in row]
+                for row in rows
+            ),
+            *([InlineKeyboardButton(link.label, url=link.url)] for link in links),
         ]
     )
 
@@ -192,7 +196,11 @@ async def _edit(bot: Bot, chat_id: int | str, message_id: int, reply: Outgoing) 
             chat_id=chat_id,
             message_id=message_id,
             parse_mode=ParseMode.HTML,
-            reply_markup=inline_keyboard(reply.buttons) if reply.buttons else None,
+            reply_markup=(
+                inline_keyboard(reply.buttons, reply.links)
+                if reply.buttons or reply.links
+                else None
+            ),
         )
     except BadRequest as exc:
         # Pressing the same toggle twice quickly gives an identical message: nothing to do.
@@ -213,8 +221,8 @@ async def _send(
             continue
         last = index == len(parts) - 1
         markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None
-        if last and reply.buttons:
-            markup = inline_keyboard(reply.buttons)
+        if last and (reply.buttons or reply.links):
+            markup = inline_keyboard(reply.buttons, reply.links)
         elif last and reply.menu and not menus.shows(chat_id, reply.menu):
             markup = menu_keyboard(reply.menu)
         sent = await bot.send_message(
