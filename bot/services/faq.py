@@ -3,18 +3,23 @@
 Anything a member writes that is not a menu word comes here. The engine decides (answer,
 もしかして, route, decline, don't know); every question is logged without the member's id
 for the organisers' quality loop, and every answer offers 「世話人に聞く」.
+
+An answer fits a phone screen: the answer, its checked date, and its first source as a named
+link; 「くわしく」 shows the rest and the other sources, also as named links. Members never
+read a raw address (see tests/unit/test_message_budget.py).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain.messages import Action, Button, Outgoing
+from bot.domain.messages import Action, Button, Link, Outgoing
 from bot.domain.ports import LoggedQuestion, UnitOfWorkFactory
-from bot.faq.knowledge import Entry
+from bot.faq.knowledge import Entry, Source
 from bot.faq.matcher import Decision, FaqEngine, Outcome
 from bot.services import contact, events
 from bot.services.turn import StaleAction, Turn
@@ -24,6 +29,13 @@ EngineSource = Callable[[], FaqEngine | None]
 
 # What the quality loop reviews: declined, unsure and もしかして questions.
 NOT_ANSWERED = frozenset({Outcome.UNKNOWN, Outcome.DECLINE, Outcome.SUGGEST})
+
+# A source's name on its link button is cut to this (LINE's label limit): with 「出典: 」
+# before it, the button still reads whole on a phone.
+SOURCE_NAME_CHARS = 20
+
+# What a source's title says in brackets (「（保険証の経過措置）」) is its subject, not its name.
+_BRACKETED = re.compile(r"[（(][^（）()]*[）)]")
 
 
 def human_button(turn: Turn) -> Button:
@@ -59,11 +71,11 @@ class Answers:
         return [answer_message(turn, entry, language=_language(language), successor=successor)]
 
     def more(self, turn: Turn, entry_id: str, language: str = "") -> list[Outgoing]:
-        """「くわしく」: the continuation of an answer."""
+        """「くわしく」: the continuation of an answer, and the sources the answer did not show."""
         entry = self._entry(entry_id)
         language = _language(language)
         more = entry.text(language or turn.member.language)[2]
-        if more is None:
+        if more is None and len(entry.sources) < 2:
             raise StaleAction(entry_id)
         texts = _texts(turn, language)
         related = [
@@ -72,7 +84,13 @@ class Answers:
             if found is not None
         ]
         rows = (*((button,) for button in related), (_human_button(texts),))
-        return [Outgoing(more, buttons=rows)]
+        return [
+            Outgoing(
+                more or texts("faq.more_sources"),
+                buttons=rows,
+                links=source_links(texts, entry.sources)[1:],
+            )
+        ]
 
     def _entry(self, entry_id: str) -> Entry:
         entry = self._lookup(entry_id)
@@ -150,7 +168,8 @@ def answer_message(
     language: str = "",
     successor: Entry | None = None,
 ) -> Outgoing:
-    """The answer, its sources and the date it was checked; a caution once it may be stale.
+    """The answer, the date it was checked and its first source (a named link); a caution
+    once it may be stale. 「くわしく」 shows the rest and the other sources (`Answers.more`).
 
     `language` is "en" for a question asked in English ("" is the member's own language).
     `alternatives` are entries that matched nearly as well: offered as buttons, in case the
@@ -177,16 +196,8 @@ def answer_message(
             parts.append(
                 texts("faq.caution", date=until, ask=entry.ask or texts("faq.ask_default"))
             )
-    sources = texts.join(f"{s.title} {s.url}" for s in entry.sources)
-    parts.append(
-        "\n".join(
-            (
-                texts("faq.sources", sources=sources),
-                texts("faq.checked", date=texts.format_day(entry.checked)),
-            )
-        )
-    )
-    if more:
+    parts.append(texts("faq.checked", date=texts.format_day(entry.checked)))
+    if more or len(entry.sources) > 1:
         rows.insert(
             0, (Button(texts("faq.more_button"), Action("faq_more", _args(entry.id, language))),)
         )
@@ -194,7 +205,9 @@ def answer_message(
         parts.append(texts("faq.alternatives"))
         rows.extend((entry_button(other, shown),) for other in alternatives)
     rows.append((_human_button(texts),))
-    return Outgoing("\n\n".join(parts), buttons=tuple(rows))
+    # One source under the answer; the others wait under 「くわしく」.
+    links = source_links(texts, entry.sources)[:1]
+    return Outgoing("\n\n".join(parts), buttons=tuple(rows), links=links)
 
 
 @dataclass(frozen=True)
@@ -225,6 +238,37 @@ def unanswered(units: UnitOfWorkFactory, since: datetime) -> list[Unanswered]:
         Unanswered(normalised, count, last[normalised], tuple(examples[normalised]))
         for normalised, count in times.most_common()
     ]
+
+
+def source_links(texts: Texts, sources: tuple[Source, ...]) -> tuple[Link, ...]:
+    """An entry's sources offered by short names (「出典: 岐阜新聞」), never as raw addresses.
+
+    Two sources that would get the same name (two articles of one paper) keep what their
+    titles say in brackets, so the buttons can be told apart.
+    """
+    names = [source_name(source.title) for source in sources]
+    return tuple(
+        Link(
+            texts(
+                "faq.source_link",
+                name=source_name(source.title, brackets=True) if names.count(name) > 1 else name,
+            ),
+            source.url,
+        )
+        for name, source in zip(names, sources, strict=True)
+    )
+
+
+def source_name(title: str, limit: int = SOURCE_NAME_CHARS, *, brackets: bool = False) -> str:
+    """A source's title as a short name: without what it says in brackets (unless `brackets`),
+    cut at a space when that keeps at least half of `limit`, else with an ellipsis."""
+    name = " ".join((title if brackets else _BRACKETED.sub(" ", title)).split()) or title.strip()
+    if len(name) <= limit:
+        return name
+    space = name.rfind(" ", 0, limit + 1)
+    if space >= limit // 2:
+        return name[:space]
+    return name[: limit - 1] + "…"
 
 
 def entry_button(entry: Entry, language: str) -> Button:

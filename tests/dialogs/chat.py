@@ -51,6 +51,10 @@ class Chat:
     def labels(self) -> list[str]:
         return [b.label for reply in self.replies for b in reply.all_buttons()]
 
+    def links(self) -> list[tuple[str, str]]:
+        """The web pages offered by name in the last turn: (name, address)."""
+        return [(link.label, link.url) for reply in self.replies for link in reply.links]
+
     def reply_with(self, fragment: str) -> Outgoing:
         """The last turn's reply whose text contains `fragment`."""
         for reply in self.replies:

@@ -10,6 +10,11 @@ from bot.faq.knowledge import Entry, KnowledgeBase, Route, RouteKind, Source
 from bot.faq.matcher import FaqEngine
 
 SOURCE = (Source("厚生労働省 マイナ保険証FAQ", "https://www.mhlw.go.jp/stf/newpage_40406.html"),)
+# A second source: the answer shows the first one, 「くわしく」 the others.
+SOURCES = (
+    *SOURCE,
+    Source("岐阜新聞（保険証の有効期限）", "https://www.gifu-np.co.jp/articles/-/629879"),
+)
 CHECKED = date(2026, 11, 20)
 
 
@@ -22,9 +27,8 @@ def entry(
         title=title,
         questions=tuple(questions),
         answer=answer,
-        sources=SOURCE,
         checked=CHECKED,
-        **kw,  # type: ignore[arg-type]
+        **{"sources": SOURCE, **kw},  # type: ignore[arg-type]
     )
 
 
@@ -46,6 +50,7 @@ ENTRIES = (
             "資格確認書は申し込まないと届かない",
         ],
         "マイナ保険証を持っていない人には、申請不要で資格確認書が届きます。",
+        sources=SOURCES,
     ),
     entry(
         "old-card-until",
@@ -95,6 +100,7 @@ ENTRIES = (
         questions_en=("I lost my My Number card", "My My Number card is gone"),
         answer_en="Call 0120-95-0178 to suspend it; apply to your insurer for a 資格確認書.",
         more_en="A reissue takes about a month.",
+        sources=SOURCES,
     ),
 )
 ROUTES = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -54,7 +55,8 @@ def test_question_answer_suggestions_and_relay_round_trip(app: App) -> None:
         "保険証のことで、区役所へ一緒に行ってくれる人はいますか",
     )
     assert "0120-95-0178" in member
-    assert "出典:" in member
+    # The source is a named line under the answer; only there does the console print its address.
+    assert re.search(r"^  出典: [^\n:]+: https://", member, re.M), member
     assert "確認日: 2026年11月20日" in member
     question = "保険証のことで、区役所へ一緒に行ってくれる人はいますか"
     relay = console(app, question, human_button(member))

@@ -1,4 +1,5 @@
-"""Questions in the conversation: answers with sources and dates, もしかして, declines, relay."""
+"""Questions in the conversation: answers with named sources and dates, もしかして, declines,
+relay."""
 
 from __future__ import annotations
 
@@ -55,15 +56,42 @@ def logged(database: Database) -> list[tuple[str, str | None]]:
         return [(row.outcome, row.entry_id) for row in rows]
 
 
+MHLW = "https://www.mhlw.go.jp/stf/newpage_40406.html"
+GIFU = "https://www.gifu-np.co.jp/articles/-/629879"
+
+
 def test_an_answer_carries_its_source_and_checked_date(member: Callable[[str], Chat]) -> None:
     chat = member("alice")
     chat.say("資格確認書ってなんですか？")
     assert "マイナ保険証を持っていない人が病院の窓口で見せる書類です" in chat.text
-    assert (
-        "出典: 厚生労働省 マイナ保険証FAQ https://www.mhlw.go.jp/stf/newpage_40406.html"
-        in chat.text
-    )
+    assert chat.links() == [("出典: 厚生労働省 マイナ保険証FAQ", MHLW)], "a named link"
+    assert "https" not in chat.text, "never a raw address in the text"
     assert "確認日: 2026年11月20日" in chat.text
+    assert "世話人に聞く" in chat.labels()
+    assert "くわしく" not in chat.labels(), "nothing more to show: no more text, one source"
+
+
+def test_the_other_sources_wait_under_more(member: Callable[[str], Chat]) -> None:
+    chat = member("alice")
+    chat.say("マイナカードを落としてしまいました")
+    assert chat.links() == [("出典: 厚生労働省 マイナ保険証FAQ", MHLW)], "one source only"
+    assert "岐阜新聞" not in chat.text
+    chat.press("くわしく")
+    assert "再交付には約1か月かかります" in chat.text
+    assert chat.links() == [("出典: 岐阜新聞", GIFU)], "the others, by name"
+    assert "https" not in chat.text
+
+
+def test_more_shows_the_other_sources_when_there_is_no_more_text(
+    member: Callable[[str], Chat],
+) -> None:
+    chat = member("alice")
+    chat.say("資格確認書の申請は必要ですか")
+    assert "申請不要で資格確認書が届きます" in chat.text
+    assert chat.links() == [("出典: 厚生労働省 マイナ保険証FAQ", MHLW)]
+    chat.press("くわしく")
+    assert "この答えのほかの出典です" in chat.text
+    assert chat.links() == [("出典: 岐阜新聞", GIFU)]
     assert "世話人に聞く" in chat.labels()
 
 
@@ -266,11 +294,13 @@ def test_a_question_in_english_is_answered_in_english(
     chat = member("alice")  # registered in Japanese
     chat.say("I lost my My Number card, what should I do?")
     assert "Call 0120-95-0178" in chat.text
-    assert "Sources: 厚生労働省 マイナ保険証FAQ" in chat.text
+    assert chat.links() == [("Source: 厚生労働省 マイナ保険証FAQ", MHLW)]
+    assert "https" not in chat.text
     assert "Checked on: 20 Nov 2026" in chat.text
     assert "Ask an organiser" in chat.labels()
     chat.press("More")
     assert "A reissue takes about a month." in chat.text
+    assert chat.links() == [("Source: 岐阜新聞", GIFU)]
     assert logged(database)[-1] == ("answered", "lost-card")
     chat.say("資格確認書ってなんですか？")
     assert "マイナ保険証を持っていない人が病院の窓口で見せる書類です" in chat.text, (

@@ -1,4 +1,4 @@
-"""Questions through Telegram: answers with sources, もしかして, and the organiser relay."""
+"""Questions through Telegram: answers with named sources, もしかして, and the organiser relay."""
 
 from __future__ import annotations
 
@@ -7,8 +7,26 @@ from sqlalchemy import select
 from bot.store.tables import DeliveryRow
 from tests.events.conftest import CALENDAR, STUDY, with_changes
 from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_state import SentMessage
 from tests.telegram.conftest import ORGANISER_ID, RunningBot
 from tests.telegram.test_journey import HANAKO, register, reply_to
+
+
+def links(message: SentMessage) -> list[tuple[str, str]]:
+    """The message's link buttons (a web page opened by its name): (name, address)."""
+    return [
+        (label, target)
+        for row in message.inline_buttons
+        for label, target in row
+        if target is not None and target.startswith(("https://", "http://"))
+    ]
+
+
+def choices(message: SentMessage) -> list[tuple[str, str | None]]:
+    """The message's other inline buttons: the ones that come back to the bot."""
+    return [
+        button for row in message.inline_buttons for button in row if button not in links(message)
+    ]
 
 
 async def test_a_question_is_answered_with_source_and_date(
@@ -18,9 +36,13 @@ async def test_a_question_is_answered_with_source_and_date(
     question = "マイナンバーカードを落としてしまいました"
     (answer,) = await reply_to(fake, HANAKO, lambda: fake.send_text(HANAKO, question))
     assert "0120-95-0178" in answer.text
-    assert "出典:" in answer.text
     assert "確認日: 2026年11月20日" in answer.text
     assert "世話人に聞く" in answer.button_labels
+    # The source is a link button named after it, under the choices; never a raw address.
+    (source,) = links(answer)
+    assert source[0].startswith("出典: ")
+    assert source[1].startswith("https://")
+    assert "https://" not in answer.text
 
 
 async def test_a_close_call_offers_the_neighbouring_answers(
@@ -29,12 +51,13 @@ async def test_a_close_call_offers_the_neighbouring_answers(
     await register(fake, HANAKO)
     (answer,) = await reply_to(fake, HANAKO, lambda: fake.send_text(HANAKO, "資格確認書"))
     assert "近い質問の答えもあります" in answer.text
-    others = [b for b in answer.button_labels if b not in ("くわしく", "世話人に聞く")]
+    others = [label for label, _ in choices(answer) if label not in ("くわしく", "世話人に聞く")]
     assert 1 <= len(others) <= 2
     (other,) = await reply_to(
         fake, HANAKO, lambda: fake.press_button(HANAKO, answer.message_id, label=others[0])
     )
-    assert "出典:" in other.text
+    assert "確認日:" in other.text
+    assert len(links(other)) == 1
     assert other.text != answer.text
 
 
