@@ -53,3 +53,11 @@ async def test_a_relayed_question_shows_the_organiser_what_the_bot_answered(
 
     assert "「保険証はいつまで使えますか」" in relayed[-1].text
     assert "ボットの答え: 「" in relayed[-1].text
+
+
+async def test_asking_for_the_contact_gives_the_campaigns_card(
+    running: RunningBot, fake: FakeTelegram
+) -> None:
+    await register(fake, HANAKO)
+    (card,) = await reply_to(fake, HANAKO, lambda: fake.send_text(HANAKO, "問い合わせ"))
+    assert card.text.startswith("【問い合わせ先】\n東京社保協 事務局")
