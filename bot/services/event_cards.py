@@ -1,13 +1,21 @@
-"""How an event looks in a chat: a card with its date, place, links and answer buttons."""
+"""How an event looks in a chat: a card with its date, place, links and answer buttons.
+
+Members never read a web address: the map, the online meeting and any page named in an
+event's description or note are `Link`s under the card, offered by name (「地図を開く」).
+"""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 
 from bot.calendar.ics import occurrence_ics
+from bot.domain.capabilities import PRESETS
 from bot.domain.events import Occurrence, Rsvp, RsvpCounts, RsvpStatus
-from bot.domain.messages import Action, Attachment, Button, Outgoing
+from bot.domain.messages import Action, Attachment, Button, Link, Outgoing
 from bot.texts import Texts
 
 # Written after the answer in the buttons of a card shown on its own (`going.c`): the reply to
@@ -16,6 +24,14 @@ from bot.texts import Texts
 # card that also carries the "show more" button (the last of a page of events) adds where the
 # next page starts (`going.c3`), so that it is redrawn with it.
 ON_ITS_OWN = "c"
+
+# An event's button in the list of 予定 fits every channel's labels (LINE: 20 characters) as
+# it is: a channel that has to shorten a label also lists it in full in the message.
+LABEL_CHARS = min(channel.max_label_chars for channel in PRESETS.values())
+
+# A web address written into an event's free text (「参加登録：https://x.gd/lDodk」). It ends at
+# white space or at a closing bracket, which Japanese text puts straight after it.
+_ADDRESS = re.compile(r"https?://[^\s<>「」『』（）()【】、。]+", re.IGNORECASE)
 
 
 def when(texts: Texts, occurrence: Occurrence, zone: tzinfo) -> str:
@@ -42,6 +58,65 @@ def venue_line(texts: Texts, occurrence: Occurrence) -> str | None:
     if occurrence.venue_address:
         place = f"{place}（{occurrence.venue_address}）"
     return texts("events.venue", venue=place)
+
+
+def list_line(texts: Texts, occurrence: Occurrence, zone: tzinfo, rsvp: Rsvp | None) -> str:
+    """One event in the list of 予定, and the member's answer if there is one:
+    「・12月7日(月) 13:00 保険証を残せ 12.7大集会（日比谷野外音楽堂） ［返事: 参加］」."""
+    line = texts(
+        "events.list_line",
+        when=texts.format_datetime(occurrence.starts_at, zone),
+        title=_titled(texts, occurrence, occurrence.title),
+    )
+    if occurrence.venue_name:
+        line += texts("events.list_place", venue=occurrence.venue_name)
+    if rsvp is not None:
+        line += texts("events.list_answer", answer=answer_label(texts, rsvp))
+    return line
+
+
+def open_buttons(
+    texts: Texts,
+    occurrences: list[Occurrence],
+    zone: tzinfo,
+    action: Callable[[Occurrence], Action],
+) -> list[Button]:
+    """The events' buttons in the list of 予定: each its date and as much of its title as fits
+    `LABEL_CHARS` (「12月7日 保険証を残せ 12.7大集…」); two that would read the same (two
+    events of one day, their titles alike) show their times too."""
+    buttons = [_open_button(texts, o, zone, action(o)) for o in occurrences]
+    seen = Counter(button.label for button in buttons)
+    return [
+        _open_button(texts, o, zone, button.action, timed=True)
+        if seen[button.label] > 1
+        else button
+        for o, button in zip(occurrences, buttons, strict=True)
+    ]
+
+
+def _open_button(
+    texts: Texts, occurrence: Occurrence, zone: tzinfo, action: Action, *, timed: bool = False
+) -> Button:
+    local = occurrence.starts_at.astimezone(zone)
+    day = {"month_name": texts.words("months")[local.month - 1], "day": local.day}
+    if timed:
+        day["time"] = f"{local.hour}:{local.minute:02d}"
+    key = "events.open_button_timed" if timed else "events.open_button"
+    # A date at the title's start (「11.7 保険証残せ大集会」) says again what the label says.
+    title = re.sub(rf"^{local.month}[./]{local.day}(?!\d)\s*", "", occurrence.title)
+    title = _titled(texts, occurrence, title or occurrence.title)
+    room = LABEL_CHARS - len(texts(key, title="", **day))
+    if len(title) > room:
+        cut = title[: max(room - 1, 1)]
+        space = cut.rfind(" ")
+        if space >= len(cut) * 2 // 3:  # a word cut near its start is left out whole
+            cut = cut[:space]
+        title = cut.rstrip() + "…"
+    return Button(texts(key, title=title, **day)[:LABEL_CHARS], action)
+
+
+def _titled(texts: Texts, occurrence: Occurrence, title: str) -> str:
+    return texts("events.cancelled") + title if occurrence.cancelled else title
 
 
 def answer_label(texts: Texts, rsvp: Rsvp) -> str:
@@ -72,15 +147,19 @@ def card(
     if occurrence.cancelled:
         title = texts("events.cancelled") + title
     lines = [title, when(texts, occurrence, zone)]
+    links = Links(texts)
+    if occurrence.map_url:
+        links.add(occurrence.map_url, texts("events.map_link"))
+    if occurrence.online_url and not occurrence.cancelled:
+        links.add(occurrence.online_url, texts("events.online_link"))
+    named = links.named
     optional = [
         venue_line(texts, occurrence),
-        texts("events.map", url=occurrence.map_url) if occurrence.map_url else None,
-        texts("events.online", url=occurrence.online_url) if occurrence.online_url else None,
-        occurrence.description.strip() or None,
-        texts("events.bring", bring=occurrence.bring) if occurrence.bring else None,
-        texts("events.organiser", organiser=occurrence.organiser) if occurrence.organiser else None,
-        texts("events.contact", contact=occurrence.contact) if occurrence.contact else None,
-        texts("events.note", note=occurrence.note) if occurrence.note else None,
+        named(occurrence.description.strip()),
+        occurrence.bring and texts("events.bring", bring=named(occurrence.bring)),
+        occurrence.organiser and texts("events.organiser", organiser=occurrence.organiser),
+        occurrence.contact and texts("events.contact", contact=named(occurrence.contact)),
+        occurrence.note and texts("events.note", note=named(occurrence.note)),
     ]
     lines.extend(line for line in optional if line)
     open_for_answers = answers_open(occurrence, now)
@@ -114,7 +193,48 @@ def card(
                 ),
             )
         )
-    return Outgoing("\n".join(lines), buttons=tuple(rows))
+    return Outgoing("\n".join(lines), buttons=tuple(rows), links=links.found)
+
+
+class Links:
+    """The web pages of one card, each offered once, by name.
+
+    `add` names a page the card offers anyway (the map); `named` takes free text written by
+    organisers (a description, a note) and puts each address in it under the card as well,
+    leaving in the text only where to find it: 「参加登録：下の「関連ページを開く」から」.
+    """
+
+    def __init__(self, texts: Texts) -> None:
+        self._texts = texts
+        self._pages = 0
+        self.found: tuple[Link, ...] = ()
+
+    def add(self, url: str, label: str) -> str:
+        """The name under which `url` is offered (its first one, if it is offered already)."""
+        for link in self.found:
+            if link.url == url:
+                return link.label
+        self.found = (*self.found, Link(label, url))
+        return label
+
+    def named(self, text: str) -> str:
+        """`text` with its web addresses replaced by where to find them under the card."""
+        return _ADDRESS.sub(self._pointer, text)
+
+    def _pointer(self, match: re.Match[str]) -> str:
+        address = match.group(0)
+        url = address.rstrip(".,;:!?")  # the end of an English sentence, not of the address
+        scheme, _, rest = url.partition("://")
+        if not rest:
+            return address
+        url = f"{scheme.lower()}://{rest}"
+        if not any(link.url == url for link in self.found):
+            self._pages += 1
+        label = self._texts("events.page_link")
+        if self._pages > 1:
+            label = self._texts("events.page_link_numbered", n=self._pages)
+        label = self.add(url, label)
+        return self._texts("events.see_link", label=label) + address[len(scheme) + 3 + len(rest) :]
 
 
 def count_fields(counts: RsvpCounts) -> dict[str, int]:

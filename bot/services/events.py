@@ -1,4 +1,10 @@
-"""予定: the next events for the member's regions, as cards; deep links to one event."""
+"""予定: the next events for the member's regions, as a short list; each event's card on a tap.
+
+A member on a phone reads one message: a line per event (when, what, where, their answer)
+and a button per event, which shows that event's card (time, place, links, answer buttons).
+A tap on 「予定」 or 「もっと見る」 so costs one message of the chat's rate budget (Telegram:
+about one a second), however many events there are. Flyer deep links open a card directly.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,12 @@ from bot.domain.messages import Action, Button, Outgoing
 from bot.services import event_cards
 from bot.services.turn import StaleAction, Turn
 
-PAGE = 3
+# Events in one message of the list: five lines fit a phone screen with their buttons, and
+# five buttons and 「もっと見る」 fit every channel (LINE: 13 quick replies) without paging.
+PAGE = 5
+# `Action("events", ("e<occurrence id>",))`: the button of one event in the list, which shows
+# its card. (The list's own argument, where a page starts, is a bare number.)
+CARD = "e"
 
 
 def number(value: str) -> int:
@@ -25,9 +36,10 @@ def card_for(
     """The occurrence's card on its own, as the member sees it now.
 
     Its answer buttons say so (`event_cards.ON_ITS_OWN`), so that the reply to one redraws
-    this card in place. `more`: the card ends a page of 予定 and carries 「もっと見る」 for the
-    events from `more` on. `hide_guests`: the member is being asked how many come along, so
-    the card says 「参加」 without the number about to change.
+    this card in place. `more`: the card carries 「もっと見る」 for the events from `more` on;
+    only cards sent before the list existed, one per event, ended a page so, and their answer
+    buttons (`going.c3`) still redraw them as they were. `hide_guests`: the member is being
+    asked how many come along, so the card says 「参加」 without the number about to change.
     """
     member = turn.member
     # Someone not stored yet (shown an event from a flyer before consenting) has no answer.
@@ -57,37 +69,52 @@ def card_for(
 
 
 def upcoming(turn: Turn, offset: str = "0") -> list[Outgoing]:
-    """Three events at a time, soonest first; 「もっと見る」 for the next three.
+    """`PAGE` events at a time, soonest first, in one message; 「もっと見る」 for the next.
 
-    One message per event card, so each card keeps its own answer buttons; the heading rides
-    on the first card and 「もっと見る」 (or 「ここまで」) on the last, so a tap costs at most
-    `PAGE` messages of the chat's rate budget (Telegram: about one a second).
+    `offset` is where the page starts, or `CARD` and an occurrence: an event's button in the
+    list, which shows that event's card.
     """
+    if offset.startswith(CARD):
+        return _open(turn, offset.removeprefix(CARD))
     start = number(offset)
-    regions = turn.campaign.regions_shown_to(turn.member.regions)
+    member, texts, zone = turn.member, turn.texts, turn.campaign.timezone
+    regions = turn.campaign.regions_shown_to(member.regions)
     found = turn.uow.calendar.upcoming(regions, turn.now, limit=PAGE + 1, offset=start)
-    texts = turn.texts
     if not found:
         key = "events.none" if start == 0 else "events.end_of_list"
-        return [turn.screens.with_menu(turn.member, texts(key))]
-    more = start + PAGE if len(found) > PAGE else None
+        return [turn.screens.with_menu(member, texts(key))]
     shown = found[:PAGE]
-    cards = [
-        card_for(turn, occurrence, more=more if index == len(shown) - 1 else None)
-        for index, occurrence in enumerate(shown)
-    ]
-    if start == 0:
-        cards[0] = replace(cards[0], text=f"{texts('events.heading')}\n\n{cards[0].text}")
-    if more is None:
-        # The menu goes with the last card; a channel that cannot show it next to the card's
-        # buttons (Telegram, the console) leaves it out, and the member's menu stays as it was.
-        last = cards[-1]
-        cards[-1] = replace(
-            last,
-            text=f"{last.text}\n\n{texts('events.end_of_list')}",
-            menu=turn.screens.main_menu(turn.member),
+    answers = (
+        turn.uow.rsvps.of_member(member.id, [o.id for o in shown]) if member.id is not None else {}
+    )
+    lines = [event_cards.list_line(texts, o, zone, answers.get(o.id)) for o in shown]
+    rows = [
+        (button,)
+        for button in event_cards.open_buttons(
+            texts, shown, zone, lambda o: Action("events", (f"{CARD}{o.id}",))
         )
-    return cards
+    ]
+    more = len(found) > PAGE
+    if more:
+        rows.append((Button(texts("events.more"), Action("events", (str(start + PAGE),))),))
+    notes = [texts("events.pick"), texts("events.more_hint" if more else "events.end_of_list")]
+    heading = [texts("events.heading")] if start == 0 else []
+    text = "\n\n".join([*heading, "\n".join(lines), "\n".join(notes)])
+    if more:
+        return [Outgoing(text, buttons=tuple(rows))]
+    # The menu goes with the end of the list; a channel that cannot show it next to the
+    # events' buttons (Telegram, the console) leaves it out, and the member's menu stays.
+    return [Outgoing(text, buttons=tuple(rows), menu=turn.screens.main_menu(member))]
+
+
+def _open(turn: Turn, occurrence_id: str) -> list[Outgoing]:
+    """An event's button in the list: its card, as a message of its own below the list, so
+    that the list stays on screen for the next event."""
+    occurrence = turn.uow.calendar.occurrence(number(occurrence_id))
+    if occurrence is None or occurrence.removed:
+        # Deleted from the schedule files since the list was shown.
+        return [turn.screens.with_menu(turn.member, turn.texts("events.not_found"))]
+    return [card_for(turn, occurrence)]
 
 
 def open_link(turn: Turn, payload: str) -> list[Outgoing]:

@@ -87,7 +87,8 @@ def test_reload_events_rsvps_and_csv(workdir: Path) -> None:
     assert "テスト集会" in listed.stdout
     assert "(tokyo; 参加 0, 未定 0, 待ち 0)" in listed.stdout
 
-    campaign_bot("run", cwd=workdir, stdin="/start\n1\n1\n17\n予定\n1\n2人\n")
+    # 予定, the event [1] in the list, 参加する [1] on its card, then 2人 typed.
+    campaign_bot("run", cwd=workdir, stdin="/start\n1\n1\n17\n予定\n1\n1\n2人\n")
     answers = campaign_bot("rsvps", "test-rally", "--csv", "answers.csv", cwd=workdir)
     assert answers.returncode == 0, answers.stderr
     counts = "参加 1人 (同行 2人、合計 3人) / 未定 0人 / 不参加 0人 / キャンセル待ち 0人"

@@ -6,6 +6,9 @@ from bot.domain.capabilities import Capabilities, adapt
 from bot.domain.messages import Button, Incoming, MemberRef, Outgoing
 from bot.services.conversation import Conversation
 
+LIST_MARKS = ("・", "- ")
+"""How a line of the list of 予定 starts, in Japanese and in English (`events.list_line`)."""
+
 
 class Chat:
     """A member's side of the conversation.
@@ -35,6 +38,42 @@ class Chat:
         (the 参加する of one event card among five).
         """
         return self._send(Incoming(self.member, action=self.button(label, on=on).action))
+
+    def open_event(self, title: str) -> list[Outgoing]:
+        """Show the card of the event whose line in 予定 contains `title`, as a member does:
+        the list (from the start, unless the last replies show the event), 「もっと見る」 until
+        the event is listed, then the event's button. Returns the card's replies."""
+        if self._event_buttons():
+            found = self._find_event(title)
+            if found is not None:
+                return self._send(Incoming(self.member, action=found.action))
+        self.say("/events")
+        while True:
+            found = self._find_event(title)
+            if found is not None:
+                return self._send(Incoming(self.member, action=found.action))
+            more = [b for b in self.labels() if b in {"もっと見る", "Show more"}]
+            if not more:
+                raise AssertionError(f"no event {title!r} in the list:\n{self.text}")
+            self.press(more[0])
+
+    def _find_event(self, title: str) -> Button | None:
+        """The button of the event whose line in the list shown contains `title`."""
+        lines = [line for line in self.text.splitlines() if line.startswith(LIST_MARKS)]
+        buttons = self._event_buttons()
+        assert len(lines) == len(buttons), f"a button per event line:\n{self.text}"
+        return next((b for line, b in zip(lines, buttons, strict=True) if title in line), None)
+
+    def _event_buttons(self) -> list[Button]:
+        """The buttons of the list of 予定 that show one event's card."""
+        return [
+            button
+            for reply in self.replies
+            for button in reply.all_buttons()
+            if button.action.name == "events"
+            and button.action.args[:1] != ()
+            and button.action.args[0].startswith("e")
+        ]
 
     def press_raw(self, data: str) -> list[Outgoing]:
         return self._send(Incoming.from_button(self.member, data))

@@ -219,10 +219,10 @@ def test_an_event_card_with_its_answer_buttons_can_go_under_the_text(
 
 def test_an_answer_list_of_an_event_can_be_the_audience(member: Member, database: Database) -> None:
     alice, bob = member("alice", "豊島区"), member("bob", "豊島区")
-    alice.say("予定")
-    alice.press("参加する", on="12.7大集会")
-    bob.say("予定")
-    bob.press("行けない", on="12.7大集会")
+    alice.open_event("12.7大集会")
+    alice.press("参加する")
+    bob.open_event("12.7大集会")
+    bob.press("行けない")
     organiser = member("console-organiser", "都全体")
     organiser.say("一斉送信")
     organiser.press("予定に返事をした人")

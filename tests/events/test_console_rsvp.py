@@ -73,13 +73,15 @@ def statuses(app: App) -> list[tuple[str, str]]:
 
 
 def test_waiting_list_and_promotion(app: App) -> None:
-    # 参加する: the card again, then ひとりで行く [4] and 1人 [5] (one seat left for a guest).
-    console(app, "ayako", *REGISTER, "予定", "1", "5")  # 1人 -> 2 of 2 seats
-    waiting = console(app, "bunta", *REGISTER, "予定", "1")
+    # The event [1] in the list; 参加する [1] on its card: the card again, then ひとりで行く [4]
+    # and 1人 [5] (one seat left for a guest).
+    console(app, "ayako", *REGISTER, "予定", "1", "1", "5")  # 1人 -> 2 of 2 seats
+    waiting = console(app, "bunta", *REGISTER, "予定", "1", "1")
     assert "キャンセル待ちで受け付けました" in waiting
-    assert "満席です" in console(app, "bunta", "予定")
+    assert "［返事: キャンセル待ち］" in console(app, "bunta", "予定")
+    assert "満席です" in console(app, "bunta", "予定", "1")
 
-    changed = console(app, "ayako", "予定", "1", "4")  # 参加する again, ひとりで行く: a seat frees
+    changed = console(app, "ayako", "予定", "1", "1", "4")  # 参加する again, ひとりで行く
     assert "12月8日(火)の「少人数学習会」に参加で受け付けました。" in changed
     assert [s for _, s in statuses(app)] == ["going", "going"]
     ((notice, message),) = rendered(
@@ -88,18 +90,18 @@ def test_waiting_list_and_promotion(app: App) -> None:
     assert notice.purpose == "waitlist_promoted"
     assert isinstance(message, Outgoing)
     assert "空きが出ました" in message.text
-    assert "あなたの返事: 参加" in console(app, "bunta", "予定")
+    assert "あなたの返事: 参加" in console(app, "bunta", "予定", "1")
 
 
 def test_guests_first_then_the_calendar_file_only_when_asked(app: App) -> None:
-    answered = console(app, "ayako", *REGISTER, "予定", "1")
+    answered = console(app, "ayako", *REGISTER, "予定", "1", "1")
     question = answered.split("> 1")[-1]
     assert "あなたの返事: 参加" in question, "the card, redrawn"
     assert "ご一緒に来る方は何人ですか？\n席の残りが少ないため、1人までです。" in question
     assert "  [4] ひとりで行く\n  [5] 1人\n\n" in question, "only what still fits"
     assert "添付ファイル" not in answered
 
-    confirmed = console(app, "ayako", "予定", "1", "4", "1")  # ひとりで行く, カレンダーに追加
+    confirmed = console(app, "ayako", "予定", "1", "1", "4", "1")  # ひとりで行く, カレンダーに追加
     confirmation = confirmed.split("> 4")[-1].split("> 1")[0]
     assert "12月8日(火)の「少人数学習会」に参加で受け付けました。\n  [1] カレンダーに追加" in (
         confirmation
@@ -110,8 +112,8 @@ def test_guests_first_then_the_calendar_file_only_when_asked(app: App) -> None:
 
 
 def test_no_guest_question_when_no_seat_is_left_for_one(app: App) -> None:
-    console(app, "ayako", *REGISTER, "予定", "1", "4")  # 参加する, ひとりで行く: 1 of 2 seats
-    last_seat = console(app, "bunta", *REGISTER, "予定", "1").split("> 予定")[-1]
+    console(app, "ayako", *REGISTER, "予定", "1", "1", "4")  # 参加する, ひとりで行く: 1 of 2 seats
+    last_seat = console(app, "bunta", *REGISTER, "予定", "1", "1").split("> 予定")[-1]
     assert "何人ですか" not in last_seat
     assert "席の残りがないため、同行の方はお受けできません。" in last_seat
     assert "  [4] カレンダーに追加" in last_seat
@@ -119,23 +121,25 @@ def test_no_guest_question_when_no_seat_is_left_for_one(app: App) -> None:
 
 
 def test_deadline_passed(app: App, clock: FakeClock) -> None:
-    before = console(app, "ayako", *REGISTER, "予定")
+    before = console(app, "ayako", *REGISTER, "予定", "1")
     assert "返事の受付: 12月7日(月) 18:00まで" in before
+    assert "  [1] 参加する" in before
     clock.set(at("2026-12-07", "18:30"))
-    after = console(app, "ayako", "予定", "1")
+    after = console(app, "ayako", "予定", "1", "1")
     assert "  [1] 参加する" not in after.split("> 予定")[1]
     assert statuses(app) == []
 
 
 def test_cancelled_event(app: App) -> None:
-    console(app, "ayako", *REGISTER, "予定", "1", "4")  # 参加する, ひとりで行く
+    console(app, "ayako", *REGISTER, "予定", "1", "1", "4")  # 参加する, ひとりで行く
     path = app.settings.schedules_dir / "small.yaml"
     path.write_text(SCHEDULE + "    cancelled: true\n    note: 会場の都合で中止します。\n", "utf-8")
     report = app.schedules.check()
     assert report is not None
     assert report.occurrences_cancelled == 1
 
-    shown = console(app, "ayako", "予定")
+    shown = console(app, "ayako", "予定", "1")
+    assert "・12月8日(火) 18:00 【中止】少人数学習会（区民会館） ［返事: 参加］" in shown
     assert "【中止】【学習会】少人数学習会" in shown
     assert "※ 会場の都合で中止します。" in shown
     assert "参加する" not in shown.split("> 予定")[1]
@@ -153,7 +157,7 @@ def test_a_reminder_is_shown_between_turns_on_the_console(app: App, clock: FakeC
         run_console(app, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out)
         return out.getvalue()
 
-    session(*REGISTER, "予定", "1", "4")  # 参加する, ひとりで行く
+    session(*REGISTER, "予定", "1", "1", "4")  # the event, 参加する, ひとりで行く
     clock.set(at("2026-12-06", "12:00"))
     app.reminders.plan_now()  # as the running bot's job does every few minutes
     assert "明日は" not in session("メニュー"), "not before its time"

@@ -58,8 +58,8 @@ def test_an_answer_given_before_the_deletion_cannot_be_changed_after(
     member: Member, calendar_sync: CalendarSync, database: Database
 ) -> None:
     alice = member("alice", "板橋区")
-    alice.say("予定")
-    alice.press("参加する", on="学習会")
+    alice.open_event("学習会")
+    alice.press("参加する")
     remove_the_study(calendar_sync)
 
     alice.press("2人")  # the guest question, still on her screen

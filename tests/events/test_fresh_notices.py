@@ -69,8 +69,8 @@ def synced(calendar_sync: CalendarSync, rally: EventSpec) -> int:
 
 
 def going(chat: Chat, title: str = "12.7大集会") -> None:
-    chat.say("予定")
-    chat.press("参加する", on=title)
+    chat.open_event(title)
+    chat.press("参加する")
     if "何人" in chat.text:
         chat.press("1人")
 
@@ -123,8 +123,8 @@ async def test_a_notice_to_someone_who_has_since_said_no_is_not_sent(
     going(alice)
     going(bob)
     synced(calendar_sync, with_changes(RALLY, venue=KOMABA))
-    bob.say("予定")
-    bob.press("行けない", on="12.7大集会")
+    bob.open_event("12.7大集会")
+    bob.press("行けない")
 
     told = await outbox.send()
 
@@ -187,8 +187,8 @@ async def test_a_promotion_for_an_event_cancelled_meanwhile_is_not_sent(
     for chat in people:
         going(chat)
     assert "キャンセル待ち" in people[3].text
-    people[0].say("予定")
-    people[0].press("行けない", on="12.7大集会")  # a seat frees: dai is promoted
+    people[0].open_event("12.7大集会")
+    people[0].press("行けない")  # a seat frees: dai is promoted
     synced(calendar_sync, called_off(RALLY, "雨天のため中止"))
 
     told = await outbox.send()

@@ -27,12 +27,12 @@ def test_the_command_line_counts_what_the_chat_counts(
     member: Callable[..., Chat], database: Database, clock: FakeClock, tmp_path: Path
 ) -> None:
     alice = member("alice", "板橋区", name=FORGED)
-    alice.say("予定")
-    alice.press("参加する", on="12.7大集会")
+    alice.open_event("12.7大集会")
+    alice.press("参加する")
     alice.press("2人")
     bob = member("bob", "板橋区", name="佐藤")
-    bob.say("予定")
-    bob.press("未定", on="12.7大集会")
+    bob.open_event("12.7大集会")
+    bob.press("未定")
     organiser = member("console-organiser", "都全体")
     organiser.say("参加状況")
     assert "保険証を残せ 12.7大集会: 参加3人・未定1人" in organiser.text
@@ -94,8 +94,8 @@ def test_the_chat_marks_who_cannot_be_reached(
     member: Callable[..., Chat], database: Database, clock: FakeClock
 ) -> None:
     alice = member("alice", "板橋区", name="山田")
-    alice.say("予定")
-    alice.press("未定", on="12.7大集会")
+    alice.open_event("12.7大集会")
+    alice.press("未定")
     with database.unit_of_work() as uow:
         found = uow.members.get("console", "alice")
         assert found is not None

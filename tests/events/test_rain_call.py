@@ -63,8 +63,8 @@ def rendered(
 def answered(member: Member) -> dict[str, Chat]:
     people = {name: member(name, "豊島区") for name in ("going", "maybe", "no", "silent")}
     for name, button in (("going", "参加する"), ("maybe", "未定"), ("no", "行けない")):
-        people[name].say("予定")
-        people[name].press(button, on="12.7大集会")
+        people[name].open_event("12.7大集会")
+        people[name].press(button)
     return people
 
 

@@ -65,11 +65,11 @@ def test_reminders_sent_and_the_members_who_said_no_after_theirs(
     study = occurrence_id(database, "itabashi-study-1210")
     chats = {name: member(name, "板橋区", name=name) for name in ("alice", "bob", "carol", "dave")}
     for chat in chats.values():
-        chat.say("予定")
-        chat.press("参加する", on="12.7大集会")
+        chat.open_event("12.7大集会")
+        chat.press("参加する")
     # bob said no before any reminder reached him: the reminder did not cause it.
-    chats["bob"].say("予定")
-    chats["bob"].press("行けない", on="12.7大集会")
+    chats["bob"].open_event("12.7大集会")
+    chats["bob"].press("行けない")
     people = {name: stored(name) for name in chats}
     assert counts(database, rally) == ReminderCounts(0, 0, 0)
 
@@ -87,8 +87,8 @@ def test_reminders_sent_and_the_members_who_said_no_after_theirs(
     delivered(database, people["dave"], rally, "change", sent_at=first, purpose=EVENT_CHANGE)
 
     clock.advance(timedelta(hours=1))
-    chats["alice"].say("予定")
-    chats["alice"].press("行けない", on="12.7大集会")  # after her reminder: counted
+    chats["alice"].open_event("12.7大集会")
+    chats["alice"].press("行けない")  # after her reminder: counted
     clock.advance(timedelta(hours=1))
     delivered(database, people["alice"], rally, "same_day", sent_at=clock.now())
 

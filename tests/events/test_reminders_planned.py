@@ -74,8 +74,8 @@ def pending_of(row: DeliveryRow, session: Session) -> Pending:
 
 
 def rally_answer(chat: Chat, button: str) -> None:
-    chat.say("予定")
-    chat.press(button, on="12.7大集会")
+    chat.open_event("12.7大集会")
+    chat.press(button)
     if "何人" in chat.text:
         chat.press("ひとりで行く")
 
@@ -213,8 +213,8 @@ def test_members_without_an_answer_are_invited_once_and_nudged_once(
         "nudge itabashi-study-1210": ("queued", None, "12-07 10:00"),
     }
 
-    bunta.say("予定")
-    bunta.press("参加する", on="マイナ保険証 学習会")
+    bunta.open_event("マイナ保険証 学習会")
+    bunta.press("参加する")
     planner.plan_now()
 
     mine = planned_for(database, "bunta")
@@ -233,8 +233,8 @@ def test_rallies_only_hears_of_rallies_but_still_of_what_it_said_it_would_join(
     planner.plan_now()
     assert set(planned_for(database, "chie")) == {"invitation rally-1207", "nudge rally-1207"}
 
-    chie.say("予定")
-    chie.press("参加する", on="マイナ保険証 学習会")
+    chie.open_event("マイナ保険証 学習会")
+    chie.press("参加する")
     planner.plan_now()
     assert {"day_before itabashi-study-1210", "same_day itabashi-study-1210"} <= set(
         planned_for(database, "chie")

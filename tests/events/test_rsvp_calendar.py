@@ -32,8 +32,8 @@ def attachments(chat: Chat) -> list[str]:
 def test_no_answer_sends_a_file(member: Member) -> None:
     chat = member("alice", "板橋区")
     for button, then in (("参加する", "ひとりで行く"), ("未定", None), ("行けない", None)):
-        chat.say("予定")
-        chat.press(button, on="12.7大集会")
+        chat.open_event("12.7大集会")
+        chat.press(button)
         assert attachments(chat) == []
         if then:
             chat.press(then)
@@ -42,8 +42,8 @@ def test_no_answer_sends_a_file(member: Member) -> None:
 
 def test_the_file_comes_when_asked_as_often_as_asked(member: Member, database: Database) -> None:
     chat = member("alice", "板橋区")
-    chat.say("予定")
-    chat.press("参加する", on="学習会")
+    chat.open_event("学習会")
+    chat.press("参加する")
     chat.press("3人")
     add = chat.button("カレンダーに追加")
 
@@ -66,8 +66,8 @@ def test_a_cancelled_event_sends_no_file(
     member: Member, calendar_sync: CalendarSync, database: Database
 ) -> None:
     chat = member("alice", "板橋区")
-    chat.say("予定")
-    chat.press("参加する", on="12.7大集会")
+    chat.open_event("12.7大集会")
+    chat.press("参加する")
     chat.press("ひとりで行く")
     add = chat.button("カレンダーに追加")
     calendar_sync.sync(CALENDAR.__class__(events=(called_off(RALLY, "雨天"), *CALENDAR.events[1:])))
@@ -98,8 +98,8 @@ def test_a_channel_that_cannot_send_files_is_not_offered_the_button(
     chat.press("はい、受け取ります")
     chat.press("板橋区")
     chat.press("決定")
-    chat.say("予定")
-    chat.press("参加する", on="12.7大集会")
+    chat.open_event("12.7大集会")
+    chat.press("参加する")
     chat.press("ひとりで行く")
 
     (confirmation,) = chat.replies

@@ -36,8 +36,11 @@ def test_the_card_pressed_is_redrawn_with_each_new_answer(
 ) -> None:
     chat = member("alice", "板橋区")
     chat.say("予定")
+    chat.press("12月7日 保険証を残せ 12.7大集会")
+    (shown,) = chat.replies
+    assert not shown.replace, "the card comes below the list, which stays for the next event"
 
-    chat.press("未定", on="12.7大集会")
+    chat.press("未定")
     card, told = chat.replies
     assert card.replace
     assert "あなたの返事: 未定" in card.text
@@ -59,30 +62,32 @@ def test_the_same_answer_again_redraws_the_card_and_changes_nothing(
     member: Member, database: Database
 ) -> None:
     chat = member("alice", "板橋区")
-    chat.say("予定")
-    chat.press("未定", on="12.7大集会")
+    chat.open_event("12.7大集会")
+    chat.press("未定")
     chat.press("未定", on="あなたの返事: 未定")
     assert chat.replies[0].replace
     assert "未定で受け付けました" in chat.replies[1].text
     assert statuses(database) == ["maybe"]
 
 
-def test_the_last_card_of_a_page_is_redrawn_with_its_show_more(member: Member) -> None:
+def test_a_card_that_ended_a_page_before_the_list_is_redrawn_with_its_show_more(
+    member: Member, database: Database
+) -> None:
+    # Before the list, 予定 sent a card per event, the last of a page with 「もっと見る」; its
+    # answer buttons (`going.c3`) are still in members' chats.
     chat = member("toshima", "豊島区")
-    chat.say("予定")
-    last = chat.reply_with("ほかの予定は「もっと見る」")
-    title, when = last.text.splitlines()[:2]
+    sugamo = occurrence_id(database, "sugamo-4nohi")
 
-    chat.press("参加する", on="ほかの予定は「もっと見る」")
+    chat.press_raw(f"1:rsvp:{sugamo}:going.c3")
 
     card = chat.replies[0]
     assert card.replace
-    assert card.text.splitlines()[:2] == [title, when], "the same card"
+    assert card.text.startswith("【街頭宣伝】4の日 巣鴨駅宣伝\n12月4日(金) 12:00〜13:00")
     assert "あなたの返事: 参加" in card.text
     assert card.text.endswith("ほかの予定は「もっと見る」を押すと出ます。")
     assert [b.label for b in card.all_buttons()] == ["参加する", "未定", "行けない", "もっと見る"]
     chat.press("もっと見る")
-    assert when not in chat.text, "the next page, as before"
+    assert chat.text.startswith("・12月24日(木) 12:00 4の日 巣鴨駅宣伝"), "from the fourth on"
 
 
 def test_a_card_from_a_flyer_link_is_redrawn_too(member: Member) -> None:
@@ -131,8 +136,8 @@ def test_the_day_before_reminder_is_left_alone(
     clock: FakeClock,
 ) -> None:
     alice = member("alice", "板橋区")
-    alice.say("予定")
-    alice.press("参加する", on="12.7大集会")
+    alice.open_event("12.7大集会")
+    alice.press("参加する")
     alice.press("ひとりで行く")
     ReminderPlanner(
         database.unit_of_work,

@@ -36,8 +36,7 @@ def midnight(calendar_sync: CalendarSync) -> None:
 @pytest.mark.usefixtures("midnight")
 def test_a_deadline_at_midnight_reads_as_the_last_day_to_answer(member: Member) -> None:
     chat = member("alice", "板橋区")
-    chat.say("予定")
-    card = chat.reply_with("12.7大集会").text
+    card = chat.open_event("12.7大集会")[0].text
     assert "返事の受付: 12月3日(木)まで" in card
     assert "12月4日" not in card
     assert "0:00" not in card
@@ -47,14 +46,14 @@ def test_a_deadline_at_midnight_reads_as_the_last_day_to_answer(member: Member) 
 def test_answers_are_taken_all_the_last_day_and_not_after(member: Member, clock: FakeClock) -> None:
     alice, bob = member("alice", "板橋区"), member("bob", "板橋区")
     for chat in (alice, bob):
-        chat.say("予定")
+        chat.open_event("12.7大集会")
 
     clock.set(at("2026-12-03", "23:59"))
-    alice.press("参加する", on="12.7大集会")
+    alice.press("参加する")
     assert "あなたの返事: 参加" in alice.replies[0].text
 
     clock.set(at("2026-12-04"))
-    bob.press("参加する", on="12.7大集会")
+    bob.press("参加する")
     card, closed = bob.replies
     assert closed.text == "この予定への返事の受付は終わりました。"
     assert card.replace, "the card pressed is redrawn without its buttons"
@@ -67,15 +66,19 @@ def test_the_deadline_in_english(member: Member) -> None:
     chat = member("alice", "板橋区")
     chat.say("通知設定")
     chat.press("English")
-    chat.say("予定")
-    assert "Replies: until Thu 3 Dec" in chat.reply_with("12.7大集会").text.splitlines()
-    assert "Replies: until Wed 9 Dec 18:30" in chat.reply_with("学習会").text.splitlines()
+    chat.say("Events")
+    assert "- Mon 7 Dec 13:00 保険証を残せ 12.7大集会 (日比谷野外音楽堂)" in chat.text.splitlines()
+    assert "7 Dec 保険証を残せ 12.7大集会" in chat.labels()
+    chat.open_event("12.7大集会")
+    assert "Replies: until Thu 3 Dec" in chat.text.splitlines()
+    chat.open_event("学習会")
+    assert "Replies: until Wed 9 Dec 18:30" in chat.text.splitlines()
 
 
 def test_a_deadline_with_a_time_keeps_its_time(member: Member) -> None:
     chat = member("alice", "板橋区")
-    chat.say("予定")
-    assert "返事の受付: 12月9日(水) 18:30まで" in chat.reply_with("学習会").text
+    chat.open_event("学習会")
+    assert "返事の受付: 12月9日(水) 18:30まで" in chat.text
 
 
 @pytest.mark.parametrize(

@@ -30,8 +30,8 @@ def answer_of(database: Database, external_id: str) -> tuple[str, int] | None:
 
 def going(chat: Chat, guests: str | None = None, title: str = RALLY) -> None:
     """参加する on the card, and a guest choice when one is given."""
-    chat.say("予定")
-    chat.press("参加する", on=title)
+    chat.open_event(title)
+    chat.press("参加する")
     if guests is not None:
         chat.press(guests)
 

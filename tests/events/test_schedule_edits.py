@@ -74,18 +74,24 @@ def test_answering_on_the_console(app: App) -> None:
         "3",  # 板橋区
         "17",  # 決定
         "予定",
-        "1",  # 参加する (the rally): its card again [1-3], then ひとりで行く [4], 1人 [5], 2人 [6]
+        "1",  # the rally, the first in the list: its card
+        "1",  # 参加する: its card again [1-3], then ひとりで行く [4], 1人 [5], 2人 [6]
         "6",  # 2人
         "1",  # カレンダーに追加
         "予定",
-        "5",  # 未定 (the study meeting)
+        "2",  # the study meeting
+        "2",  # 未定
+    )
+    assert "・12月7日(月) 13:00 保険証を残せ 12.7大集会（日比谷野外音楽堂）\n" in transcript
+    assert "  [1] 12月7日 保険証を残せ 12.7大集会\n  [2] 12月10日 マイナ保険証 学習会\n" in (
+        transcript
     )
     assert "【集会】保険証を残せ 12.7大集会\n12月7日(月) 13:00〜15:00" in transcript
     assert "  [1] 参加する\n  [2] 未定\n  [3] 行けない" in transcript
     assert "参加で受け付けました" in transcript
     assert "（添付ファイル: rally-1207-once.ics）" in transcript
     assert "同行の方2人と参加で受け付けました。" in transcript
-    assert "あなたの返事: 参加（同行2人）" in transcript
+    assert "12.7大集会（日比谷野外音楽堂） ［返事: 参加（同行2人）］" in transcript
     assert "「マイナ保険証 学習会」を未定で受け付けました。" in transcript
     with app.database.session() as session:
         assert sorted((r.status, r.guests) for r in session.scalars(select(RsvpRow))) == [
@@ -97,7 +103,7 @@ def test_answering_on_the_console(app: App) -> None:
 def test_an_edited_file_updates_members_keeps_answers_and_tells_each_once(
     app: App, clock: FakeClock
 ) -> None:
-    console(app, "/start", "1", "3", "17", "予定", "1")
+    console(app, "/start", "1", "3", "17", "予定", "1", "1")
     path = app.settings.schedules_dir / "test.yaml"
     path.write_text(SCHEDULE.replace('start: "13:00"', 'start: "14:00"'), encoding="utf-8")
 
@@ -106,7 +112,7 @@ def test_an_edited_file_updates_members_keeps_answers_and_tells_each_once(
     assert report.occurrences_changed == 1
     assert app.schedules.check() is None, "nothing changed since: nothing to do"
 
-    transcript = console(app, "予定")
+    transcript = console(app, "予定", "1")
     assert "12月7日(月) 14:00〜15:00" in transcript
     assert "あなたの返事: 参加" in transcript
     with app.database.session() as session:

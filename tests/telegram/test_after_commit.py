@@ -47,8 +47,7 @@ async def test_a_refused_part_of_a_reply_is_logged_as_partial_and_the_rest_arriv
 ) -> None:
     running.app.calendar_sync.sync(CALENDAR)
     await register(fake, HANAKO)
-    await reply_to(fake, HANAKO, lambda: fake.send_text(HANAKO, "予定"), 2)
-    rally = card_of(fake, HANAKO, "12.7大集会")
+    rally = await card_of(fake, HANAKO, "12.7大集会")
     (question,) = await reply_to(
         fake, HANAKO, lambda: fake.press_button(HANAKO, rally, label="参加する")
     )

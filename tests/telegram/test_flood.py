@@ -13,7 +13,6 @@ from tests.events.conftest import CALENDAR
 from tests.fakes.telegram_api import FakeTelegram, RateLimits
 from tests.telegram.conftest import RunningBot
 from tests.telegram.test_journey import reply_to
-from tests.telegram.test_rsvp import card_of
 
 MEMBER = 4242
 APOLOGY = "申し訳ありません"
@@ -42,9 +41,17 @@ async def journeys(fake: FakeTelegram, chat_id: int) -> None:
     )
     assert "登録が終わりました" in done.text
 
-    _, last = await reply_to(fake, chat_id, lambda: fake.send_text(chat_id, "予定"), 2, timeout=10)
-    assert "ここまで" in last.text
-    rally = card_of(fake, chat_id, "12.7大集会")
+    (listing,) = await reply_to(fake, chat_id, lambda: fake.send_text(chat_id, "予定"), timeout=10)
+    assert "ここまで" in listing.text, "the whole list in one message"
+    (card,) = await reply_to(
+        fake,
+        chat_id,
+        lambda: fake.press_button(
+            chat_id, listing.message_id, label="12月7日 保険証を残せ 12.7大集会"
+        ),
+        timeout=10,
+    )
+    rally = card.message_id
     (question,) = await reply_to(
         fake, chat_id, lambda: fake.press_button(chat_id, rally, label="参加する"), timeout=10
     )

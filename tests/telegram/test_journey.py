@@ -92,6 +92,22 @@ async def register(fake: FakeTelegram, chat_id: int, region: str = "板橋区") 
     )
 
 
+async def open_card(fake: FakeTelegram, chat_id: int, title: str) -> SentMessage:
+    """As a member opens an event: 「予定」, then the button of the event whose line in the
+    list contains `title`; the card that comes."""
+    (listing,) = await reply_to(fake, chat_id, lambda: fake.send_text(chat_id, "予定"))
+    lines = [line for line in listing.text.splitlines() if line.startswith("・")]
+    buttons = [data for row in listing.inline_buttons for _, data in row]
+    index = next((i for i, line in enumerate(lines) if title in line), None)
+    assert index is not None, f"no event {title!r} in the list:\n{listing.text}"
+    (card,) = await reply_to(
+        fake,
+        chat_id,
+        lambda: fake.press_button(chat_id, listing.message_id, data=buttons[index]),
+    )
+    return card
+
+
 async def test_menu_settings_stop_and_start_again(running: RunningBot, fake: FakeTelegram) -> None:
     await register(fake, HANAKO)
 

@@ -9,7 +9,7 @@ from tests.events.conftest import CALENDAR, STUDY, with_changes
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_state import SentMessage
 from tests.telegram.conftest import ORGANISER_ID, RunningBot
-from tests.telegram.test_journey import HANAKO, register, reply_to
+from tests.telegram.test_journey import HANAKO, open_card, register, reply_to
 
 
 def links(message: SentMessage) -> list[tuple[str, str]]:
@@ -111,8 +111,7 @@ async def test_a_changed_event_reaches_those_who_answered(
 ) -> None:
     serving.app.calendar_sync.sync(CALENDAR)
     await register(fake, HANAKO)
-    await reply_to(fake, HANAKO, lambda: fake.send_text(HANAKO, "予定"), 2)
-    card = [m for m in fake.messages(HANAKO) if "学習会" in m.text and m.button_labels][-1]
+    card = await open_card(fake, HANAKO, "学習会")
     await reply_to(fake, HANAKO, lambda: fake.press_button(HANAKO, card.message_id, label="未定"))
     before = len(fake.messages(HANAKO))
 

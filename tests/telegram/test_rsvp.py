@@ -5,21 +5,30 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.store.tables import DeliveryRow, RsvpRow
-from tests.events.conftest import CALENDAR, RALLY, at, called_off
+from tests.events.conftest import CALENDAR, HIBIYA, RALLY, at, called_off
 from tests.fakes.clock import FakeClock
-from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_api import FakeTelegram, SentMessage
 from tests.telegram.conftest import RunningBot
-from tests.telegram.test_journey import register, reply_to
+from tests.telegram.test_journey import open_card, register, reply_to
 
 ALICE, BOB = 1101, 1102
 APOLOGY = "申し訳ありません"
 
 
-def card_of(fake: FakeTelegram, chat_id: int, title: str) -> int:
-    """The message id of the newest event card with this title."""
-    cards = [m for m in fake.messages(chat_id) if title in m.text and "参加する" in m.button_labels]
-    assert cards, f"no card for {title!r}"
-    return cards[-1].message_id
+def url_buttons(message: SentMessage) -> list[tuple[str, str]]:
+    """The message's link buttons (they open a page; nothing comes back to the bot)."""
+    markup = message.reply_markup or {}
+    return [
+        (button["text"], button["url"])
+        for row in markup.get("inline_keyboard", [])
+        for button in row
+        if "url" in button
+    ]
+
+
+async def card_of(fake: FakeTelegram, chat_id: int, title: str) -> int:
+    """The message id of the event's card, opened from 予定."""
+    return (await open_card(fake, chat_id, title)).message_id
 
 
 async def test_answer_guests_then_the_calendar_file_on_request(
@@ -27,19 +36,22 @@ async def test_answer_guests_then_the_calendar_file_on_request(
 ) -> None:
     running.app.calendar_sync.sync(CALENDAR)
     await register(fake, ALICE)
-    before = len(fake.messages(ALICE))
-    fake.send_text(ALICE, "予定")
-    await fake.until(lambda: any("学習会" in m.text for m in fake.messages(ALICE)[before:]))
-    await fake.until(lambda: "ここまで" in fake.last_message(ALICE).text)
+    (listing,) = await reply_to(fake, ALICE, lambda: fake.send_text(ALICE, "予定"))
+    assert listing.button_labels == [
+        "12月7日 保険証を残せ 12.7大集会",
+        "12月10日 マイナ保険証 学習会",
+    ]
+    assert "予定はここまでです。" in listing.text
 
-    rally = card_of(fake, ALICE, "12.7大集会")
+    rally = await card_of(fake, ALICE, "12.7大集会")
     (question,) = await reply_to(
         fake, ALICE, lambda: fake.press_button(ALICE, rally, label="参加する")
     )
     card = fake.message(ALICE, rally)
     assert "あなたの返事: 参加" in card.text, "the card pressed is edited in place"
     assert len(card.edits) == 1
-    assert card.button_labels == ["参加する", "未定", "行けない"]
+    assert card.button_labels == ["参加する", "未定", "行けない", "地図を開く"]
+    assert url_buttons(card) == [("地図を開く", HIBIYA.map_url)], "the map, still a link"
     assert question.text == "ご一緒に来る方は何人ですか？\n席の残りが少ないため、2人までです。"
     assert question.button_labels == ["ひとりで行く", "1人", "2人"], "capacity 3: two fit"
     assert fake.requests("sendDocument") == [], "no file in the answer"
@@ -76,8 +88,7 @@ async def test_a_calendar_file_that_fails_leaves_the_answer_alone(
 ) -> None:
     running.app.calendar_sync.sync(CALENDAR)
     await register(fake, ALICE)
-    await reply_to(fake, ALICE, lambda: fake.send_text(ALICE, "予定"), 2)
-    study = card_of(fake, ALICE, "学習会")
+    study = await card_of(fake, ALICE, "学習会")
     (question,) = await reply_to(
         fake, ALICE, lambda: fake.press_button(ALICE, study, label="参加する")
     )
@@ -113,20 +124,18 @@ async def test_waitlist_promotion_and_cancellation_notice_are_queued(
     sync.sync(CALENDAR)
     for chat_id in (ALICE, BOB):
         await register(fake, chat_id)
-        # Two cards, two messages: the heading rides on the first, 「ここまで」 on the last.
-        await reply_to(fake, chat_id, lambda chat_id=chat_id: fake.send_text(chat_id, "予定"), 2)
-    alice_card = card_of(fake, ALICE, "12.7大集会")
+    alice_card = await card_of(fake, ALICE, "12.7大集会")
     await reply_to(fake, ALICE, lambda: fake.press_button(ALICE, alice_card, label="参加する"))
     question = fake.last_message(ALICE).message_id
     fake.press_button(ALICE, question, label="2人")
     await fake.until(lambda: "同行の方2人" in fake.message(ALICE, question).text)
-    bob_card = card_of(fake, BOB, "12.7大集会")
+    bob_card = await card_of(fake, BOB, "12.7大集会")
     (waiting,) = await reply_to(
         fake, BOB, lambda: fake.press_button(BOB, bob_card, label="参加する")
     )
     assert "キャンセル待ち" in waiting.text
 
-    newest = card_of(fake, ALICE, "12.7大集会")
+    newest = await card_of(fake, ALICE, "12.7大集会")
     await reply_to(fake, ALICE, lambda: fake.press_button(ALICE, newest, label="行けない"))
     sync.sync(CALENDAR.__class__(events=(called_off(RALLY, "雨天"),)))
 
@@ -141,7 +150,7 @@ async def test_waitlist_promotion_and_cancellation_notice_are_queued(
     assert "中止になりました" in refused.text
     card = fake.message(BOB, bob_card)
     assert card.text.startswith("【中止】"), "the card pressed now says so"
-    assert card.button_labels == []
+    assert card.button_labels == ["地図を開く"], "no answer buttons; the map is only a link"
 
 
 async def test_changing_an_answer_and_a_passed_deadline(
@@ -149,8 +158,7 @@ async def test_changing_an_answer_and_a_passed_deadline(
 ) -> None:
     running.app.calendar_sync.sync(CALENDAR)
     await register(fake, ALICE)
-    await reply_to(fake, ALICE, lambda: fake.send_text(ALICE, "予定"), 2)
-    study = card_of(fake, ALICE, "学習会")
+    study = await card_of(fake, ALICE, "学習会")
     await reply_to(fake, ALICE, lambda: fake.press_button(ALICE, study, label="参加する"))
     assert "あなたの返事: 参加" in fake.message(ALICE, study).text
     (changed,) = await reply_to(fake, ALICE, lambda: fake.press_button(ALICE, study, label="未定"))
