@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.domain.campaign import Contact
-from bot.domain.messages import Outgoing
+from bot.domain.messages import Link, Outgoing
 from bot.services.turn import Turn
 from bot.texts import Texts
 
@@ -53,10 +55,13 @@ def signature(turn: Turn) -> list[Outgoing]:
 
 
 def _link_or_card(turn: Turn, url: str, key: str) -> list[Outgoing]:
-    texts, contact = turn.texts, turn.campaign.contact
-    text = texts(f"{key}_link", url=url) if url else texts(f"{key}_ask")
-    found = card(texts, contact)
-    return [turn.screens.with_menu(turn.member, f"{text}\n\n{found}" if found else text)]
+    """The page as a named link when there is one (never a raw address), and the card."""
+    texts = turn.texts
+    text = texts(f"{key}_link") if url else texts(f"{key}_ask")
+    found = card(texts, turn.campaign.contact)
+    links = (Link(texts(f"{key}_button"), url),) if url else ()
+    reply = turn.screens.with_menu(turn.member, f"{text}\n\n{found}" if found else text)
+    return [replace(reply, links=links)]
 
 
 def whoami(turn: Turn) -> list[Outgoing]:

@@ -112,7 +112,11 @@ def test_asking_for_the_contact_shows_the_contact_card(with_contact: Chat) -> No
 
 def test_joining_and_the_signature_form_say_where(with_contact: Chat) -> None:
     with_contact.say("入会したいです")
-    assert "https://example.org/join" in with_contact.text
+    assert "https://" not in with_contact.text
+    (reply,) = with_contact.replies
+    assert [(link.label, link.url) for link in reply.links] == [
+        ("入会のご案内", "https://example.org/join")
+    ]
     with_contact.say("署名用紙がほしい")
     assert "署名用紙は、事務局からお送りします" in with_contact.text
     assert "電話: 03-5395-3165" in with_contact.text

@@ -59,9 +59,6 @@ PENDING: dict[tuple[str, str], str] = {
     # bot/services/event_cards.py puts the map and online addresses in the card's text.
     **{(lang, "events.map"): "a map address in the event card" for lang in ("ja", "en")},
     **{(lang, "events.online"): "an online-meeting address" for lang in ("ja", "en")},
-    # bot/services/contact.py puts the campaign's join and signature-form pages in the text.
-    **{(lang, "contact.join_link"): "the join page's address" for lang in ("ja", "en")},
-    **{(lang, "contact.signature_link"): "the signature form's address" for lang in ("ja", "en")},
 }
 
 LANGUAGES = ("ja", "en")
