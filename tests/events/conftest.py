@@ -73,6 +73,22 @@ STUDY = EventSpec(
 )
 CALENDAR = Calendar(events=(RALLY, SUGAMO_4, STUDY))
 
+ZOOM = "https://us02web.zoom.us/j/81234567890?pwd=%E3%81%82"
+FORM = "https://example.org/form?name=%E5%90%8D%E5%89%8D"
+# Not in CALENDAR: an online event whose description and note name web pages.
+ONLINE = EventSpec(
+    slug="online-study-1212",
+    source="tokyo.yaml",
+    title="オンライン学習会 マイナ保険証のいま",
+    kind=EventKind.ONLINE,
+    starts_at=at("2026-12-12", "19:00"),
+    ends_at=at("2026-12-12", "20:30"),
+    regions=frozenset({"tokyo"}),
+    online_url=ZOOM,
+    description=f"申し込みはこちら: {FORM}\n資料: https://example.org/slides.pdf。",
+    note=f"会場でも見られます（{HIBIYA.map_url}）",
+)
+
 
 def with_changes(event: EventSpec, **changes: object) -> EventSpec:
     from dataclasses import replace

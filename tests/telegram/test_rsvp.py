@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.store.tables import DeliveryRow, RsvpRow
-from tests.events.conftest import CALENDAR, HIBIYA, RALLY, at, called_off
+from tests.events.conftest import CALENDAR, HIBIYA, ONLINE, RALLY, ZOOM, at, called_off
 from tests.fakes.clock import FakeClock
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
 from tests.telegram.conftest import RunningBot
@@ -177,3 +177,26 @@ async def test_changing_an_answer_and_a_passed_deadline(
     assert card.button_labels == [], "the card pressed loses the buttons that no longer work"
     with running.database.session() as session:
         assert [r.status for r in session.scalars(select(RsvpRow))] == ["maybe"]
+
+
+async def test_the_map_and_the_online_meeting_are_link_buttons_never_text(
+    running: RunningBot, fake: FakeTelegram
+) -> None:
+    running.app.calendar_sync.sync(CALENDAR.__class__(events=(RALLY, ONLINE)))
+    await register(fake, ALICE)
+
+    rally = await open_card(fake, ALICE, "12.7大集会")
+    online = await open_card(fake, ALICE, "オンライン学習会")
+
+    # The fake checks every url button as Telegram does (tests/fakes/telegram_markup.py).
+    assert url_buttons(rally) == [("地図を開く", HIBIYA.map_url)]
+    assert rally.button_labels == ["参加する", "未定", "行けない", "地図を開く"], "links last"
+    assert [label for label, _ in url_buttons(online)] == [
+        "オンラインで参加",
+        "関連ページを開く",
+        "関連ページ2を開く",
+        "関連ページ3を開く",
+    ]
+    assert url_buttons(online)[0] == ("オンラインで参加", ZOOM)
+    texts = [m.text for m in fake.messages(ALICE)]
+    assert [t for t in texts if "http" in t or "%E" in t] == [], "no address in what she reads"
