@@ -199,7 +199,7 @@ def part_message(
         heading = texts("broadcast.heading_urgent" if urgent else "broadcast.heading")
         text = f"{heading}\n{text}"
     if index == len(parts) - 1 and card is not None:
-        return Outgoing(f"{text}\n\n{card.text}", buttons=card.buttons)
+        return Outgoing(f"{text}\n\n{card.text}", buttons=card.buttons, links=card.links)
     return Outgoing(text)
 
 

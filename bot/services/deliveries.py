@@ -167,7 +167,9 @@ class DeliveryContent:
             now=now,
             organiser=False,
         )
-        return Outgoing("\n".join(lines) + "\n\n" + card.text, buttons=card.buttons)
+        return Outgoing(
+            "\n".join(lines) + "\n\n" + card.text, buttons=card.buttons, links=card.links
+        )
 
     def _promoted(self, uow: UnitOfWork, pending: Pending, now: datetime) -> Rendered:
         current = self._occurrence(uow, pending, now)
@@ -229,7 +231,7 @@ class DeliveryContent:
         )
         days = (occurrence.starts_at.astimezone(zone).date() - now.astimezone(zone).date()).days
         heading = texts(f"reminder.{kind.value}", title=occurrence.title, days=max(1, days))
-        return Outgoing(heading + "\n\n" + card.text, buttons=card.buttons)
+        return Outgoing(heading + "\n\n" + card.text, buttons=card.buttons, links=card.links)
 
     def _coming(
         self,

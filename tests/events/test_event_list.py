@@ -278,11 +278,6 @@ def test_no_address_in_anything_a_member_reads_on_a_whole_journey(
     assert {link.label for link in links} >= {"地図を開く", "オンラインで参加", "関連ページを開く"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/services/deliveries.py builds reminders and notices from the card's text and "
-    "buttons and leaves out its links (`links=card.links` is missing there)",
-)
 def test_an_invitation_offers_the_map_as_the_card_does(
     member: Member,
     settings: Settings,
