@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -49,6 +50,27 @@ DATABASE_EXAMPLES = (
     "sqlite:///data/campaign-bot.sqlite3 or postgresql+psycopg://user@host:5432/campaign"
 )
 TELEGRAM_TOKEN = re.compile(r"^[0-9]{1,20}:[A-Za-z0-9_-]{1,100}$")
+BOT_API = "https://api.telegram.org"
+
+
+def bot_api_url_problem(url: str, ending: str) -> str | None:
+    """Why `url` cannot be python-telegram-bot's base URL, to which the token is appended
+    (`ending` is "/bot" for the Bot API, "/file/bot" for downloads); None when it can."""
+    example = f"such as {BOT_API}{ending}"
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked for it
+    except ValueError:  # a port that is not a number, an unclosed [ of an IPv6 address
+        return f"not a web address; write it {example}"
+    if parts.scheme not in ("http", "https"):
+        return f"write the whole address with http:// or https://, {example}"
+    if not parts.hostname:
+        return f"no server named after the //; {example}"
+    if parts.query or parts.fragment or url != url.strip():
+        return f"no spaces, ? or # in it; {example}"
+    if not parts.path.endswith(ending):
+        return f"must end in {ending} (the bot token is added right after it), {example}"
+    return None
 
 
 def database_url_problem(url: str) -> str | None:
@@ -270,6 +292,11 @@ class Config(_Section):
         problem = database_url_problem(self.database.url)
         if problem:
             yield ("database", "url"), problem
+        telegram = self.channels.telegram
+        for key, ending in (("base_url", "/bot"), ("base_file_url", "/file/bot")):
+            problem = bot_api_url_problem(getattr(telegram, key), ending)
+            if problem:
+                yield ("channels", "telegram", key), problem
 
 
 @dataclass(frozen=True)
