@@ -6,6 +6,7 @@ import asyncio
 import hmac
 import json
 import logging
+import socket
 from typing import Any
 
 import uvicorn
@@ -30,6 +31,21 @@ at most 4096 characters); a larger body is no update and is refused before it is
 
 class _TooLarge(Exception):
     pass
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to `host`:`port`, as uvicorn would bind it; raises `OSError` (address in
+    use, permission denied, no such address). Bound here, not by uvicorn, because uvicorn
+    answers a failed bind by logging it and calling `sys.exit`, past every handler."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -75,10 +91,13 @@ class WebhookServer:
             )
         )
         self._task: asyncio.Task[None] | None = None
+        self._socket: socket.socket | None = None
 
     async def start(self) -> None:
-        """Serve, then tell Telegram where to send updates (with our secret)."""
-        self._task = asyncio.create_task(self._server.serve())
+        """Serve, then tell Telegram where to send updates (with our secret). Raises `OSError`
+        when the address cannot be listened on."""
+        self._socket = listening_socket(self._config.webhook.listen, self._config.webhook.port)
+        self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
         while not self._server.started:
             if self._task.done():
                 self._task.result()  # raises why the server could not start
@@ -96,8 +115,12 @@ class WebhookServer:
 
     async def stop(self) -> None:
         self._server.should_exit = True
-        if self._task is not None:
-            await self._task
+        try:
+            if self._task is not None:
+                await self._task
+        finally:
+            if self._socket is not None:
+                self._socket.close()  # uvicorn closes it too, once it has started
 
     @property
     def port(self) -> int:
