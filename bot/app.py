@@ -6,8 +6,8 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TextIO
@@ -54,7 +54,10 @@ PLAN_SOON = timedelta(seconds=2)
 
 
 class StartupError(Exception):
-    """The bot cannot start as configured; the message says what to change."""
+    """The bot cannot start as configured; the message says what to change.
+
+    (`TelegramRefused`, from the Telegram channel, is the other refusal: a setting that was
+    tried and turned down. Both messages are one line and never hold a secret.)"""
 
 
 @dataclass
@@ -292,11 +295,22 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
 
 
 def choose_channel(settings: Settings, requested: str) -> str:
-    """`auto` picks Telegram when it is enabled and has a token, otherwise the console."""
+    """`auto` picks Telegram when it is enabled, otherwise the console. Telegram without a
+    token is refused (`StartupError`), never quietly swapped for the console: a server that
+    chatted with nobody in its terminal would look as if it were running."""
     telegram = settings.config.channels.telegram
+    token = settings.secrets.telegram_bot_token
     if requested == "auto":
-        return "telegram" if telegram.enabled and settings.secrets.telegram_bot_token else CONSOLE
-    if requested == "telegram" and not settings.secrets.telegram_bot_token:
+        if not telegram.enabled:
+            return CONSOLE
+        if not token:
+            raise StartupError(
+                f"TELEGRAM_BOT_TOKEN is not set, and {settings.path.name} turns Telegram on; "
+                "export the token, or run without Telegram: --channel console, or "
+                "channels.telegram.enabled: false"
+            )
+        return "telegram"
+    if requested == "telegram" and not token:
         raise StartupError("TELEGRAM_BOT_TOKEN is not set; export it or use --channel console")
     return requested
 
@@ -351,11 +365,22 @@ def telegram_channel(app: App) -> TelegramChannel:
 
 @asynccontextmanager
 async def telegram_service(app: App) -> AsyncIterator[TelegramChannel]:
-    """Telegram with the outbox: replies to members, and the dispatcher sending what is due."""
+    """Telegram with the outbox: replies to members, and the dispatcher sending what is due.
+
+    Raises `TelegramRefused` when Telegram refuses the token or cannot be reached."""
     channel = telegram_channel(app)
-    await channel.start()
     messenger = TelegramMessenger.from_config(app.settings.config.channels.telegram, channel.token)
-    await messenger.initialize()
+    try:
+        await channel.start()
+        await messenger.initialize()
+    except BaseException:
+        # What did start (connection pools, the webhook server) stops; a failure to stop is
+        # not the news, why it could not start is.
+        with suppress(Exception):
+            await messenger.shutdown()
+        with suppress(Exception):
+            await channel.stop()
+        raise
     app.dispatcher.attach("telegram", messenger, channel.pacer)
     stop = asyncio.Event()
     sending = asyncio.create_task(app.dispatcher.run(stop))
@@ -369,12 +394,21 @@ async def telegram_service(app: App) -> AsyncIterator[TelegramChannel]:
         await channel.stop()
 
 
-async def serve(app: App, stop: asyncio.Event | None = None) -> None:
-    """Run the network channels until `stop` is set or the process gets SIGINT/SIGTERM."""
+async def serve(
+    app: App, stop: asyncio.Event | None = None, *, ready: Callable[[], None] | None = None
+) -> None:
+    """Run the network channels until `stop` is set or the process gets SIGINT/SIGTERM.
+
+    The background jobs start once Telegram has accepted the bot, then `ready` is called: a
+    bot that cannot start leaves nothing half-running. Raises `TelegramRefused` when Telegram
+    refuses the token or cannot be reached."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with telegram_service(app):
+        app.start_jobs()
+        if ready is not None:
+            ready()
         log.info("serving Telegram (%s)", app.settings.config.channels.telegram.mode)
         await stop.wait()

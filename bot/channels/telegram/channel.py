@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from telegram import BotCommand, MenuButtonCommands
+import httpx
+from telegram import Bot, BotCommand, MenuButtonCommands
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import ApplicationBuilder
 from telegram.request import HTTPXRequest
 
@@ -29,6 +35,152 @@ log = logging.getLogger(__name__)
 
 
 COMMANDS = ("start", "menu", "events", "ask", "settings", "help", "stop")
+
+TOKEN_SETTING = "TELEGRAM_BOT_TOKEN"
+BASE_URL_SETTING = "base_url"
+
+
+class TelegramRefused(Exception):
+    """Telegram could not start as configured: the Bot API refused the bot or could not be
+    reached when first asked (getMe), or the webhook could not listen.
+
+    `setting` is what to change: `TOKEN_SETTING` (the environment's token), or a key under
+    channels.telegram ("base_url", "webhook.port"). The message never holds the token.
+    """
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(message)
+        self.setting = setting
+        self.message = message
+
+
+def refusal(
+    exc: TelegramError, config: TelegramConfig, seconds: float | None = None
+) -> TelegramRefused:
+    """What `exc`, raised while asking getMe, says is wrong: the token or base_url."""
+    if isinstance(exc, InvalidToken):
+        # PTB turns both 401 and 404 into InvalidToken; Telegram's description tells them
+        # apart. A token of the wrong shape is refused before any request (config.Secrets),
+        # so a 404 means that base_url does not lead to a Bot API.
+        if "not found" in str(exc.__cause__ or exc).lower():
+            return TelegramRefused(
+                BASE_URL_SETTING,
+                f"{config.base_url} answered 404 Not Found to getMe: it is not a Bot API "
+                "address; Telegram's is https://api.telegram.org/bot",
+            )
+        return TelegramRefused(
+            TOKEN_SETTING,
+            "Telegram refused the bot token (401 Unauthorized): check TELEGRAM_BOT_TOKEN "
+            "against the token @BotFather gave",
+        )
+    if isinstance(exc.__cause__, httpx.HTTPError):  # PTB's NetworkError and TimedOut
+        return _unreachable(exc.__cause__, config, seconds)
+    return TelegramRefused(BASE_URL_SETTING, f"{config.base_url} answered: {_answer(exc)}")
+
+
+_NOT_JSON = ". Parsing the server response"
+"""How PTB goes on after the status of an answer that is not JSON, quoting the whole page."""
+
+_LONGEST_ANSWER = 200
+
+
+def _answer(exc: TelegramError) -> str:
+    """The Bot API's description of its refusal, on one line; the page of a proxy or web
+    server that is no Bot API is not quoted (it may be long, or hold the request's URL)."""
+    no_json = "a page that is not the Bot API's JSON"
+    if exc.message == "Invalid server response":  # 200 OK, but not JSON
+        return no_json
+    text, not_json, _ = exc.message.partition(_NOT_JSON)
+    text = " ".join(text.split())
+    if len(text) > _LONGEST_ANSWER:
+        text = text[: _LONGEST_ANSWER - 3] + "..."
+    return f"{text}, {no_json}" if not_json else text
+
+
+@contextmanager
+def _failures_told_by_us() -> Iterator[None]:
+    """While getMe starts the bot: an answer that is not JSON makes python-telegram-bot log
+    the whole page at ERROR with a traceback; the refusal reports it in one line instead
+    (the chain, with the page, is in the -v traceback)."""
+    logger = logging.getLogger("telegram.request.BaseRequest")
+
+    def drop(record: logging.LogRecord) -> bool:
+        return False
+
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
+
+
+def _unreachable(
+    exc: httpx.HTTPError, config: TelegramConfig, seconds: float | None
+) -> TelegramRefused:
+    if isinstance(exc, httpx.TimeoutException):
+        within = f" within {seconds:g} s" if seconds else ""
+        return TelegramRefused(BASE_URL_SETTING, f"no answer from {config.base_url}{within}")
+    if isinstance(exc, httpx.ConnectError | httpx.UnsupportedProtocol):
+        return TelegramRefused(
+            BASE_URL_SETTING, f"cannot connect to {config.base_url} ({_reason(exc)})"
+        )
+    return TelegramRefused(
+        BASE_URL_SETTING, f"{config.base_url} broke off the connection ({_reason(exc)})"
+    )
+
+
+def _cannot_listen(exc: OSError, config: TelegramConfig) -> TelegramRefused:
+    webhook = config.webhook
+    # In use or reserved (below 1024): the port; an address this machine does not have: listen.
+    setting = "webhook.port" if exc.errno in (errno.EADDRINUSE, errno.EACCES) else "webhook.listen"
+    return TelegramRefused(
+        setting, f"cannot listen on {webhook.listen}:{webhook.port} ({_reason(exc)})"
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a connection failed, in words, from the operating system's error at the bottom of
+    httpx's chain: "connection refused", "name or service not known"."""
+    reason = str(exc).strip() or type(exc).__name__
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, OSError) and isinstance(cause.errno, int) and cause.errno > 0:
+            reason = os.strerror(cause.errno)  # asyncio words ECONNREFUSED as "Connect call..."
+        elif isinstance(cause, OSError) and cause.strerror:
+            reason = cause.strerror  # the resolver's: "Name or service not known"
+        cause = cause.__cause__ or cause.__context__
+    return reason[:1].lower() + reason[1:]
+
+
+async def verify(config: TelegramConfig, token: str | None, *, seconds: float) -> str | None:
+    """Ask the Bot API who the bot is, as starting does, within `seconds`: the bot's
+    @username. Without a token, only whether the server answers at all (then None).
+    Raises `TelegramRefused`."""
+    if token is None:
+        try:
+            async with httpx.AsyncClient(timeout=seconds) as client:
+                await client.get(config.base_url)
+        except httpx.HTTPError as exc:
+            raise _unreachable(exc, config, seconds) from exc
+        return None
+    request = HTTPXRequest(
+        connection_pool_size=1,
+        connect_timeout=seconds,
+        read_timeout=seconds,
+        write_timeout=seconds,
+        pool_timeout=seconds,
+    )
+    bot = Bot(token, base_url=config.base_url, base_file_url=config.base_file_url, request=request)
+    try:
+        with _failures_told_by_us():
+            await bot.initialize()
+        return f"@{bot.username}"
+    except TelegramError as exc:
+        raise refusal(exc, config, seconds) from exc
+    finally:
+        await bot.shutdown()
 
 
 def webhook_secret(token: str) -> str:
@@ -72,13 +224,22 @@ class TelegramChannel:
         self.webhook: WebhookServer | None = None
 
     async def start(self) -> None:
-        """Connect (getMe), publish the command menu, then poll or open the webhook."""
-        await self.application.initialize()
+        """Connect (getMe), publish the command menu, then poll or open the webhook.
+
+        Raises `TelegramRefused` when getMe is refused or never answered."""
+        try:
+            with _failures_told_by_us():
+                await self.application.initialize()
+        except TelegramError as exc:
+            raise refusal(exc, self._config) from exc
         await self.register_commands()
         await self.application.start()
         if self._config.mode == "webhook":
             self.webhook = WebhookServer(self.application, self._config, webhook_secret(self.token))
-            await self.webhook.start()
+            try:
+                await self.webhook.start()
+            except OSError as exc:
+                raise _cannot_listen(exc, self._config) from exc
             return
         updater = self.application.updater
         assert updater is not None
@@ -92,6 +253,9 @@ class TelegramChannel:
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
+        # An application whose start failed at getMe is not "initialized" and shuts nothing
+        # down; its bot's connection pools are open all the same (a no-op otherwise).
+        await self.application.bot.shutdown()
 
     async def register_commands(self) -> None:
         """The "/" menu in each language; Japanese is also the default for everyone else."""
