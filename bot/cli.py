@@ -15,6 +15,8 @@ from pathlib import Path
 from bot import __version__
 from bot import app as application
 from bot.app import App, StartupError, build, load_calendar
+from bot.channels.log_redaction import Redactor, install, uninstall
+from bot.channels.telegram.channel import TOKEN_SETTING, TelegramRefused, verify, webhook_secret
 from bot.commands import broadcasts as broadcast_commands
 from bot.commands import calendar as calendar_commands
 from bot.commands import faq as faq_commands
@@ -22,17 +24,19 @@ from bot.commands import organisers as organiser_commands
 from bot.commands import outbox as outbox_commands
 from bot.commands import reminders as reminder_commands
 from bot.commands import texts_for
-from bot.config import Settings, find_config, load_settings
+from bot.config import Secrets, Settings, find_config, load_settings
 from bot.domain.ports import Clock
 from bot.faq.knowledge import load_knowledge
 from bot.store.database import Database, DatabaseProblem, shown
-from bot.yaml_validation import InvalidDocument, Problem, folder_problems
+from bot.yaml_validation import InvalidDocument, Loc, Problem, folder_problems, read_yaml
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 CHECK_CONNECT_TIMEOUT = 5
-"""Seconds `check` waits for the database to answer."""
+"""Seconds `check` waits for the database, and Telegram, to answer."""
+
+log = logging.getLogger(__name__)
 
 
 def _config_option() -> argparse.ArgumentParser:
@@ -61,15 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         parents=[config],
         help="start the bot",
-        description="Start the bot. Without a TELEGRAM_BOT_TOKEN it chats in this terminal; "
-        "input can also be piped from a file, one message per line.",
+        description="Start the bot: on Telegram when the config turns it on "
+        "(channels.telegram.enabled, with TELEGRAM_BOT_TOKEN set), otherwise in this terminal, "
+        "where input can also be piped from a file, one message per line. If it cannot start, "
+        "it says why in one line and exits with 1 (2 when the token is missing).",
     )
     run.add_argument(
         "--channel",
         choices=["auto", "console", "telegram"],
         default="auto",
-        help="which channel to serve (auto: Telegram if enabled and a token is set, "
-        "otherwise the console)",
+        help="which channel to serve (auto: Telegram if the config enables it, otherwise "
+        "the console)",
     )
     run.add_argument(
         "--as-organiser",
@@ -411,6 +417,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         problems.append(_database_problem(settings, exc))
     else:
         print(f"database: OK ({shown(database.url)})")
+    problems.extend(_check_telegram(settings))
     try:
         calendar = load_calendar(settings)
     except InvalidDocument as exc:
@@ -434,7 +441,74 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _written_line(settings: Settings, loc: Loc) -> int | None:
+    """The line of the config file where `loc` is written; None when it is left out (its
+    default applies) or the file cannot be read again."""
+    try:
+        document = read_yaml(settings.path, display_name=settings.path.name)
+    except InvalidDocument:
+        return None
+    data = document.data
+    for part in loc:
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return document.line_of(loc)
+
+
+def _telegram_problem(settings: Settings, exc: TelegramRefused) -> Problem:
+    """Telegram's refusal, named where the setting to change is: the environment's token, or
+    the key in the config file with its line (like the database's URL)."""
+    if exc.setting == TOKEN_SETTING:
+        return Problem(TOKEN_SETTING, None, "", exc.message)
+    loc = ("channels", "telegram", *exc.setting.split("."))
+    return Problem(settings.path.name, _written_line(settings, loc), ".".join(loc), exc.message)
+
+
+def _check_telegram(settings: Settings) -> list[Problem]:
+    """With Telegram on: the Bot API answers at base_url and accepts the token, as `run` will
+    need (without a token, only that it answers)."""
+    telegram = settings.config.channels.telegram
+    if not telegram.enabled:
+        return []
+    token = settings.secrets.telegram_bot_token
+    if token is None:
+        print(
+            "warning: TELEGRAM_BOT_TOKEN is not set here and channels.telegram.enabled is "
+            "true: `campaign-bot run` refuses to start without it"
+        )
+    try:
+        bot = asyncio.run(verify(telegram, token, seconds=CHECK_CONNECT_TIMEOUT))
+    except TelegramRefused as exc:
+        return [_telegram_problem(settings, exc)]
+    print(f"telegram: OK ({bot or 'answers'} at {telegram.base_url})")
+    return []
+
+
+def _one_line(exc: BaseException, redact: Redactor) -> str:
+    """`Type: message` on one line, without secrets, for a failure nobody foresaw."""
+    lines = [line.strip() for line in redact(str(exc)).splitlines() if line.strip()]
+    name = type(exc).__name__
+    if not lines:
+        return name
+    return f"{name}: {lines[0]}{' ...' if len(lines) > 1 else ''}"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    """`run`: refusals as one line each (`InvalidDocument`, `StartupError`, `DatabaseProblem`
+    are printed by `main`); anything else as its type and message, the traceback with -v."""
+    try:
+        return _run(args)
+    except (InvalidDocument, StartupError, DatabaseProblem):
+        raise
+    except Exception as exc:
+        log.debug("campaign-bot run failed", exc_info=True)
+        hint = "" if args.verbose else " (run with -v for details)"
+        print(f"campaign-bot: {_one_line(exc, args.redact)}{hint}", file=sys.stderr)
+        return EXIT_PROBLEMS
+
+
+def _run(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
     channel = application.choose_channel(settings, args.channel)
     # A folder that is not there is a mistake in the setup, not an empty calendar: refuse
@@ -448,16 +522,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         bot.schedules.reload()
         bot.knowledge.reload()
-        bot.start_jobs()
         if channel == "console":
+            bot.start_jobs()
             application.run_console(bot, as_organiser=args.as_organiser)
         else:
-            if not args.verbose:
-                # A server's log is its only voice; the console keeps quiet to keep the chat clear.
-                logging.getLogger().setLevel(logging.INFO)
-            # httpx logs every request URL at INFO, and Telegram's URLs contain the bot token.
+            # httpx logs every request URL at INFO; the token in them is redacted, the noise
+            # would not be.
             logging.getLogger("httpx").setLevel(logging.WARNING)
-            asyncio.run(application.serve(bot))
+
+            def ready() -> None:
+                if not args.verbose:
+                    # A server's log is its only voice once it runs; until then the console
+                    # stays quiet, so that a refusal is the one line printed.
+                    logging.getLogger().setLevel(logging.INFO)
+
+            try:
+                asyncio.run(application.serve(bot, ready=ready))
+            except TelegramRefused as exc:
+                log.debug("Telegram refused to start", exc_info=True)
+                raise InvalidDocument([_telegram_problem(settings, exc)]) from exc
     finally:
         bot.close()
     return EXIT_OK
@@ -625,11 +708,35 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
     parser = build_parser()
     args = parser.parse_args(argv)
     args.clock = clock
+    args.redact = _redactor()
+    # Before anything logs: python-telegram-bot and httpx log URLs holding the bot token.
+    install(args.redact)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    try:
+        return _dispatch(args)
+    finally:
+        uninstall()
+
+
+def _redactor() -> Redactor:
+    """The secrets of the environment, and the webhook secret derived from the token."""
+    secrets = Secrets.from_env()
+    token = secrets.telegram_bot_token
+    return Redactor(
+        [
+            token,
+            webhook_secret(token) if token else None,
+            secrets.line_channel_secret,
+            secrets.line_channel_access_token,
+        ]
+    )
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     handlers = {
         "run": cmd_run,
         "check": cmd_check,
