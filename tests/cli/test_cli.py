@@ -147,6 +147,7 @@ def test_run_telegram_without_a_token_says_what_to_set(workdir: Path) -> None:
         encoding="utf-8",
     )
     result = campaign_bot("run", cwd=workdir, stdin="/start\n", env={"TELEGRAM_BOT_TOKEN": ""})
-    # auto falls back to the console when no token is set; the console still works.
-    assert result.returncode == 0, result.stderr
-    assert "受け取りますか" in result.stdout
+    # Telegram on without a token is refused, never swapped for the console.
+    assert result.returncode == 2
+    assert result.stderr.startswith("campaign-bot: TELEGRAM_BOT_TOKEN is not set")
+    assert result.stdout == ""
