@@ -4,7 +4,7 @@
 organiser (都全体), the broadcast's recipients (練馬区) and everyone else in six other wards.
 The real bot (`build` + `telegram_service`, polling, SQLite; delivery.per_second at the limit,
 per_chat_per_second 1) against the fake Bot API limited to the same rate overall and 1/s per
-chat (the machinery of bench/outbox.py, in bench/_broadcast_common.py). First the 20 chat with
+chat (the machinery of bench/outbox.py, in bench/support/drain.py). First the 20 chat with
 nothing queued (the idle p99); then the organiser's broadcast to 練馬区 is made the product's
 way, `bot.services.broadcasts.send` in one unit of work as the chat's 送信する makes it (the
 bulk lane, one row per member, each rendered by `DeliveryContent` when claimed), and the same
@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 # As bot/cli.py does: python-telegram-bot gives RetryAfter durations as timedelta.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from bench._broadcast_common import (  # noqa: E402 - after the path set-up above
+from bench.support.drain import (  # noqa: E402 - after the path set-up above
     LIMIT,
     Crowd,
     DrainRun,

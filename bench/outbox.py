@@ -49,7 +49,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from sqlalchemy import event, insert, select, text  # noqa: E402 - after the path set-up above
 
-from bench._broadcast_common import (  # noqa: E402
+from bench.support.drain import (  # noqa: E402
     LIMIT,
     PG_URL_ENV,
     Crowd,

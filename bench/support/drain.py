@@ -16,7 +16,7 @@ fake's HTTP threads would take the interpreter lock from the bot's event loop an
 exactly the reply latency being measured. With two cores, each process has one. Times cross
 the process boundary as `time.monotonic()`, which is one system-wide clock on Linux.
 
-Import it as `bench._broadcast_common` once the repository's root is on sys.path.
+Import it as `bench.support.drain` once the repository's root is on sys.path.
 """
 
 from __future__ import annotations
