@@ -304,7 +304,7 @@ class Conversation:
             return [self.screens.with_menu(turn.member, turn.texts("fallback.empty"))]
         catalogues = self.screens.catalogues
         name = catalogues.intent_of(text)
-        choice = typed.typed_choice(catalogues, turn.member, text)
+        choice = typed.typed_choice(catalogues, turn.member, text, numbers=turn.dialog is None)
         if turn.dialog is not None:
             flow = self._dialogs[turn.dialog.name]
             if choice is not None and choice.action is not None:

@@ -45,8 +45,13 @@ def _key(label: str) -> str:
     return normalise_word(_MARKS.sub("", label))
 
 
-def typed_choice(catalogues: Catalogues, member: Member, text: str) -> Typed | None:
-    """The button `text` names on the member's current screen, if any (None: not a choice)."""
+def typed_choice(
+    catalogues: Catalogues, member: Member, text: str, *, numbers: bool = True
+) -> Typed | None:
+    """The button `text` names on the member's current screen, if any (None: not a choice).
+
+    `numbers`: whether a bare number picks a button (not while a dialog waits for text: an
+    organiser's answer may be 「2」)."""
     typed = _key(text)
     if not typed:
         return None
@@ -56,7 +61,7 @@ def typed_choice(catalogues: Catalogues, member: Member, text: str) -> Typed | N
     )
     matches = {action for label, action in member.shown if _key(label) in wanted}
     folded = unicodedata.normalize("NFKC", text).strip()
-    if not matches and _NUMBER.fullmatch(folded):
+    if not matches and numbers and _NUMBER.fullmatch(folded):
         if not member.shown:
             return Typed(nothing_shown=True)
         number = int(folded)

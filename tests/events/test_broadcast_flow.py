@@ -416,3 +416,16 @@ def test_sending_wakes_the_dispatcher_when_it_commits(
         assert woken == [], "not before the commit"
         uow.commit()
     assert woken == [True]
+
+
+def test_a_number_written_as_the_announcement_is_the_announcement(
+    member: Member, database: Database
+) -> None:
+    member("t1", "豊島区")
+    organiser = member("console-organiser", "都全体")
+    organiser.say("一斉送信")
+    organiser.press("地域をえらぶ")
+    organiser.press("豊島区")
+    organiser.say("1")  # the one button on screen is やめる: a number is text here
+    assert "会員にはこのように届きます" in organiser.text
+    assert organiser.replies[0].text == "【お知らせ】\n1"
