@@ -28,11 +28,9 @@ All public methods are thread-safe.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import contextlib
 import dataclasses
-import inspect
 import json
 import re
 import signal
@@ -64,6 +62,7 @@ from tests.fakes.line_state import (
 )
 from tests.fakes.line_webhook import EventFactory, LineWebhookSender
 from tests.fakes.telegram_faults import Fault, FaultPlan, method_set
+from tests.fakes.waiting import Watched
 
 __all__ = [
     "DEFAULT_ACCESS_TOKEN",
@@ -84,7 +83,6 @@ __all__ = [
 DEFAULT_ACCESS_TOKEN = "FakeLineChannelAccessToken+0123456789/abcdefghij="
 DEFAULT_CHANNEL_SECRET = "0123456789abcdef0123456789abcdef"
 DEFAULT_BOT_USER_ID = "U" + "b0" * 16
-_RECHECK_INTERVAL = 0.05
 
 # (HTTP method, path pattern, endpoint): endpoints are named after line-bot-sdk v3's methods.
 # Rich menu images live on api-data.line.me; Configuration(host=...) sends them here too.
@@ -151,25 +149,7 @@ def _to_jsonable(value: Any) -> Any:
     return value
 
 
-def _refuse_inside_event_loop(name: str, alternative: str) -> None:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    raise RuntimeError(
-        f"{name}() would block the running event loop, and the bot running in it; "
-        f"use {alternative} in async tests"
-    )
-
-
-def _describe(predicate: Callable[[], object]) -> str:
-    try:
-        return inspect.getsource(predicate).strip()
-    except (OSError, TypeError):
-        return repr(predicate)
-
-
-class FakeLine:
+class FakeLine(Watched):
     """A fake LINE Messaging API for one channel: an HTTP server plus a control API for tests.
 
     `access_token` is the channel access token calls must carry (`Authorization: Bearer ...`),
@@ -199,7 +179,7 @@ class FakeLine:
         self.access_token = access_token
         self.channel_secret = channel_secret
         self.bot_user_id = bot_user_id
-        self._cond = threading.Condition(threading.RLock())
+        self._init_watching()
         self._state = LineState(
             clock=clock,
             reply_token_ttl=reply_token_ttl,
@@ -215,8 +195,6 @@ class FakeLine:
         self._requests: list[RecordedRequest] = []
         self._by_endpoint: Counter[str] = Counter()
         self._by_status: Counter[int] = Counter()
-        self._version = 0
-        self._wakers: set[Callable[[], None]] = set()
         self._stopping = threading.Event()
         self._running = False
         self._control: dict[str, Callable[..., Any]] = self._control_methods()
@@ -568,72 +546,6 @@ class FakeLine:
 
     # --- waiting ------------------------------------------------------------------------------
 
-    def _changed(self) -> None:
-        """Wake everyone waiting for the state to change; call with the lock held."""
-        self._version += 1
-        self._cond.notify_all()
-        for wake in list(self._wakers):
-            wake()
-
-    def wait_until(
-        self,
-        predicate: Callable[[], object],
-        timeout: float = 5.0,
-        *,
-        description: str | None = None,
-    ) -> None:
-        """Block until `predicate()` is true; TimeoutError shows what every user received.
-
-        Re-checked whenever the fake's state changes (and every 50 ms). Not for async tests:
-        use `await fake.until(...)` there.
-        """
-        _refuse_inside_event_loop("wait_until", "await fake.until(...)")
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._cond:
-                version = self._version
-            if predicate():
-                return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(self._timeout_message(predicate, timeout, description))
-            with self._cond:
-                if self._version == version:
-                    self._cond.wait(min(remaining, _RECHECK_INTERVAL))
-
-    async def until(
-        self,
-        predicate: Callable[[], object],
-        timeout: float = 5.0,  # noqa: ASYNC109 - mirrors wait_until
-        *,
-        description: str | None = None,
-    ) -> None:
-        """`wait_until` for asyncio tests: waits without blocking the event loop."""
-        loop = asyncio.get_running_loop()
-        changed = asyncio.Event()
-
-        def wake() -> None:
-            with contextlib.suppress(RuntimeError):  # the loop is already closed
-                loop.call_soon_threadsafe(changed.set)
-
-        with self._cond:
-            self._wakers.add(wake)
-        try:
-            deadline = loop.time() + timeout
-            while True:
-                changed.clear()
-                if predicate():
-                    return
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise TimeoutError(self._timeout_message(predicate, timeout, description))
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(min(remaining, _RECHECK_INTERVAL)):
-                        await changed.wait()
-        finally:
-            with self._cond:
-                self._wakers.discard(wake)
-
     def wait_for_messages(
         self, user_id: str, count: int = 1, timeout: float = 5.0
     ) -> list[Delivered]:
@@ -658,13 +570,6 @@ class FakeLine:
             description=f"{count} message(s) to {user_id}",
         )
         return self.messages(user_id)
-
-    def _timeout_message(
-        self, predicate: Callable[[], object], timeout: float, description: str | None
-    ) -> str:
-        what = description or _describe(predicate)
-        state = "\n".join("  " + line for line in self.transcript().splitlines())
-        return f"Timed out after {timeout:g}s waiting for: {what}\nWhat the fake saw:\n{state}"
 
     # --- HTTP ---------------------------------------------------------------------------------
 

@@ -30,12 +30,9 @@ All public methods are thread-safe.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
-import contextlib
 import dataclasses
 import http.client
-import inspect
 import json
 import re
 import signal
@@ -82,6 +79,7 @@ from tests.fakes.telegram_state import (
     scope_key,
 )
 from tests.fakes.telegram_updates import load_fixture, update_kind
+from tests.fakes.waiting import Watched
 
 __all__ = [
     "DEFAULT_TOKEN",
@@ -102,7 +100,6 @@ DEFAULT_TOKEN = "123456:TEST-TOKEN"
 _TOKEN_FORMAT = re.compile(r"\d+:[A-Za-z0-9_-]+")
 _LONG_POLL_LIMIT = 50  # seconds; Telegram caps getUpdates' timeout about here
 # Waits re-check their predicate at least this often, for conditions outside the fake's state.
-_RECHECK_INTERVAL = 0.05
 
 
 @dataclass(frozen=True)
@@ -166,24 +163,6 @@ def _to_jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [_to_jsonable(item) for item in value]
     return value
-
-
-def _refuse_inside_event_loop(name: str, alternative: str) -> None:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    raise RuntimeError(
-        f"{name}() would block the running event loop, and the bot running in it; "
-        f"use {alternative} in async tests"
-    )
-
-
-def _describe(predicate: Callable[[], object]) -> str:
-    try:
-        return inspect.getsource(predicate).strip()
-    except (OSError, TypeError):
-        return repr(predicate)
 
 
 class _WebhookSender:
@@ -255,7 +234,7 @@ class _WebhookSender:
         return reply if isinstance(reply, dict) and isinstance(reply.get("method"), str) else None
 
 
-class FakeTelegram:
+class FakeTelegram(Watched):
     """A fake Telegram Bot API for one bot: an HTTP server plus a control API for tests.
 
     Construct, then `start()` (or use as a context manager); `base_url` and `base_file_url` are
@@ -286,7 +265,7 @@ class FakeTelegram:
         if not _TOKEN_FORMAT.fullmatch(token):
             raise ValueError(f"{token!r} is not shaped like a bot token (<digits>:<letters>)")
         self.token = token
-        self._cond = threading.Condition(threading.RLock())
+        self._init_watching()
         self._state = TelegramState(
             token,
             bot_username=bot_username,
@@ -305,8 +284,6 @@ class FakeTelegram:
         self._by_status: Counter[int] = Counter()
         self._poll_generation = 0
         self._waiting_pollers = 0
-        self._version = 0
-        self._wakers: set[Callable[[], None]] = set()
         self._listeners: list[Callable[[RecordedRequest], None]] = []
         self._stopping = threading.Event()
         self._running = False
@@ -919,11 +896,9 @@ class FakeTelegram:
     # --- waiting ------------------------------------------------------------------------------
 
     def _changed(self) -> None:
-        """Wake everyone waiting for the state to change; call with the lock held."""
-        self._version += 1
-        self._cond.notify_all()
-        for wake in list(self._wakers):
-            wake()
+        """Wake everyone waiting for the state to change, and the webhook sender; call with
+        the lock held."""
+        super()._changed()
         if self._state.webhook is not None:
             self._webhook_wake.set()
 
@@ -935,65 +910,6 @@ class FakeTelegram:
         """
         with self._cond:
             self._listeners.append(listener)
-
-    def wait_until(
-        self,
-        predicate: Callable[[], object],
-        timeout: float = 5.0,
-        *,
-        description: str | None = None,
-    ) -> None:
-        """Block until `predicate()` is true; TimeoutError shows what every chat received.
-
-        The predicate is re-checked whenever the fake's state changes (and every 50 ms, for
-        conditions elsewhere). Not for async tests: use `await fake.until(...)` there.
-        """
-        _refuse_inside_event_loop("wait_until", "await fake.until(...)")
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._cond:
-                version = self._version
-            if predicate():
-                return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(self._timeout_message(predicate, timeout, description))
-            with self._cond:
-                if self._version == version:
-                    self._cond.wait(min(remaining, _RECHECK_INTERVAL))
-
-    async def until(
-        self,
-        predicate: Callable[[], object],
-        timeout: float = 5.0,  # noqa: ASYNC109 - the brief's API, mirrors wait_until
-        *,
-        description: str | None = None,
-    ) -> None:
-        """`wait_until` for asyncio tests: waits without blocking the event loop."""
-        loop = asyncio.get_running_loop()
-        changed = asyncio.Event()
-
-        def wake() -> None:
-            with contextlib.suppress(RuntimeError):  # the loop is already closed
-                loop.call_soon_threadsafe(changed.set)
-
-        with self._cond:
-            self._wakers.add(wake)
-        try:
-            deadline = loop.time() + timeout
-            while True:
-                changed.clear()
-                if predicate():
-                    return
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise TimeoutError(self._timeout_message(predicate, timeout, description))
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(min(remaining, _RECHECK_INTERVAL)):
-                        await changed.wait()
-        finally:
-            with self._cond:
-                self._wakers.discard(wake)
 
     def wait_for_messages(
         self, chat_id: int, count: int = 1, timeout: float = 5.0
@@ -1019,13 +935,6 @@ class FakeTelegram:
             description=f"{count} message(s) from the bot in chat {chat_id}",
         )
         return self.messages(chat_id)
-
-    def _timeout_message(
-        self, predicate: Callable[[], object], timeout: float, description: str | None
-    ) -> str:
-        what = description or _describe(predicate)
-        state = "\n".join("  " + line for line in self.transcript().splitlines())
-        return f"Timed out after {timeout:g}s waiting for: {what}\nWhat the fake saw:\n{state}"
 
     # --- HTTP ---------------------------------------------------------------------------------
 
