@@ -106,8 +106,9 @@ def calibrate(settings: Settings, *, write: bool) -> str:
     for language, result in results.items():
         limits = result.thresholds
         lines += [
-            f"[{language}] {result.cases} phrasings: {result.right} right, {result.wrong} wrong, "
-            f"{result.offered} only offered (cost {result.cost:.1f})",
+            f"[{language}] {result.cases} questions (phrasings left out, tuning files): "
+            f"{result.right} right, {result.wrong} wrong, "
+            f"{result.offered} only offered (cost {result.cost:.3f})",
             f"[{language}] answer_at: {limits.answer_at}, suggest_at: {limits.suggest_at}, "
             f"unknown_at: {limits.unknown_at}, lead: {limits.lead}, margin: {limits.margin}",
         ]

@@ -90,15 +90,18 @@ def test_thresholds_are_never_chosen_on_an_evaluation_file(
     for name in (
         "dev_questions.yaml",
         "tuning_mine.yaml",
-        "holdout_2026_11.yaml",
+        "holdout_2026_11.yaml",  # read while tuning: a development set now
+        "holdout_2026_12.yaml",
+        "holdout_2027_06.yaml",
         "kana_pairs.yaml",
         "notes.yaml",
     ):
         (tmp_path / name).write_text("- q: 資格確認書ってなに\n  accept: [x]\n", encoding="utf-8")
     chosen = [path.name for path in calibration.tuning_files(tmp_path)]
-    assert chosen == ["dev_questions.yaml", "tuning_mine.yaml"]
-    with pytest.raises(ValueError, match="evaluation file"):
-        calibration.calibrate(knowledge, questions=[tmp_path / "holdout_2026_11.yaml"])
+    assert chosen == ["dev_questions.yaml", "holdout_2026_11.yaml", "tuning_mine.yaml"]
+    for held_out in ("holdout_2026_12.yaml", "holdout_2027_06.yaml", "kana_pairs.yaml"):
+        with pytest.raises(ValueError, match="evaluation file"):
+            calibration.calibrate(knowledge, questions=[tmp_path / held_out])
 
 
 def test_members_questions_count_in_calibration(tmp_path: Path, knowledge: KnowledgeBase) -> None:
