@@ -45,6 +45,11 @@ class ClaimedDelivery(Pending):
     external_id: str
     attempts: int
     retry_key: str
+    shared_key: bool = False
+    """`retry_key` may have gone out in one multicast with other rows (an earlier attempt at
+    it was not recorded): it goes again only in one multicast with every row of that key still
+    to be sent, so the platform recognises the request and delivers it to nobody twice.
+    Always False on the first attempt (`attempts == 1`): no key of such a row has gone out."""
 
     @property
     def claim(self) -> Claim:
@@ -139,9 +144,37 @@ class Messenger(Protocol):
     async def send(self, external_id: str, message: Outgoing, *, retry_key: str) -> str:
         """Send and return the platform's message id.
 
-        Raises `Unreachable`, `RateLimited`, `TemporaryFailure` or `PermanentFailure`.
+        Raises `Unreachable`, `RateLimited`, `QuotaExhausted`, `TemporaryFailure` or
+        `PermanentFailure`.
         """
         ...
+
+
+class BatchMessenger(Messenger, Protocol):
+    """A messenger that can also send one message to many members in one call (LINE's
+    multicast), up to `capabilities.batch_send` of them.
+
+    The platform tells no per-member outcome of such a call: it went to all, or to none.
+    """
+
+    async def send_many(
+        self, external_ids: Sequence[str], message: Outgoing, *, retry_key: str
+    ) -> str:
+        """Send `message` to every one of `external_ids` in one call and return the platform's
+        id for the request. A `retry_key` the platform has accepted before counts as sent
+        (LINE's 409), so repeating a call after a crash delivers nothing twice.
+
+        Raises `RateLimited`, `QuotaExhausted`, `TemporaryFailure` or `PermanentFailure`.
+        """
+        ...
+
+
+def batch_size(messenger: Messenger) -> int:
+    """How many members one call of `messenger` reaches: its channel's `batch_send` when it
+    is a `BatchMessenger`, else 1."""
+    if not callable(getattr(messenger, "send_many", None)):
+        return 1
+    return max(1, messenger.capabilities.batch_send)
 
 
 class DeliveryError(Exception):
@@ -170,6 +203,11 @@ class RateLimited(DeliveryError):
 
 class TemporaryFailure(DeliveryError):
     """Worth trying again later: network trouble, timeouts, 5xx answers."""
+
+
+class QuotaExhausted(DeliveryError):
+    """The channel's messages for the month are used up (LINE: 429 "You have reached your
+    monthly limit."): nothing more goes out on it until the next month or a bigger plan."""
 
 
 class PermanentFailure(DeliveryError):
