@@ -1,0 +1,164 @@
+"""The core's `Outgoing` -> LINE message objects (line-bot-sdk v3 models).
+
+Every message is first adapted to `CAPABILITIES` (bot/domain/capabilities.py): at most 13
+choices with labels of at most 20 characters, texts of at most 5,000. Then:
+
+- The choices of the last message of a turn become quick replies: big buttons above the input
+  field, which LINE shows only under the newest message and hides once one is tapped.
+- A message whose buttons must stay (an event card with 参加する / 未定 / 行けない, a message
+  with web pages or a file, or choices followed by more messages) becomes a Flex bubble: its
+  text, then its buttons as postbacks and its links as buttons that open the page.
+- The main menu (予定, 質問...) is the quick reply of the last message when that message has
+  no choices of its own.
+- A file (the event's .ics) is a link: LINE takes no documents from a bot (see files.py).
+
+Every postback carries our encoded `Action` (at most 64 bytes; LINE allows 300) and shows the
+button's label in the chat as the member's own words, so they see what they tapped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from linebot.v3.messaging import (  # type: ignore[import-untyped]  # no py.typed
+    FlexBox,
+    FlexBubble,
+    FlexButton,
+    FlexComponent,
+    FlexMessage,
+    FlexText,
+    Message,
+    PostbackAction,
+    QuickReply,
+    QuickReplyItem,
+    TextMessage,
+    URIAction,
+)
+
+from bot.domain.capabilities import LINE, adapt
+from bot.domain.messages import Attachment, Button, Link, Outgoing
+
+CAPABILITIES = LINE
+MESSAGES_PER_CALL = 5
+"""Message objects LINE takes in one reply, push or multicast."""
+ALT_TEXT_CHARS = 400
+LINK_LABEL_CHARS = 40
+MAX_URI = 1000
+# A row of buttons stays one row in a bubble when every label is this short (参加する / 未定 /
+# 行けない); longer labels get a line each, so nothing is cut on a narrow phone.
+_SHORT_LABEL = 5
+
+Rows = tuple[tuple[Button, ...], ...]
+FileLink = Callable[[Attachment], Link | None]
+"""The link under which a file can be opened, or None when there is no way to offer it."""
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One message to send, adapted, with the links it carries (its files' too)."""
+
+    text: str
+    buttons: Rows
+    links: tuple[Link, ...]
+    card: bool
+    menu: Rows
+
+
+def render(replies: Sequence[Outgoing], file_link: FileLink) -> list[Message]:
+    """The replies of one turn (or one queued message) as LINE messages, in order."""
+    return [message for _, message in render_with_origins(replies, file_link)]
+
+
+def render_with_origins(
+    replies: Sequence[Outgoing], file_link: FileLink
+) -> list[tuple[int, Message]]:
+    """`render`, each message with the index of the reply it comes from."""
+    parts = [
+        (origin, _part(adapted, file_link))
+        for origin, reply in enumerate(replies)
+        for adapted in adapt(reply, LINE)
+    ]
+    menu = next((part.menu for _, part in reversed(parts) if part.menu), ())
+    messages: list[tuple[int, Message]] = []
+    for index, (origin, part) in enumerate(parts):
+        last = index == len(parts) - 1
+        message: Message
+        if part.card or part.links or (part.buttons and not last):
+            message = _bubble(part)
+        elif last and part.buttons:
+            message = TextMessage(text=part.text, quick_reply=_quick_reply(part.buttons))
+        else:
+            message = TextMessage(text=part.text)
+        if last and menu and message.quick_reply is None:
+            message.quick_reply = _quick_reply(menu)
+        messages.append((origin, message))
+    return messages
+
+
+def calls(messages: Sequence[Message]) -> list[list[Message]]:
+    """`messages` in groups LINE takes in one call, in order."""
+    return [
+        list(messages[start : start + MESSAGES_PER_CALL])
+        for start in range(0, len(messages), MESSAGES_PER_CALL)
+    ]
+
+
+def count(replies: Sequence[Outgoing]) -> int:
+    """How many message objects `render` makes of `replies` (links need no address here)."""
+    return len(render(replies, lambda attachment: None))
+
+
+def _part(message: Outgoing, file_link: FileLink) -> _Part:
+    links = [link for link in message.links if len(link.url) <= MAX_URI]
+    for attachment in message.attachments:
+        link = file_link(attachment)
+        if link is not None:
+            links.append(link)
+    card = any(button.action.name == "rsvp" for row in message.buttons for button in row)
+    return _Part(message.text, message.buttons, tuple(links), card, message.menu)
+
+
+def _postback(button: Button) -> PostbackAction:
+    return PostbackAction(
+        label=button.label, data=button.action.encode(), display_text=button.label
+    )
+
+
+def _quick_reply(rows: Rows) -> QuickReply:
+    buttons = [button for row in rows for button in row][: CAPABILITIES.max_buttons]
+    return QuickReply(items=[QuickReplyItem(action=_postback(button)) for button in buttons])
+
+
+def _bubble(part: _Part) -> FlexMessage:
+    """A Flex bubble: the text, then big buttons (choices first, then the pages to open)."""
+    footer: list[FlexComponent] = []
+    for row in part.buttons:
+        buttons = [
+            FlexButton(action=_postback(button), style="secondary", height="md", flex=1)
+            for button in row
+        ]
+        if len(row) > 1 and all(len(button.label) <= _SHORT_LABEL for button in row):
+            footer.append(FlexBox(layout="horizontal", spacing="sm", contents=buttons))
+        else:
+            footer.extend(buttons)
+    for link in part.links:
+        label = link.label
+        if len(label) > LINK_LABEL_CHARS:
+            label = label[: LINK_LABEL_CHARS - 1] + "…"
+        footer.append(
+            FlexButton(action=URIAction(label=label, uri=link.url), style="link", height="md")
+        )
+    bubble = FlexBubble(
+        body=FlexBox(layout="vertical", contents=[FlexText(text=part.text, wrap=True)]),
+        footer=FlexBox(layout="vertical", spacing="sm", contents=footer) if footer else None,
+    )
+    return FlexMessage(alt_text=_alt_text(part.text), contents=bubble)
+
+
+def _alt_text(text: str) -> str:
+    """What the chat list and notifications show of a bubble."""
+    text = text.strip()
+    if len(text) <= ALT_TEXT_CHARS:
+        return text
+    return text[: ALT_TEXT_CHARS - 1] + "…"
