@@ -20,6 +20,7 @@ from bot.channels.telegram.channel import TOKEN_SETTING, TelegramRefused, verify
 from bot.commands import broadcasts as broadcast_commands
 from bot.commands import calendar as calendar_commands
 from bot.commands import faq as faq_commands
+from bot.commands import line as line_commands
 from bot.commands import organisers as organiser_commands
 from bot.commands import outbox as outbox_commands
 from bot.commands import reminders as reminder_commands
@@ -341,6 +342,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     qr.add_argument("event_id", help="the event's id in the schedule file")
     qr.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help="PNG file")
+
+    line = commands.add_parser(
+        "line",
+        parents=[config],
+        help="LINE: the month's message quota, the rich menu",
+        description="LINE's side of the bot; needs LINE_CHANNEL_ACCESS_TOKEN and talks to "
+        "channels.line.api_host. Exits with 1 if LINE refuses, saying what to change.",
+    )
+    line_actions = line.add_subparsers(dest="line_command", metavar="ACTION", required=True)
+    line_actions.add_parser(
+        "quota",
+        parents=[config],
+        help="this month's LINE messages: the limit, how many were used, how many are left",
+        description="LINE counts every person a message from the bot reaches (replies are "
+        "free) against the plan's monthly limit; over it, nothing more is delivered.",
+    )
+    menu = line_actions.add_parser(
+        "setup-richmenu",
+        parents=[config],
+        help="put the member menu (予定 / 質問 / 通知設定 / ヘルプ) under every LINE chat",
+        description="Create the rich menu with its image, make it every member's default and "
+        "delete the one set up before by this command. Run it again after changing the image.",
+    )
+    menu.add_argument(
+        "--image",
+        type=Path,
+        metavar="FILE",
+        help="a PNG of 2500x1686 px under 1 MB with the same four areas (default: the one "
+        "that comes with the bot)",
+    )
 
     db = commands.add_parser("db", help="manage the database", description="Database schema.")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -686,6 +717,16 @@ def cmd_faq(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_line(args: argparse.Namespace) -> int:
+    settings = _settings(args.config)
+    if args.line_command == "quota":
+        now = args.clock.now() if args.clock else datetime.now(settings.zone)
+        done = line_commands.quota(settings, now)
+    else:
+        done = line_commands.setup_richmenu(settings, image=args.image)
+    return EXIT_OK if done else EXIT_PROBLEMS
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
     with _database_named(settings):
@@ -752,6 +793,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "qr": cmd_qr,
         "faq": cmd_faq,
         "db": cmd_db,
+        "line": cmd_line,
     }
     try:
         return handlers[args.command](args)
