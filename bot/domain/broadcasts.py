@@ -7,7 +7,8 @@ import enum
 import math
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from bot.domain.deliveries import Audience
@@ -120,6 +121,12 @@ class Reach:
     """Members of the target who stopped notifications (/stop) or never agreed to them."""
     unreachable: int
     """Members of the target who blocked the bot or left the platform."""
+    by_channel: Mapping[str, int] = field(default_factory=dict)
+    """The recipients on each channel (LINE counts what it sends against a monthly quota)."""
+
+    def on(self, channel: str) -> int:
+        """How many of the recipients are on `channel`."""
+        return self.by_channel.get(channel, 0)
 
 
 @dataclass(frozen=True)

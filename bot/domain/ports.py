@@ -235,6 +235,31 @@ class RelayRepository(Protocol):
     def answer(self, relay_id: int, organiser: Member, text: str, at: datetime) -> None: ...
 
 
+class MessageQuota(Protocol):
+    """A channel's monthly allowance of messages the bot sends on its own (LINE's quota:
+    pushes and multicasts count, replies do not)."""
+
+    @property
+    def channel(self) -> str:
+        """The channel whose members' messages count against it ("line")."""
+        ...
+
+    def remaining(self) -> int | None:
+        """Messages that may still be sent this month; None when there is no limit, or when
+        it cannot be known now (the channel did not answer)."""
+        ...
+
+
+@dataclass(frozen=True)
+class NoQuota:
+    """No channel counts messages: the preview shows no quota and refuses nothing."""
+
+    channel: str = ""
+
+    def remaining(self) -> int | None:
+        return None
+
+
 class MemberLimits(Protocol):
     """Per-member allowances (relays, questions), stored so they hold across restarts and
     across processes."""

@@ -5,11 +5,16 @@ Each flow is a dialog (`Turn.dialog`): its buttons carry the dialog's token, so 
 an earlier dialog, a replayed one or a forged one is refused by `buttons.decode` before any of
 this runs, and the organiser role is checked there at every press (and by the use cases in
 `bot.services.broadcasts` again, where the change is made).
+
+The steps that preview or send an announcement are methods of `Broadcasting`, which is given
+the monthly quota of a channel that counts messages (LINE's): the preview shows what the
+announcement uses of it, and 送信 beyond what is left needs 「それでも送る」.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
 
 from bot.domain.broadcasts import (
     OPEN_STATUSES,
@@ -18,11 +23,13 @@ from bot.domain.broadcasts import (
 )
 from bot.domain.events import Occurrence, RsvpStatus
 from bot.domain.messages import Action, Button, Outgoing
+from bot.domain.ports import MessageQuota, NoQuota
 from bot.services import broadcasts, event_cards
 from bot.services.attendance import upcoming
-from bot.services.broadcasts import BroadcastError, CallOffError, Draft
+from bot.services.broadcasts import BroadcastError, CallOffError, Draft, Preview
 from bot.services.events import number
 from bot.services.turn import StaleAction, Turn
+from bot.texts import Texts
 
 BROADCAST = "broadcast"
 CALL_OFF = "call_off"
@@ -54,6 +61,57 @@ def _event(turn: Turn, occurrence: Occurrence) -> str:
 
 def _quit_row(turn: Turn, name: str) -> tuple[Button, ...]:
     return (_button(turn, "broadcast.quit_button", name),)
+
+
+# --- the monthly quota -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuotaUse:
+    """What an announcement uses of a channel's monthly quota."""
+
+    messages: int
+    """Messages counted: its recipients on the channel, once per part."""
+    remaining: int | None
+    """What is left this month; None when it is not counted (no limit, not known, or the
+    announcement goes in a later month)."""
+
+    @property
+    def over(self) -> int:
+        """Messages beyond what is left: they would not be delivered."""
+        return 0 if self.remaining is None else max(self.messages - self.remaining, 0)
+
+
+def quota_use(quota: MessageQuota, seen: Preview, now: datetime, zone: tzinfo) -> QuotaUse | None:
+    """What the previewed announcement uses of `quota`; None if none of it goes through the
+    quota's channel (then the channel is not even asked)."""
+    messages = seen.reach.on(quota.channel) * seen.parts if quota.channel else 0
+    if not messages:
+        return None
+    send_at = seen.draft.send_at
+    if send_at is not None and _month(send_at, zone) != _month(now, zone):
+        return QuotaUse(messages, None)  # next month's allowance is not known yet
+    return QuotaUse(messages, quota.remaining())
+
+
+def _month(moment: datetime, zone: tzinfo) -> tuple[int, int]:
+    local = moment.astimezone(zone)
+    return local.year, local.month
+
+
+def quota_lines(texts: Texts, use: QuotaUse | None) -> list[str]:
+    """The preview's lines about the quota (none when the announcement uses none of it)."""
+    if use is None:
+        return []
+    messages = broadcasts.number(use.messages)
+    if use.remaining is None:
+        return [texts("broadcast.preview_line_uncounted", messages=messages)]
+    remaining = broadcasts.number(use.remaining)
+    lines = [texts("broadcast.preview_line", messages=messages, remaining=remaining)]
+    if use.over:
+        over = broadcasts.number(use.over)
+        lines.append(texts("broadcast.preview_line_over", remaining=remaining, over=over))
+    return lines
 
 
 # --- 一斉送信 ---------------------------------------------------------------------------------
@@ -152,32 +210,6 @@ def _ask_text(turn: Turn, target: Target) -> list[Outgoing]:
     ]
 
 
-def on_text(turn: Turn, text: str) -> list[Outgoing]:
-    """Typed while composing: the announcement itself, or the time to send it."""
-    assert turn.dialog is not None
-    step = turn.dialog.data.get("step")
-    if step == "text":
-        turn.advance(text=text, step="preview")
-        return preview(turn)
-    if step == "when":
-        zone = turn.campaign.timezone
-        moment = parse_when(text, turn.now, zone)
-        if moment is None or moment <= turn.now:
-            key = "broadcast.when_unclear" if moment is None else "broadcast.when_past"
-            return [Outgoing(turn.texts(key), buttons=(_quit_row(turn, "bc_quit"),))]
-        turn.advance(send_at=moment.isoformat(), step="preview")
-        return preview(turn)
-    # Buttons were expected: show the step again rather than guess.
-    return [Outgoing(turn.texts("broadcast.use_buttons")), *_again(turn)]
-
-
-def _again(turn: Turn) -> list[Outgoing]:
-    assert turn.dialog is not None
-    if turn.dialog.data.get("step") == "preview":
-        return preview(turn)
-    return [_audience_question(turn)]
-
-
 def _draft(turn: Turn) -> Draft:
     assert turn.dialog is not None
     data = turn.dialog.data
@@ -193,77 +225,6 @@ def _draft(turn: Turn) -> Draft:
     )
 
 
-def preview(turn: Turn) -> list[Outgoing]:
-    """The announcement exactly as members will get it, then whom it reaches, how long it
-    takes, and 送信 / 予約 / 緊急 / 案内をつける / やめる."""
-    texts, draft = turn.texts, _draft(turn)
-    try:
-        seen = broadcasts.preview(turn.uow, draft, turn.campaign.broadcasts, turn.now)
-    except BroadcastError as exc:
-        turn.advance(step="text")
-        return [Outgoing(texts(f"broadcast.error_{exc}"), buttons=(_quit_row(turn, "bc_quit"),))]
-    card = _card(turn, draft.occurrence_id)
-    shown = broadcasts.messages(texts, draft.text, urgent=draft.urgent, card=card)
-    reach, settings = seen.reach, turn.campaign.broadcasts
-    lines = [
-        texts("broadcast.preview_heading"),
-        texts(
-            "broadcast.preview_audience",
-            audience=_audience(turn, draft.target),
-        ),
-        texts(
-            "broadcast.preview_reach",
-            recipients=broadcasts.number(reach.recipients),
-            stopped=broadcasts.number(reach.stopped),
-            unreachable=broadcasts.number(reach.unreachable),
-        ),
-        texts("broadcast.preview_takes", takes=broadcasts.duration(texts, seen.takes)),
-    ]
-    if draft.send_at is not None:
-        when = texts.format_datetime(draft.send_at, turn.campaign.timezone)
-        lines.append(texts("broadcast.preview_at", when=when))
-    if draft.urgent:
-        lines.append(texts("broadcast.preview_urgent"))
-    else:
-        lines.append(
-            texts(
-                "broadcast.preview_quiet",
-                start=settings.quiet_start.strftime("%-H:%M"),
-                end=settings.quiet_end.strftime("%-H:%M"),
-            )
-        )
-    if seen.parts > 1:
-        lines.append(texts("broadcast.preview_parts", parts=seen.parts))
-    send_key = "broadcast.schedule_button" if draft.send_at else "broadcast.send_button"
-    rows = (
-        (_button(turn, send_key, "bc_send"),),
-        (
-            _button(turn, "broadcast.when_button", "bc_when"),
-            _button(
-                turn,
-                "broadcast.not_urgent_button" if draft.urgent else "broadcast.urgent_button",
-                "bc_urgent",
-            ),
-        ),
-        (
-            _button(
-                turn,
-                "broadcast.no_card_button" if card else "broadcast.card_button",
-                "bc_card",
-            ),
-            _button(turn, "broadcast.rewrite_button", "bc_rewrite"),
-        ),
-        _quit_row(turn, "bc_quit"),
-    )
-    return [*shown, Outgoing("\n".join(lines), buttons=rows)]
-
-
-def toggle_urgent(turn: Turn) -> list[Outgoing]:
-    assert turn.dialog is not None
-    turn.advance(urgent=not turn.dialog.data.get("urgent"))
-    return preview(turn)
-
-
 def ask_when(turn: Turn) -> list[Outgoing]:
     _draft(turn)  # only from the preview
     turn.advance(step="when")
@@ -276,42 +237,193 @@ def rewrite(turn: Turn) -> list[Outgoing]:
     return [Outgoing(turn.texts("broadcast.rewrite_text"), buttons=(_quit_row(turn, "bc_quit"),))]
 
 
-def toggle_card(turn: Turn) -> list[Outgoing]:
-    """An event card (with its answer buttons) under the text, or none."""
-    draft = _draft(turn)
-    if draft.occurrence_id is not None:
-        turn.advance(card=None)
-        return preview(turn)
-    if draft.target.occurrence_id is not None:
-        turn.advance(card=draft.target.occurrence_id)
-        return preview(turn)
-    coming = upcoming(turn.uow, turn.now, limit=EVENTS_SHOWN)
-    if not coming:
-        return [Outgoing(turn.texts("broadcast.no_events")), *preview(turn)]
-    rows = [
-        (
-            Button(
-                _event(turn, item.occurrence),
-                Action("bc_card_pick", (_token(turn), str(item.occurrence.id))),
+class Broadcasting:
+    """一斉送信's steps that preview and send, with the monthly quota of the channel that
+    counts messages (LINE's); `NoQuota` where none does."""
+
+    def __init__(self, quota: MessageQuota | None = None) -> None:
+        self.quota: MessageQuota = quota or NoQuota()
+
+    def quota_use(self, turn: Turn, seen: Preview) -> QuotaUse | None:
+        return quota_use(self.quota, seen, turn.now, turn.campaign.timezone)
+
+    def on_text(self, turn: Turn, text: str) -> list[Outgoing]:
+        """Typed while composing: the announcement itself, or the time to send it."""
+        assert turn.dialog is not None
+        step = turn.dialog.data.get("step")
+        if step == "text":
+            turn.advance(text=text, step="preview")
+            return self.preview(turn)
+        if step == "when":
+            zone = turn.campaign.timezone
+            moment = parse_when(text, turn.now, zone)
+            if moment is None or moment <= turn.now:
+                key = "broadcast.when_unclear" if moment is None else "broadcast.when_past"
+                return [Outgoing(turn.texts(key), buttons=(_quit_row(turn, "bc_quit"),))]
+            turn.advance(send_at=moment.isoformat(), step="preview")
+            return self.preview(turn)
+        # Buttons were expected: show the step again rather than guess.
+        return [Outgoing(turn.texts("broadcast.use_buttons")), *self._again(turn)]
+
+    def _again(self, turn: Turn) -> list[Outgoing]:
+        assert turn.dialog is not None
+        if turn.dialog.data.get("step") == "preview":
+            return self.preview(turn)
+        return [_audience_question(turn)]
+
+    def preview(self, turn: Turn) -> list[Outgoing]:
+        """The announcement exactly as members will get it, then whom it reaches, how long it
+        takes, and 送信 / 予約 / 緊急 / 案内をつける / やめる."""
+        texts, draft = turn.texts, _draft(turn)
+        try:
+            seen = broadcasts.preview(turn.uow, draft, turn.campaign.broadcasts, turn.now)
+        except BroadcastError as exc:
+            turn.advance(step="text")
+            return [
+                Outgoing(texts(f"broadcast.error_{exc}"), buttons=(_quit_row(turn, "bc_quit"),))
+            ]
+        card = _card(turn, draft.occurrence_id)
+        shown = broadcasts.messages(texts, draft.text, urgent=draft.urgent, card=card)
+        reach, settings = seen.reach, turn.campaign.broadcasts
+        lines = [
+            texts("broadcast.preview_heading"),
+            texts(
+                "broadcast.preview_audience",
+                audience=_audience(turn, draft.target),
             ),
+            texts(
+                "broadcast.preview_reach",
+                recipients=broadcasts.number(reach.recipients),
+                stopped=broadcasts.number(reach.stopped),
+                unreachable=broadcasts.number(reach.unreachable),
+            ),
+            texts("broadcast.preview_takes", takes=broadcasts.duration(texts, seen.takes)),
+        ]
+        if draft.send_at is not None:
+            when = texts.format_datetime(draft.send_at, turn.campaign.timezone)
+            lines.append(texts("broadcast.preview_at", when=when))
+        if draft.urgent:
+            lines.append(texts("broadcast.preview_urgent"))
+        else:
+            lines.append(
+                texts(
+                    "broadcast.preview_quiet",
+                    start=settings.quiet_start.strftime("%-H:%M"),
+                    end=settings.quiet_end.strftime("%-H:%M"),
+                )
+            )
+        if seen.parts > 1:
+            lines.append(texts("broadcast.preview_parts", parts=seen.parts))
+        lines.extend(quota_lines(texts, self.quota_use(turn, seen)))
+        send_key = "broadcast.schedule_button" if draft.send_at else "broadcast.send_button"
+        rows = (
+            (_button(turn, send_key, "bc_send"),),
+            (
+                _button(turn, "broadcast.when_button", "bc_when"),
+                _button(
+                    turn,
+                    "broadcast.not_urgent_button" if draft.urgent else "broadcast.urgent_button",
+                    "bc_urgent",
+                ),
+            ),
+            (
+                _button(
+                    turn,
+                    "broadcast.no_card_button" if card else "broadcast.card_button",
+                    "bc_card",
+                ),
+                _button(turn, "broadcast.rewrite_button", "bc_rewrite"),
+            ),
+            _quit_row(turn, "bc_quit"),
         )
-        for item in coming
-    ]
-    return [
-        Outgoing(turn.texts("broadcast.card_question"), buttons=(*rows, _quit_row(turn, "bc_quit")))
-    ]
+        return [*shown, Outgoing("\n".join(lines), buttons=rows)]
+
+    def toggle_urgent(self, turn: Turn) -> list[Outgoing]:
+        assert turn.dialog is not None
+        turn.advance(urgent=not turn.dialog.data.get("urgent"))
+        return self.preview(turn)
+
+    def toggle_card(self, turn: Turn) -> list[Outgoing]:
+        """An event card (with its answer buttons) under the text, or none."""
+        draft = _draft(turn)
+        if draft.occurrence_id is not None:
+            turn.advance(card=None)
+            return self.preview(turn)
+        if draft.target.occurrence_id is not None:
+            turn.advance(card=draft.target.occurrence_id)
+            return self.preview(turn)
+        coming = upcoming(turn.uow, turn.now, limit=EVENTS_SHOWN)
+        if not coming:
+            return [Outgoing(turn.texts("broadcast.no_events")), *self.preview(turn)]
+        rows = [
+            (
+                Button(
+                    _event(turn, item.occurrence),
+                    Action("bc_card_pick", (_token(turn), str(item.occurrence.id))),
+                ),
+            )
+            for item in coming
+        ]
+        return [
+            Outgoing(
+                turn.texts("broadcast.card_question"), buttons=(*rows, _quit_row(turn, "bc_quit"))
+            )
+        ]
+
+    def pick_card(self, turn: Turn, occurrence: Occurrence) -> list[Outgoing]:
+        _draft(turn)
+        turn.advance(card=occurrence.id)
+        return self.preview(turn)
+
+    def send(self, turn: Turn) -> list[Outgoing]:
+        """送信 (or 予約): beyond the month's quota it needs 「それでも送る」; a large audience is
+        asked to confirm once more."""
+        draft = _draft(turn)
+        seen = broadcasts.preview(turn.uow, draft, turn.campaign.broadcasts, turn.now)
+        use = self.quota_use(turn, seen)
+        if use is not None and use.over:
+            turn.advance(step="quota")
+            assert use.remaining is not None
+            text = turn.texts(
+                "broadcast.quota_refused",
+                remaining=broadcasts.number(use.remaining),
+                messages=broadcasts.number(use.messages),
+            )
+            return [
+                Outgoing(
+                    text,
+                    buttons=(
+                        (_button(turn, "broadcast.force_button", "bc_force"),),
+                        (_button(turn, "broadcast.back_button", "bc_back"),),
+                        _quit_row(turn, "bc_quit"),
+                    ),
+                )
+            ]
+        return _confirm_or_send(turn, draft, seen)
+
+    def force(self, turn: Turn) -> list[Outgoing]:
+        """「それでも送る」: past the quota, on the organiser's word (then as 送信)."""
+        assert turn.dialog is not None
+        if turn.dialog.data.get("step") != "quota":
+            raise StaleAction("bc_force outside the quota warning")
+        draft = _draft(turn)
+        seen = broadcasts.preview(turn.uow, draft, turn.campaign.broadcasts, turn.now)
+        return _confirm_or_send(turn, draft, seen)
+
+    def back(self, turn: Turn) -> list[Outgoing]:
+        turn.advance(step="preview")
+        return self.preview(turn)
 
 
-def pick_card(turn: Turn, occurrence: Occurrence) -> list[Outgoing]:
-    _draft(turn)
-    turn.advance(card=occurrence.id)
-    return preview(turn)
+def confirm(turn: Turn) -> list[Outgoing]:
+    assert turn.dialog is not None
+    if turn.dialog.data.get("step") != "confirm":
+        raise StaleAction("bc_confirm outside the confirmation")
+    return _send(turn, _draft(turn))
 
 
-def send(turn: Turn) -> list[Outgoing]:
-    """送信 (or 予約): a large audience is asked to confirm once more."""
-    draft = _draft(turn)
-    seen = broadcasts.preview(turn.uow, draft, turn.campaign.broadcasts, turn.now)
+def _confirm_or_send(turn: Turn, draft: Draft, seen: Preview) -> list[Outgoing]:
+    """A large audience is asked to confirm once more; any other is sent now."""
     if seen.needs_confirmation:
         turn.advance(step="confirm")
         text = turn.texts(
@@ -328,18 +440,6 @@ def send(turn: Turn) -> list[Outgoing]:
             )
         ]
     return _send(turn, draft)
-
-
-def confirm(turn: Turn) -> list[Outgoing]:
-    assert turn.dialog is not None
-    if turn.dialog.data.get("step") != "confirm":
-        raise StaleAction("bc_confirm outside the confirmation")
-    return _send(turn, _draft(turn))
-
-
-def back(turn: Turn) -> list[Outgoing]:
-    turn.advance(step="preview")
-    return preview(turn)
 
 
 def _send(turn: Turn, draft: Draft) -> list[Outgoing]:

@@ -12,7 +12,7 @@ from bot.domain.deliveries import REPLY, message_payload
 from bot.domain.dialogs import Dialog
 from bot.domain.members import Member, Role, Subscription
 from bot.domain.messages import MAX_NAME_CHARS, Action, Incoming, MemberRef, Outgoing, clean_text
-from bot.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from bot.domain.ports import Clock, MessageQuota, UnitOfWork, UnitOfWorkFactory
 from bot.faq.matcher import Outcome
 from bot.services import (
     broadcast_flow,
@@ -77,9 +77,13 @@ class Conversation:
         catalogues: Catalogues,
         clock: Clock,
         answers: Answers | None = None,
+        quota: MessageQuota | None = None,
     ) -> None:
+        """`quota`: the monthly quota of a channel that counts messages (LINE's), which
+        一斉送信's preview shows and guards; none by default."""
         self._units_of_work = units_of_work
         self.answers = answers or Answers(lambda: None)
+        self.broadcasting = broadcast_flow.Broadcasting(quota)
         self._campaign = campaign
         self._clock = clock
         self.screens = Screens(campaign, catalogues)
@@ -104,7 +108,7 @@ class Conversation:
         # Open dialogs: what a typed message is for while one is open, and what ends it.
         self._dialogs: dict[str, DialogFlow] = {
             relay.DIALOG: DialogFlow(relay.write_reply, relay.cancel),
-            broadcast_flow.BROADCAST: DialogFlow(broadcast_flow.on_text, broadcast_flow.quit_),
+            broadcast_flow.BROADCAST: DialogFlow(self.broadcasting.on_text, broadcast_flow.quit_),
             broadcast_flow.CALL_OFF: DialogFlow(
                 broadcast_flow.on_call_off_text, broadcast_flow.quit_call_off
             ),
@@ -142,14 +146,15 @@ class Conversation:
                     ("bc_region", broadcast_flow.choose_region, (buttons.text,)),
                     ("bc_event", broadcast_flow.choose_event, (buttons.occurrence,)),
                     ("bc_answers", broadcast_flow.choose_answers, (buttons.text,)),
-                    ("bc_urgent", broadcast_flow.toggle_urgent, ()),
+                    ("bc_urgent", self.broadcasting.toggle_urgent, ()),
                     ("bc_when", broadcast_flow.ask_when, ()),
                     ("bc_rewrite", broadcast_flow.rewrite, ()),
-                    ("bc_card", broadcast_flow.toggle_card, ()),
-                    ("bc_card_pick", broadcast_flow.pick_card, (buttons.occurrence,)),
-                    ("bc_send", broadcast_flow.send, ()),
+                    ("bc_card", self.broadcasting.toggle_card, ()),
+                    ("bc_card_pick", self.broadcasting.pick_card, (buttons.occurrence,)),
+                    ("bc_send", self.broadcasting.send, ()),
+                    ("bc_force", self.broadcasting.force, ()),
                     ("bc_confirm", broadcast_flow.confirm, ()),
-                    ("bc_back", broadcast_flow.back, ()),
+                    ("bc_back", self.broadcasting.back, ()),
                     ("bc_quit", broadcast_flow.quit_, ()),
                 )
             },

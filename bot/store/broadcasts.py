@@ -49,20 +49,28 @@ class SqlBroadcasts:
         m = members.c
         stopped = m.subscription != Subscription.SUBSCRIBED.value
         unreachable = m.unreachable_at.is_not(None)
-        row = self._session.execute(
+        # One row per channel: the recipients on LINE are what its monthly quota counts.
+        rows = self._session.execute(
             select(
+                m.channel,
                 func.count().label("total"),
                 func.coalesce(func.sum(case((unreachable, 1), else_=0)), 0).label("unreachable"),
                 func.coalesce(func.sum(case((and_(~unreachable, stopped), 1), else_=0)), 0).label(
                     "stopped"
                 ),
-            ).where(*membership(target.audience()) or [m.id.is_not(None)])
-        ).one()
-        stopped_count, unreachable_count = int(row.stopped), int(row.unreachable)
+            )
+            .where(*membership(target.audience()) or [m.id.is_not(None)])
+            .group_by(m.channel)
+        ).all()
+        by_channel = {
+            str(row.channel): int(row.total) - int(row.stopped) - int(row.unreachable)
+            for row in rows
+        }
         return Reach(
-            recipients=int(row.total) - stopped_count - unreachable_count,
-            stopped=stopped_count,
-            unreachable=unreachable_count,
+            recipients=sum(by_channel.values()),
+            stopped=sum(int(row.stopped) for row in rows),
+            unreachable=sum(int(row.unreachable) for row in rows),
+            by_channel={channel: count for channel, count in by_channel.items() if count},
         )
 
     def create(self, new: NewBroadcast) -> Broadcast:
