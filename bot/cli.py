@@ -257,6 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
     broadcast.add_argument(
         "--yes", action="store_true", help="send without showing the preview or asking"
     )
+    broadcast.add_argument(
+        "--force",
+        action="store_true",
+        help="send even when it uses more LINE messages than are left this month (those "
+        "beyond are not delivered)",
+    )
 
     sent = commands.add_parser(
         "broadcasts",
@@ -648,6 +654,7 @@ def cmd_broadcast(args: argparse.Namespace) -> int:
             at=args.at,
             urgent=args.urgent,
             yes=args.yes,
+            force=args.force,
         )
     return EXIT_OK if done else EXIT_PROBLEMS
 

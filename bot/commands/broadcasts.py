@@ -15,6 +15,7 @@ escape sequences.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import unicodedata
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from typing import TextIO
 
 from bot.app import App
 from bot.commands import texts_for
+from bot.config import Settings
 from bot.domain.broadcasts import (
     MAX_BROADCAST_CHARS,
     Broadcast,
@@ -34,8 +36,9 @@ from bot.domain.broadcasts import (
 )
 from bot.domain.campaign import Campaign
 from bot.domain.events import Occurrence
-from bot.domain.ports import UnitOfWork
-from bot.services import broadcasts
+from bot.domain.ports import MessageQuota, NoQuota, UnitOfWork
+from bot.services import broadcast_flow, broadcasts
+from bot.services.broadcast_flow import QuotaUse
 from bot.services.broadcasts import BroadcastError, CallOffError, Draft, Preview
 from bot.terminal import field, text
 from bot.texts import Texts
@@ -164,9 +167,12 @@ def clock_time(moment: time) -> str:
     return f"{moment.hour}:{moment.minute:02d}"
 
 
-def describe_preview(texts: Texts, campaign: Campaign, audience: str, seen: Preview) -> str:
+def describe_preview(
+    texts: Texts, campaign: Campaign, audience: str, seen: Preview, use: QuotaUse | None = None
+) -> str:
     """The broadcast exactly as members get it (in the campaign's language), then whom it
-    reaches, who is left out, how long it takes and when it goes: the chat's preview."""
+    reaches, who is left out, how long it takes, when it goes and what it uses of LINE's
+    monthly quota: the chat's preview."""
     draft, reach, settings = seen.draft, seen.reach, campaign.broadcasts
     shown = broadcasts.messages(texts, draft.text, urgent=draft.urgent, card=None)
     lines = [RULE]
@@ -200,6 +206,7 @@ def describe_preview(texts: Texts, campaign: Campaign, audience: str, seen: Prev
         )
     if seen.parts > 1:
         lines.append(texts("broadcast.preview_parts", parts=seen.parts))
+    lines.extend(broadcast_flow.quota_lines(texts, use))
     if seen.needs_confirmation:
         lines.append(say(texts, "cli.broadcast.large", above=settings.confirm_above))
     return "\n".join(lines)
@@ -235,16 +242,19 @@ def broadcast(
     at: str | None,
     urgent: bool,
     yes: bool,
+    force: bool = False,
+    quota: MessageQuota | None = None,
     stdin: TextIO | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> bool:
     """Send (or schedule) the text of `text_file` to `to`; without `yes`, show the preview and
-    ask first. True if it was stored; nothing is stored otherwise."""
+    ask first. Beyond what is left of LINE's monthly quota (`quota`; by default LINE's own
+    when the config turns LINE on) it is refused unless `force`, preview or not. True if it
+    was stored; nothing is stored otherwise."""
     streams = Streams.of(stdin, out, err)
     texts, campaign = texts_for(app.settings), app.settings.campaign()
     now = app.clock.now()
-    seen: Preview | None = None
     audience = ""
     try:
         message = read_message(texts, text_file)
@@ -252,17 +262,30 @@ def broadcast(
         with app.database.unit_of_work() as uow:
             target = resolve_target(uow, campaign, texts, to, now)
             draft = Draft(target, message, urgent=urgent, send_at=send_at)
+            seen = broadcasts.preview(uow, draft, campaign.broadcasts, now)
             if not yes:
-                seen = broadcasts.preview(uow, draft, campaign.broadcasts, now)
                 audience = broadcasts.audience_label(texts, campaign, uow, target)
     except Refused as exc:
         return streams.refuse(str(exc))
     except BroadcastError as exc:
         return streams.refuse(texts(f"broadcast.error_{exc}"))
-    if seen is not None:
-        print(describe_preview(texts, campaign, audience, seen), file=streams.out)
-        if not confirmed(texts, seen, streams):
-            return streams.refuse(texts("broadcast.quit"))
+    # LINE is asked with no transaction open: it is a network call.
+    counted = quota if quota is not None else configured_quota(app.settings)
+    use = broadcast_flow.quota_use(counted, seen, now, campaign.timezone)
+    if not yes:
+        print(describe_preview(texts, campaign, audience, seen, use), file=streams.out)
+    if use is not None and use.over and not force:
+        assert use.remaining is not None
+        return streams.refuse(
+            say(
+                texts,
+                "cli.line.over_quota",
+                remaining=broadcasts.number(use.remaining),
+                messages=broadcasts.number(use.messages),
+            )
+        )
+    if not yes and not confirmed(texts, seen, streams):
+        return streams.refuse(texts("broadcast.quit"))
     with app.database.unit_of_work() as uow:
         try:
             # The time is read again: the organiser may have thought it over for a while.
@@ -272,6 +295,16 @@ def broadcast(
         uow.commit()
     print(describe_sent(texts, campaign, sent), file=streams.out)
     return True
+
+
+def configured_quota(settings: Settings) -> MessageQuota:
+    """LINE's monthly quota when the config turns LINE on (and its SDK and token are there);
+    no quota otherwise. line-bot-sdk is imported only then."""
+    if not settings.config.channels.line.enabled or importlib.util.find_spec("linebot") is None:
+        return NoQuota()
+    from bot.channels.line.admin import message_quota
+
+    return message_quota(settings) or NoQuota()
 
 
 def describe_sent(texts: Texts, campaign: Campaign, sent: Broadcast) -> str:
