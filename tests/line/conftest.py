@@ -23,6 +23,7 @@ from tests.fakes.line_webhook import LineWebhookSender, WebhookResult
 
 ORGANISER = "U" + "0a" * 16
 HANAKO = "U" + "11" * 16
+MEDIA_ANSWER = "文字で送ってください"
 
 # The example's pace for Telegram chats (1/s after a burst of 3) would make journeys slow.
 QUICK_PACING = {"per_chat_per_second": 100.0, "per_chat_burst": 20}
@@ -101,7 +102,16 @@ class LineBot:
     async def settled(self, user_id: str) -> list[Delivered]:
         """Everything the member got once every event sent before has been handled: a
         sticker's answer comes after them (each member's events are handled in order)."""
-        return (await self.answer(user_id, lambda: self.fake.sticker_event(user_id)))[:-1]
+        start = len(self.fake.messages(user_id))
+        await self.post(self.fake.sticker_event(user_id))
+
+        def answered() -> bool:
+            return any(MEDIA_ANSWER in m.text for m in self.fake.messages(user_id)[start:])
+
+        await self.fake.until(answered, description="the answer to a sticker")
+        received = self.fake.messages(user_id)
+        (answer,) = [m for m in received[start:] if MEDIA_ANSWER in m.text]
+        return received[: received.index(answer)]
 
     async def register(self, user_id: str, region: str = "板橋区") -> None:
         await self.answer(user_id, lambda: self.fake.follow_event(user_id), 2)
@@ -157,7 +167,7 @@ def shown(message: Delivered) -> str:
 
 
 async def start_line(
-    settings: Settings, clock: FakeClock, engine: FaqEngine, fake: FakeLine, **channel: Any
+    settings: Settings, clock: FakeClock, engine: FaqEngine, **channel: Any
 ) -> tuple[App, LineChannel, WebServer]:
     app = build(settings, clock=clock)
     app.library.engine = engine  # built once per session, not per test
@@ -182,8 +192,14 @@ async def start_line(
 
 
 @pytest.fixture
+def channel_options() -> dict[str, Any]:
+    """Keyword arguments for `LineChannel` (a module overrides this fixture to change them)."""
+    return {}
+
+
+@pytest.fixture
 async def line_bot(
-    request: pytest.FixtureRequest,
+    channel_options: dict[str, Any],
     settings: Settings,
     fake: FakeLine,
     database_url: str,
@@ -191,10 +207,8 @@ async def line_bot(
     shipped_engine: FaqEngine,
 ) -> AsyncIterator[LineBot]:
     """The whole bot on LINE, as `campaign-bot run` serves it: replies, and the outbox."""
-    marker = request.node.get_closest_marker("line_channel")
-    options = marker.kwargs if marker else {}
     app, channel, web = await start_line(
-        line_settings(settings, fake, database_url), clock, shipped_engine, fake, **options
+        line_settings(settings, fake, database_url), clock, shipped_engine, **channel_options
     )
     app.dispatcher.attach("line", channel.messenger, channel.pacer)
     stop = asyncio.Event()

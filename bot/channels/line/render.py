@@ -19,7 +19,7 @@ button's label in the chat as the member's own words, so they see what they tapp
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from linebot.v3.messaging import (  # type: ignore[import-untyped]  # no py.typed
     FlexBox,
@@ -36,7 +36,7 @@ from linebot.v3.messaging import (  # type: ignore[import-untyped]  # no py.type
     URIAction,
 )
 
-from bot.domain.capabilities import LINE, adapt
+from bot.domain.capabilities import LINE, adapt, split_text
 from bot.domain.messages import Attachment, Button, Link, Outgoing
 
 CAPABILITIES = LINE
@@ -75,9 +75,10 @@ def render_with_origins(
 ) -> list[tuple[int, Message]]:
     """`render`, each message with the index of the reply it comes from."""
     parts = [
-        (origin, _part(adapted, file_link))
+        (origin, part)
         for origin, reply in enumerate(replies)
         for adapted in adapt(reply, LINE)
+        for part in _fitting(_part(adapted, file_link))
     ]
     menu = next((part.menu for _, part in reversed(parts) if part.menu), ())
     messages: list[tuple[int, Message]] = []
@@ -117,6 +118,21 @@ def _part(message: Outgoing, file_link: FileLink) -> _Part:
             links.append(link)
     card = any(button.action.name == "rsvp" for row in message.buttons for button in row)
     return _Part(message.text, message.buttons, tuple(links), card, message.menu)
+
+
+def _fitting(part: _Part) -> list[_Part]:
+    """`part`, or its text in pieces LINE takes: LINE counts UTF-16 units, so a text of
+    5,000 characters with emoji is too long; the buttons go with the last piece."""
+    if utf16_length(part.text) <= CAPABILITIES.max_text_chars:
+        return [part]
+    pieces = split_text(part.text, CAPABILITIES.max_text_chars // 2)
+    plain = [_Part(piece, (), (), False, ()) for piece in pieces[:-1]]
+    return [*plain, replace(part, text=pieces[-1])]
+
+
+def utf16_length(text: str) -> int:
+    """Characters as LINE counts them: UTF-16 code units (an emoji may count two)."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def _postback(button: Button) -> PostbackAction:
@@ -159,6 +175,8 @@ def _bubble(part: _Part) -> FlexMessage:
 def _alt_text(text: str) -> str:
     """What the chat list and notifications show of a bubble."""
     text = text.strip()
-    if len(text) <= ALT_TEXT_CHARS:
+    if utf16_length(text) <= ALT_TEXT_CHARS:
         return text
-    return text[: ALT_TEXT_CHARS - 1] + "…"
+    while utf16_length(text) > ALT_TEXT_CHARS - 1:
+        text = text[: min(len(text) - 1, ALT_TEXT_CHARS - 1)]
+    return text + "…"
