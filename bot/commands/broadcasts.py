@@ -15,7 +15,6 @@ escape sequences.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import unicodedata
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.app import App
+from bot.channels.line.admin import message_quota
 from bot.commands import texts_for
 from bot.config import Settings
 from bot.domain.broadcasts import (
@@ -299,11 +299,7 @@ def broadcast(
 
 def configured_quota(settings: Settings) -> MessageQuota:
     """LINE's monthly quota when the config turns LINE on (and its SDK and token are there);
-    no quota otherwise. line-bot-sdk is imported only then."""
-    if not settings.config.channels.line.enabled or importlib.util.find_spec("linebot") is None:
-        return NoQuota()
-    from bot.channels.line.admin import message_quota
-
+    no quota otherwise."""
     return message_quota(settings) or NoQuota()
 
 

@@ -3,7 +3,10 @@ the month's quota, and the rich menu put in place of the one before."""
 
 from __future__ import annotations
 
+import importlib.util
 import socket
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
@@ -241,3 +244,27 @@ def test_an_old_menu_line_will_not_delete_is_reported_and_the_new_one_stays(
     assert (after.replaced, after.kept) == ((), (before.rich_menu_id,))
     assert fake.default_rich_menu_id == after.rich_menu_id
     assert set(fake.rich_menus) == {before.rich_menu_id, after.rich_menu_id}
+
+
+def test_without_the_sdk_there_is_no_quota_and_nothing_imports_it(
+    fake: FakeLine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    on = line_settings(enabled=True, token=fake.access_token, host=fake.base_url)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "linebot" else real(name, *a)
+    )
+
+    assert message_quota(on) is None
+    # The commands and the composition root's quota import line-bot-sdk only when called.
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, bot.cli, bot.channels.line.admin; print('linebot' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "False"

@@ -6,28 +6,30 @@ here, replacing the one set up before. Each call opens its own short-lived SDK c
 is left open between commands, and the composition root has nothing to close.
 
 LINE's refusals become `LineRefused`, one line naming what to change, never a secret.
+
+line-bot-sdk (the `line` extra) is imported when a call is made, not with this module: the
+composition root can ask `message_quota` whatever is installed.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
-
-from linebot.v3.messaging import (  # type: ignore[import-untyped]  # no py.typed
-    ApiClient,
-    ApiException,
-    Configuration,
-    MessagingApi,
-    MessagingApiBlob,
-    RichMenuRequest,
-)
-from urllib3.exceptions import HTTPError
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.config import Settings
+
+if TYPE_CHECKING:
+    from linebot.v3.messaging import (  # type: ignore[import-untyped]  # no py.typed
+        ApiClient,
+        ApiException,
+        MessagingApi,
+        RichMenuRequest,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -124,10 +126,15 @@ class LineAdmin:
 
     @contextmanager
     def _client(self, host: str) -> Iterator[ApiClient]:
+        from linebot.v3.messaging import ApiClient, Configuration
+
         with ApiClient(Configuration(host=host, access_token=self._token)) as client:
             yield client
 
     def _call(self, what: str, call: Callable[[], T]) -> T:
+        from linebot.v3.messaging import ApiException
+        from urllib3.exceptions import HTTPError
+
         try:
             return call()
         except ApiException as exc:
@@ -142,6 +149,8 @@ class LineAdmin:
 
     def quota(self) -> QuotaUse:
         """This month's limit and use (LINE counts pushes and multicasts per recipient)."""
+        from linebot.v3.messaging import MessagingApi
+
         with self._client(self._host) as client:
             api = MessagingApi(client)
             limit = self._call(
@@ -160,6 +169,8 @@ class LineAdmin:
         """Create the menu, give it `image` (PNG), make it everyone's default, then delete our
         earlier menus (those of the same name): members are never left without one. If a
         step fails, the new menu is deleted again and the old one stays."""
+        from linebot.v3.messaging import MessagingApi, MessagingApiBlob
+
         name = str(request.name)
         with self._client(self._host) as client, self._client(data_host(self._host)) as data:
             api, blob = MessagingApi(client), MessagingApiBlob(data)
@@ -196,6 +207,9 @@ class LineAdmin:
         return MenuInstalled(menu_id, deleted, tuple(old for old in earlier if old not in deleted))
 
     def _delete_quietly(self, api: MessagingApi, menu_id: str) -> bool:
+        from linebot.v3.messaging import ApiException
+        from urllib3.exceptions import HTTPError
+
         try:
             api.delete_rich_menu(menu_id, _request_timeout=self._timeout)
         except (ApiException, HTTPError) as exc:
@@ -225,9 +239,12 @@ class LineQuota:
 
 
 def message_quota(settings: Settings) -> LineQuota | None:
-    """LINE's quota when the LINE channel is on and has its token; None otherwise (nothing
-    counts messages then)."""
-    if not settings.config.channels.line.enabled:
+    """LINE's quota when the LINE channel is on, with its token and its SDK; None otherwise
+    (nothing counts messages then). The composition root's one line::
+
+        Conversation(..., quota=message_quota(settings))
+    """
+    if not settings.config.channels.line.enabled or importlib.util.find_spec("linebot") is None:
         return None
     try:
         return LineQuota(LineAdmin.from_settings(settings))
