@@ -1,8 +1,8 @@
 """一斉送信 and LINE's monthly quota: the preview shows the LINE messages an announcement uses
 (its recipients on LINE, once per part: a text typed in the chat is always one part; the
 command line's longer ones are counted in tests/cli/test_broadcast_quota_cli.py) against what
-is left this month, and 送信 beyond that needs 「それでも送る」. The quota is a fake of the port (`MessageQuota`); the real one,
-reading LINE through the SDK, is tested in tests/line_admin/."""
+is left this month, and 送信 beyond that needs 「それでも送る」. The quota is a fake of the port
+(`MessageQuota`); the real one, reading LINE through the SDK, is tested in tests/line_admin/."""
 
 from __future__ import annotations
 
