@@ -58,6 +58,7 @@ _STOP = {
     "ちょっと",
     "本当",
     "一寸",
+    "みたい",
 }
 # Question words tell "when" from "what" (いつまで使える / 何に使う): keep them.
 INTERROGATIVES = {"何時", "いつ", "何", "何処", "どこ", "誰", "どれ", "どちら", "どっち", "幾ら"}
@@ -173,9 +174,17 @@ def _content(units: list[Morpheme], *, keep_stems: bool) -> list[tuple[str, str]
     found: list[tuple[str, str]] = []
     previous = ""
     prefix = ""
+    after_te = False
     for unit in units:
         pos = unit.part_of_speech()
         form = unit.normalized_form()
+        # 〜てしまう, 〜てくる, 〜てもらう, 〜ておく: after て/で such a verb only helps the one
+        # before it (なくしてしまいました is なくす), and it is in no answer: it would dilute.
+        auxiliary = after_te and pos[0] == "動詞" and pos[1] == "非自立可能"
+        after_te = pos[:2] == ("助詞", "接続助詞") and unit.surface() in ("て", "で")
+        if auxiliary:
+            previous = ""
+            continue
         if pos[0] == "接頭辞":
             # 再 + 発行 -> 再発行: a prefix changes what its noun means.
             prefix += form

@@ -31,6 +31,11 @@ COMMON = 0.04  # share of the documents beyond which a bigram or sound is too co
 COMMON_READING = 0.12  # sounds repeat more than letters (でん, しし): a wider limit
 READING_TRUST = 0.9  # how much a question's sounds alone can vouch for an entry
 CENTROID_WEIGHT = 40.0  # the entry as a whole (centroid of its phrasings), beside its best one
+# How much a word no text of the index uses (ばあちゃん, 主人, 面倒) weighs in a question's reach,
+# as a share of the rarest word's weight. Such words are mostly the member's circumstances, and
+# counted in full they kept long, well-matched questions from being answered; off-topic
+# subjects that share our words are declined by the routes' subject rules, not by this.
+UNKNOWN_SHARE = 0.5
 
 
 class Bm25:
@@ -291,7 +296,10 @@ class _Query:
     """A question's terms with their weights, computed once for all the documents compared."""
 
     def __init__(self, index: Index, query: Features) -> None:
-        self.words = {t: index._words.weight(t) for t in set(query.words)}
+        self.words = {
+            t: index._words.weight(t) * (1.0 if t in index._words.idf else UNKNOWN_SHARE)
+            for t in set(query.words)
+        }
         self.bigrams = {t: index._bigrams.weight(t) for t in set(query.bigrams)}
         self.readings = {t: index._readings.weight(t) for t in set(query.readings)}
         self.word_total = sum(self.words.values())

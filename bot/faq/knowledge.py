@@ -71,6 +71,8 @@ class AnswerEntry(_Strict):
     superseded_by: Slug | None = None
     scheme: Scheme | None = None
     wards: list[Text] = []
+    about: list[Text] = []
+    about_en: list[Text] = []
     related: list[Slug] = []
 
     def problems(self) -> Iterator[tuple[Loc, str]]:
@@ -183,6 +185,10 @@ class Entry:
     superseded_by: str | None = None
     scheme: Scheme | None = None
     wards: tuple[str, ...] = ()
+    # Words one of which a question asking for this entry uses (なくした, 紛失, 再交付 for a
+    # reissue): without any, the entry keeps only a share of its score (see the matcher).
+    about: tuple[str, ...] = ()
+    about_en: tuple[str, ...] = ()
     title_en: str | None = None
     questions_en: tuple[str, ...] = ()
     answer_en: str | None = None
@@ -274,6 +280,8 @@ def _entries(model: AnswerFile) -> Iterable[Entry]:
             superseded_by=item.superseded_by,
             scheme=item.scheme,
             wards=tuple(item.wards),
+            about=tuple(item.about),
+            about_en=tuple(item.about_en),
             title_en=item.title_en,
             questions_en=tuple(item.questions_en),
             answer_en=item.answer_en,

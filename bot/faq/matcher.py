@@ -72,6 +72,10 @@ _SUBJECT_WORDS = {fold(w): key for key, words in SUBJECTS.items() for w in words
 _SUBJECT = re.compile("|".join(map(re.escape, sorted(_SUBJECT_WORDS, key=len, reverse=True))))
 _LOOSE = {"card": {"kakuninsho", "myna"}}  # what a question's word also admits
 OFF_SUBJECT = 0.7  # share of its score an entry keeps when it is about another subject
+# Share of its score an entry with `about:` words keeps when the question uses none of them:
+# 「資格確認書をもらうのにお金はかかる？」 shares お金 and かかる with the reissue answer, but
+# asks nothing about losing the card.
+OFF_ABOUT = 0.65
 
 _EMPLOYEE = ("会社の保険", "会社の健康保険", "社会保険", "共済", "勤め先の")
 _EN_SCHEMES = {Scheme.KOKUHO: "nhi", Scheme.KOUKI: "kouki", Scheme.KYOKAI: "kyokai"}
@@ -137,6 +141,17 @@ class FaqEngine:
         self._routes = {route.id: route for route in knowledge.routes}
         self._entry_subjects = {
             entry.id: subjects_of(self._normalise(entry.title)) for entry in knowledge.entries
+        }
+        self._about: dict[str, tuple[tuple[str, ...], tuple[re.Pattern[str], ...]]] = {
+            entry.id: (
+                tuple({*map(fold, entry.about), *map(self._normalise, entry.about)}),
+                tuple(
+                    re.compile(r"(?<![a-z0-9])" + re.escape(english.normalise(word)))
+                    for word in entry.about_en
+                ),
+            )
+            for entry in knowledge.entries
+            if entry.about or entry.about_en
         }
         self.index = Index(list(self._documents()))
         self.english_index = Index(list(self._english_documents()))
@@ -238,7 +253,8 @@ class FaqEngine:
         kana = language == "ja" and mostly_kana(normalised)
         hits = index.search(query, leave_out=leave_out, limit=12, kana=kana)
         if language == "ja":
-            hits = self._on_subject(hits, normalised)[:8]
+            hits = self._on_subject(hits, normalised)
+        hits = self._on_about(hits, normalised, question, language)[:8]
         if query.words and all(word in INTERROGATIVES for word in query.words):
             # 「なんだっけ」「いつ？」: a question word alone asks nothing we could answer.
             hits = [h for h in hits if h.target in self._routes]
@@ -260,6 +276,27 @@ class FaqEngine:
             for hit in hits
         ]
         return sorted(rescored, key=lambda h: -h.score)
+
+    def _on_about(
+        self, hits: list[Hit], normalised: str, question: str, language: str
+    ) -> list[Hit]:
+        """Hits re-ranked: an entry none of whose `about:` words the question uses loses ground."""
+        texts = (normalised, fold(question))
+        rescored = []
+        changed = False
+        for hit in hits:
+            words, patterns = self._about.get(hit.target, ((), ()))
+            if language == "en":
+                # English by words (`id` is not in `did`), Japanese by letters (no spaces).
+                named = not patterns or any(p.search(normalised) for p in patterns)
+            else:
+                named = not words or any(word in text for word in words for text in texts)
+            if not named:
+                rescored.append(replace(hit, score=hit.score * OFF_ABOUT))
+                changed = True
+            else:
+                rescored.append(hit)
+        return sorted(rescored, key=lambda h: -h.score) if changed else rescored
 
     def _subject(self, normalised: str, question: str, language: str) -> Route | None:
         """A decline route whose subject the question names (and no insurance-card word)."""

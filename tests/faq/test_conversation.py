@@ -148,7 +148,7 @@ def test_a_close_call_offers_the_other_answer_beside_it(member: Callable[[str], 
 
 def test_suggestions_lead_to_the_answer(member: Callable[[str], Chat]) -> None:
     chat = member("alice")
-    chat.say("資格確認書と株価と天体")
+    chat.say("資格確認書と株価と天体と為替の星座")
     assert "もしかして" in chat.text
     assert set(chat.labels()) >= {"資格確認書とは", "資格確認書のもらい方", "世話人に聞く"}
     chat.press("資格確認書のもらい方")

@@ -92,7 +92,9 @@ def test_a_close_call_answers_and_offers_the_other_one(engine: FaqEngine) -> Non
     ("question", "outcome"),
     [
         ("資格確認書と株価", Outcome.ANSWER),  # half the question is about an entry
-        ("資格確認書と株価と天体", Outcome.SUGGEST),  # a third: offer, do not answer
+        # Words no text knows count half (index.UNKNOWN_SHARE): four of them outweigh the
+        # entry's word two to one. Offer, do not answer.
+        ("資格確認書と株価と天体と為替の星座", Outcome.SUGGEST),
         ("株価と天体と野球", Outcome.DECLINE),  # nothing in common
     ],
 )
@@ -178,3 +180,21 @@ def test_a_prefix_stays_with_its_noun() -> None:
     words = Analyser().words("資格確認書の再発行")
     assert "再発行" in words
     assert "発行" not in words, "再発行 must not meet マイナンバーカードの発行"
+
+
+@pytest.mark.parametrize(
+    ("text", "absent"),
+    [
+        ("なくしてしまいました", "仕舞う"),
+        ("送られてくるもの", "来る"),
+        ("作ってもらえない", "貰う"),
+        ("作っておいた", "おく"),
+        ("落としたみたい", "みたい"),
+    ],
+)
+def test_auxiliary_verbs_after_te_carry_no_weight(text: str, absent: str) -> None:
+    from bot.faq.analysis import Analyser
+
+    words = Analyser().words(text)
+    assert absent not in words
+    assert words  # the verb before て stays

@@ -10,7 +10,7 @@ import pytest
 from bot.faq import calibration
 from bot.faq.index import Index
 from bot.faq.knowledge import KnowledgeBase
-from bot.faq.matcher import FaqEngine, Outcome, subjects_of
+from bot.faq.matcher import OFF_ABOUT, FaqEngine, Outcome, subjects_of
 
 
 @pytest.mark.parametrize(
@@ -126,3 +126,44 @@ def test_english_questions_ask_in_the_answers_words(written: str, concept: str) 
     from bot.faq import english
 
     assert concept in english.normalise(written)
+
+
+def test_an_entry_whose_about_words_the_question_lacks_loses_ground(
+    shipped_engine: FaqEngine,
+) -> None:
+    # お金 and かかる are the reissue answer's words too, but nothing here is lost or reissued.
+    free = shipped_engine.decide("資格確認書をもらうのにお金はかかりますか")
+    assert free.entry is not None
+    assert free.entry.id == "shikaku-kakuninsho-automatic"
+    lost = shipped_engine.decide("資格確認書をどこかにやってしまった。お金はかかりますか")
+    assert lost.entry is not None
+    assert lost.entry.id == "shikaku-kakuninsho-reissue"
+    asked = shipped_engine.ask("資格確認書をもらうのにお金はかかりますか")
+    hits = {hit.target: hit for hit in asked.hits}
+    tied = [replace(hits["shikaku-kakuninsho-reissue"], score=10.0)]
+    lowered = shipped_engine._on_about(tied, asked.normalised, "お金はかかる", "ja")
+    assert lowered[0].score == pytest.approx(10.0 * OFF_ABOUT)
+    kept = shipped_engine._on_about(tied, asked.normalised, "なくした", "ja")
+    assert kept[0].score == pytest.approx(10.0)
+
+
+def test_english_about_words_are_whole_words(shipped_engine: FaqEngine) -> None:
+    # `id` (shikaku-kakuninsho-as-id) is not found inside "did".
+    asked = shipped_engine.ask("Did my certificate come?")
+    hit = replace(asked.hits[0], target="shikaku-kakuninsho-as-id", score=10.0)
+    assert shipped_engine._on_about([hit], "did my certificate come", "", "en")[0].score < 10.0
+    assert shipped_engine._on_about([hit], "can i use it as id", "", "en")[0].score == 10.0
+
+
+def test_a_word_no_text_knows_counts_less_in_the_reach(
+    shipped_engine: FaqEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.faq import index
+
+    question = "資格確認書の再交付、ペンギン"  # ペンギン: in no text of the knowledge base
+    assert "ペンギン" not in shipped_engine.index._words.idf
+    lenient = shipped_engine.ask(question).hits[0]
+    monkeypatch.setattr(index, "UNKNOWN_SHARE", 1.0)
+    full = shipped_engine.ask(question).hits[0]
+    assert lenient.target == full.target == "shikaku-kakuninsho-reissue"
+    assert full.reach < lenient.reach < 1.0
