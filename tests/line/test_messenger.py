@@ -9,9 +9,15 @@ from collections.abc import AsyncIterator
 import pytest
 from linebot.v3.messaging import TextMessage  # type: ignore[import-untyped]  # no py.typed
 
-from bot.channels.line.messenger import MULTICAST_RECIPIENTS, QUOTA_WAIT, LineMessenger, call_key
+from bot.channels.line.messenger import MULTICAST_RECIPIENTS, LineMessenger, call_key
 from bot.config import LineConfig
-from bot.delivery.model import PermanentFailure, RateLimited, TemporaryFailure, Unreachable
+from bot.delivery.model import (
+    PermanentFailure,
+    QuotaExhausted,
+    RateLimited,
+    TemporaryFailure,
+    Unreachable,
+)
 from bot.domain.messages import Action, Button, Outgoing
 from tests.fakes.line_api import FakeLine, RateLimit
 
@@ -114,9 +120,9 @@ async def test_refusals_are_told_apart(fake: FakeLine, messenger: LineMessenger)
     assert limited.value.retry_after < 60
     fake.set_rate_limits(None)
     fake.set_monthly_limit(1, used=1)
-    with pytest.raises(RateLimited) as quota:
+    with pytest.raises(QuotaExhausted):
         await messenger.send(user, notice(), retry_key=str(uuid.uuid4()))
-    assert quota.value.retry_after == QUOTA_WAIT
+    assert fake.messages(user)[-1].text == "あ" * 10, "nothing more went"
 
 
 async def test_a_message_line_refuses_is_a_permanent_failure(

@@ -40,6 +40,7 @@ from bot.texts import Texts
 log = logging.getLogger(__name__)
 
 
+CALENDAR_TYPE = "text/calendar"
 REPLY_TOKEN_SECONDS = 50.0
 """How long after its webhook arrived a reply token is used; LINE keeps it about a minute,
 and a reply that reaches LINE just too late would cost a refusal and then a push anyway."""
@@ -185,6 +186,13 @@ class LineChannel:
         return MemberRef(CHANNEL, user_id)
 
     def _file_link(self, attachment: Attachment) -> Link | None:
-        if self._public_url is None:
+        """A calendar file as a link to our web app. Other files (a member's data export)
+        are not put behind a link: they are personal, and a link travels through LINE."""
+        if attachment.media_type != CALENDAR_TYPE:
+            log.warning("a %s file cannot be sent on LINE; left out", attachment.media_type)
             return None
-        return Link(self._texts("line.calendar_link"), self.files.url(self._public_url, attachment))
+        if self._public_url is None:
+            log.warning("no web.public_url: a calendar file cannot be offered on LINE")
+            return None
+        url = self.files.url(self._public_url, attachment)
+        return Link(self._texts("rsvp.calendar_button"), url)

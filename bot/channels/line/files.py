@@ -1,5 +1,5 @@
-"""Files for members who cannot receive files: LINE takes no documents from a bot, so an
-`Attachment` (the event's .ics) becomes a link to `GET /line/ics/<token>` on our own web app.
+"""Calendar files for members who cannot receive files: LINE takes no documents from a bot,
+so an event's .ics becomes a link to `GET /line/ics/<token>` on our own web app.
 
 The token is signed with a key derived from the channel secret and expires (a day by
 default). It carries the file itself, compressed, so that any process behind the load
@@ -43,7 +43,9 @@ _ID_BYTES = 16
 
 
 class CalendarFiles:
-    """Makes and opens the signed links of files offered to LINE members."""
+    """Makes and opens the signed links of calendar files (text/calendar) offered to LINE
+    members. They hold only what an event card shows anyone; never put personal data here,
+    since the token carries the file."""
 
     def __init__(
         self,

@@ -32,6 +32,7 @@ from bot.config import LineConfig
 from bot.delivery.model import (
     DeliveryError,
     PermanentFailure,
+    QuotaExhausted,
     RateLimited,
     TemporaryFailure,
     Unreachable,
@@ -46,10 +47,9 @@ MULTICAST_RECIPIENTS = 500
 MONTHLY_LIMIT = "You have reached your monthly limit."
 INVALID_REPLY_TOKEN = "Invalid reply token"
 # LINE sends no Retry-After with a 429. Its rate limits are per second (2,000 pushes, 200
-# multicasts), so a short pause for the whole channel is enough; the monthly quota only
-# comes back with the next month or a bigger plan, so that wait is long (organisers are told).
+# multicasts), so a short pause for the whole channel is enough. (The monthly quota is
+# another 429, told apart by its message: `QuotaExhausted`.)
 RATE_LIMIT_WAIT = 2.0
-QUOTA_WAIT = 3600.0
 # A 400 about the recipient means this id is no LINE user of ours: nobody to send to, ever.
 _BAD_RECIPIENT = ("'to'", "to[")
 
@@ -215,8 +215,7 @@ def failure(exc: ApiException) -> DeliveryError:
     described = f"{status} {message}" + (f" ({details})" if details else "")
     if status == 429:
         if message == MONTHLY_LIMIT:
-            log.error("LINE's monthly message quota is used up: pushes wait for next month")
-            return RateLimited(QUOTA_WAIT, everything=True)
+            return QuotaExhausted(described)
         return RateLimited(RATE_LIMIT_WAIT, everything=True)
     if status == 404 or (status == 400 and any(b in message + details for b in _BAD_RECIPIENT)):
         return Unreachable(described)
