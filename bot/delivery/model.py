@@ -83,12 +83,44 @@ class DeliveryQueue(Protocol):
         lease: timedelta,
         *,
         channels: Channels = None,
+        batches: Mapping[str, int] | None = None,
     ) -> list[ClaimedDelivery]:
         """Take up to `limit` due rows (of `channels`, None: all) and mark them sending.
 
         Rows left sending by a crash count as due once their lease has run out. Rows whose
         member cannot or should not get them are marked skipped instead of being returned.
+
+        `batches`: channels that send one message to many members at once, with how many a
+        call takes. A due row of such a channel brings the due rows of the same purpose and
+        reference with it (up to that many), and a row whose key is shared (`shared_key`)
+        comes only with every row of its key still to be sent, or not at all.
         """
+        ...
+
+    def share_key(self, claims: Collection[Claim], retry_key: str) -> set[int]:
+        """Write one retry key into the rows of `claims` still ours, before they go out in one
+        multicast; returns the ids of those rows (only they may be sent with the key)."""
+        ...
+
+    def mark_sent_many(
+        self, claims: Collection[Claim], channel_message_id: str, now: datetime
+    ) -> set[int]:
+        """`mark_sent` for the rows of one multicast; returns the ids still ours."""
+        ...
+
+    def mark_retry_many(
+        self,
+        claims: Collection[Claim],
+        error: str | None,
+        due_at: datetime,
+        *,
+        count_attempt: bool = True,
+    ) -> set[int]:
+        """`mark_retry` for the rows of one multicast; returns the ids still ours."""
+        ...
+
+    def mark_failed_many(self, claims: Collection[Claim], error: str) -> set[int]:
+        """`mark_failed` for the rows of one multicast; returns the ids still ours."""
         ...
 
     def renew(self, claims: Collection[Claim], until: datetime) -> set[int]:

@@ -18,9 +18,10 @@ python-telegram-bot's AIORateLimiter is not used: in 22.8 it ends a global pause
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -118,9 +119,35 @@ class Pacer:
             # the moment its previous message really went.
             async with state.lock:
                 await self._chat_turn(state)
-                await self._overall_turn(state, count, priority)
+                await self._overall_turn([state], count, priority)
         finally:
             state.waiting -= 1
+            if len(self._chats) > _PRUNE_ABOVE:
+                self._prune()
+
+    async def acquire_many(self, chats: Collection[str], count: int = 1, *, priority: int) -> None:
+        """Wait until `count` messages may go to each of `chats` at once (one multicast), and
+        count them all: each chat's spacing, and `count` times as many messages as chats
+        against the overall budget."""
+        states = []
+        for chat in sorted(set(chats)):
+            state = self._chats.get(chat)
+            if state is None:
+                state = self._chats[chat] = _Chat()
+            states.append(state)
+        for state in states:
+            state.waiting += 1
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                # In one order (sorted), so two multicasts never wait for each other's chats.
+                for state in states:
+                    await stack.enter_async_context(state.lock)
+                for state in states:
+                    await self._chat_turn(state)
+                await self._overall_turn(states, count, priority)
+        finally:
+            for state in states:
+                state.waiting -= 1
             if len(self._chats) > _PRUNE_ABOVE:
                 self._prune()
 
@@ -133,14 +160,15 @@ class Pacer:
                 return
             await self._sleep(ready - now)
 
-    async def _overall_turn(self, state: _Chat, count: int, priority: int) -> None:
+    async def _overall_turn(self, states: list[_Chat], count: int, priority: int) -> None:
         # The overall slot is taken only once the chat itself may send: taking it earlier
         # would leave it unused while other chats wait behind it.
+        total = count * len(states)
         self._waiting[priority] += 1
         try:
             while True:
                 now = self._monotonic()
-                held = max(state.held_until, self._held_until)
+                held = max(self._held_until, *(state.held_until for state in states))
                 if held > now:  # a 429 arrived while we waited
                     await self._sleep(held - now)
                     continue
@@ -152,13 +180,15 @@ class Pacer:
                 if ready > now:
                     await self._sleep(min(ready - now, self._interval))
                     continue
-                self._tat = max(self._tat, now) + count * self._interval
+                self._tat = max(self._tat, now) + total * self._interval
                 break
         finally:
             self._waiting[priority] -= 1
         if self._ledger is not None:
-            await self._shared_turn(count, tolerance)
-        state.tat = max(state.tat, self._monotonic()) + count * self._chat_interval
+            await self._shared_turn(total, tolerance)
+        sent = self._monotonic()
+        for state in states:
+            state.tat = max(state.tat, sent) + count * self._chat_interval
 
     async def _shared_turn(self, count: int, tolerance: float) -> None:
         """Reserve the slots in the shared ledger; a reply may use them as early as locally
@@ -170,6 +200,16 @@ class Pacer:
         wait = start - tolerance - self._wall()
         if wait > 0:
             await self._sleep(wait)
+
+    def like(self, *, per_second: float) -> Pacer:
+        """A pacer on the same clock at another rate, one chat at a time (e.g. a limit on
+        requests beside this limit on messages)."""
+        return Pacer(
+            per_second=per_second,
+            per_chat_per_second=per_second,
+            monotonic=self._monotonic,
+            sleep=self._sleep,
+        )
 
     def hold(self, seconds: float, chat: str | None = None) -> None:
         """Send nothing to `chat` (None: to anyone) for `seconds`, as a 429 asks."""

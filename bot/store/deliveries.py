@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     CursorResult,
+    Select,
     Table,
     and_,
     bindparam,
@@ -72,38 +74,39 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _candidates(
-    session: Session, now: datetime, limit: int, channels: Channels, lane: Lane
-) -> list[Any]:
-    """Due rows of one lane, oldest first, with their member's channel, ids, language and
-    standing; locked where the database can."""
+def _free(now: datetime, table: Any = deliveries) -> ColumnElement[bool]:
+    """Rows nobody holds: queued (due or not), or left sending by a crash. The rest of a
+    multicast's rows is taken with the row that is due, whenever each is due."""
+    d = table.c
+    return or_(d.state == "queued", and_(d.state == "sending", d.lease_until < now))
+
+
+def _rows(channels: Channels) -> Select[Any]:
+    """Outbox rows with their member's channel, ids, language and standing (of `channels`)."""
     d, m = deliveries.c, members.c
-    statement = (
-        select(
-            d.id,
-            d.purpose,
-            d.reference,
-            d.member_id,
-            d.payload,
-            d.retry_key,
-            d.due_at,
-            d.lane,
-            d.occurrence_id,
-            d.relay_id,
-            d.broadcast_id,
-            d.expect_rsvp,
-            m.channel,
-            m.external_id,
-            m.language,
-            m.role,
-            m.subscription,
-            m.unreachable_at,
-        )
-        .join_from(deliveries, members, m.id == d.member_id)
-        .where(d.lane == int(lane), _claimable(now))
-        .order_by(d.due_at, d.id)
-        .limit(limit)
-    )
+    statement = select(
+        d.id,
+        d.purpose,
+        d.reference,
+        d.member_id,
+        d.payload,
+        d.retry_key,
+        d.due_at,
+        d.lane,
+        d.occurrence_id,
+        d.relay_id,
+        d.broadcast_id,
+        d.expect_rsvp,
+        d.attempts,
+        d.state,
+        d.lease_until,
+        m.channel,
+        m.external_id,
+        m.language,
+        m.role,
+        m.subscription,
+        m.unreachable_at,
+    ).join_from(deliveries, members, m.id == d.member_id)
     if channels is not None:
         # A channel maps to the ids it can reach (the console reaches only the person at the
         # terminal), or to None for everyone on it.
@@ -118,9 +121,33 @@ def _candidates(
                 )
             )
         )
+    return statement
+
+
+def _locked(session: Session, statement: Select[Any]) -> list[Any]:
     dialect = session.get_bind().dialect.name
-    locked = for_update_skip_locked(statement, dialect, of=deliveries)
-    return list(session.execute(locked).all())
+    return list(session.execute(for_update_skip_locked(statement, dialect, of=deliveries)).all())
+
+
+def _candidates(
+    session: Session,
+    now: datetime,
+    limit: int,
+    channels: Channels,
+    lane: Lane,
+    passed: Collection[int],
+) -> list[Any]:
+    """Due rows of one lane, oldest first, but for `passed`; locked where the database can."""
+    d = deliveries.c
+    statement = (
+        _rows(channels)
+        .where(d.lane == int(lane), _claimable(now))
+        .order_by(d.due_at, d.id)
+        .limit(limit)
+    )
+    if passed:
+        statement = statement.where(d.id.not_in(sorted(passed)))
+    return _locked(session, statement)
 
 
 def _allot(candidates: dict[Lane, list[Any]], limit: int, share: float) -> list[Any]:
@@ -150,38 +177,174 @@ def claim_in(
     *,
     channels: Channels = None,
     share: float = LOWER_LANE_SHARE,
+    batches: Mapping[str, int] | None = None,
 ) -> list[ClaimedDelivery]:
     """`SqlDeliveryQueue.claim` inside a transaction the caller commits."""
+    batches = {channel: size for channel, size in (batches or {}).items() if size > 1}
     claimed: list[ClaimedDelivery] = []
+    passed: set[int] = set()
+    # Rows a claim may add to its due rows so that they go in full multicasts.
+    room = max(batches.values(), default=0)
     while len(claimed) < limit:
         wanted = limit - len(claimed)
-        candidates = {lane: _candidates(session, now, wanted, channels, lane) for lane in Lane}
+        candidates = {
+            lane: _candidates(session, now, wanted, channels, lane, passed) for lane in Lane
+        }
         rows = _allot({lane: rows for lane, rows in candidates.items() if rows}, wanted, share)
         if not rows:
             break
-        sendable = []
-        skipped: dict[str, list[int]] = {}
-        for row in rows:
-            reason = skip_reason(
-                row.purpose, row.subscription, unreachable=row.unreachable_at is not None
-            )
-            if reason is None:
-                sendable.append(row)
-            else:
-                skipped.setdefault(reason, []).append(row.id)
-        for reason, ids in skipped.items():
-            session.execute(
-                update(deliveries)
-                .where(deliveries.c.id.in_(ids), _claimable(now))
-                .values(state="skipped", skip_reason=reason, lease_until=None)
-            )
-        claimed += _take(session, sendable, now, lease)
+        sendable = _skip_unsendable(session, rows, _claimable(now))
+        claimed += _take(session, [r for r in sendable if r.channel not in batches], now, lease)
+        runs: dict[tuple[str, str, str], list[Any]] = {}
+        for row in sendable:
+            if row.channel in batches:
+                runs.setdefault((row.channel, row.purpose, row.reference), []).append(row)
+        for (channel, purpose, reference), found in runs.items():
+            more = min(room, batches[channel] - len(found))
+            if more > 0:
+                added = _run_rows(
+                    session, now, channels, channel, purpose, reference, more, passed, found
+                )
+                room -= len(added)
+                found += _skip_unsendable(session, added, _claimable(now))
+            claimed += _take_run(session, found, now, lease, passed)
+        passed.update(row.id for row in rows)
     return claimed
 
 
-def _take(
+def _skip_unsendable(
+    session: Session, rows: list[Any], condition: ColumnElement[bool]
+) -> list[Any]:
+    """Mark the rows their member cannot or should not get as skipped; returns the others."""
+    sendable = []
+    skipped: dict[str, list[int]] = {}
+    for row in rows:
+        reason = skip_reason(
+            row.purpose, row.subscription, unreachable=row.unreachable_at is not None
+        )
+        if reason is None:
+            sendable.append(row)
+        else:
+            skipped.setdefault(reason, []).append(row.id)
+    for reason, ids in skipped.items():
+        session.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_(ids), condition)
+            .values(state="skipped", skip_reason=reason, lease_until=None)
+        )
+    return sendable
+
+
+def _run_rows(
+    session: Session,
+    now: datetime,
+    channels: Channels,
+    channel: str,
+    purpose: str,
+    reference: str,
+    limit: int,
+    passed: Collection[int],
+    found: list[Any],
+) -> list[Any]:
+    """More due rows of the same purpose and reference on `channel`, for one multicast."""
+    d = deliveries.c
+    reach: Channels = {channel: None}
+    if isinstance(channels, Mapping):
+        reach = {channel: channels.get(channel)}
+    not_these = sorted({*passed, *(row.id for row in found)})
+    statement = (
+        _rows(reach)
+        .where(
+            d.purpose == purpose,
+            d.reference == reference,
+            _claimable(now),
+            d.id.not_in(not_these),
+        )
+        .order_by(d.due_at, d.id)
+        .limit(limit)
+    )
+    return _locked(session, statement)
+
+
+def _take_run(
+    session: Session, rows: list[Any], now: datetime, lease: timedelta, passed: set[int]
+) -> list[ClaimedDelivery]:
+    """Claim rows of one purpose and reference on a multicast channel.
+
+    A row never tried (every earlier claim given back) is free to join any multicast. A row
+    tried before keeps its key: alone if no other row has it, else only together with every
+    row of that key still to be sent, as one multicast, or not at all. Its key may have gone
+    out with exactly those rows, and a platform that deduplicates on the key (LINE) accepts
+    a repeat of it as the same request whoever it names: a part sent on its own, then the
+    rest on their own, would have the rest dropped as duplicates.
+    """
+    fresh = [row for row in rows if row.attempts == 0 or not row.retry_key]
+    tried = [row for row in rows if not (row.attempts == 0 or not row.retry_key)]
+    # A key never sent may still be in a row whose multicast was given back untried: a new
+    # one, so that it cannot name a request of other rows.
+    claimed = _take(session, fresh, now, lease, new_keys=True)
+    if not tried:
+        return claimed
+    d = deliveries.c
+    purpose, reference = rows[0].purpose, rows[0].reference
+    keys = sorted({row.retry_key for row in tried})
+    holders: dict[str, list[Any]] = {}
+    for row in session.execute(
+        _rows(None).where(d.purpose == purpose, d.reference == reference, d.retry_key.in_(keys))
+    ):
+        holders.setdefault(row.retry_key, []).append(row)
+    for key in keys:
+        group = holders.get(key, [])
+        if len(group) < 2:
+            claimed += _take(session, [row for row in tried if row.retry_key == key], now, lease)
+            continue
+        pending = [row for row in group if row.state in ("queued", "sending")]
+        ids = {row.id for row in pending}
+        passed |= ids
+        if any(row.state == "sending" and row.lease_until >= now for row in pending):
+            continue  # another process sends it now
+        sendable = _skip_unsendable(session, pending, _free(now))
+        claimed += _take_group(session, sendable, now, lease)
+    return claimed
+
+
+def _take_group(
     session: Session, rows: list[Any], now: datetime, lease: timedelta
 ) -> list[ClaimedDelivery]:
+    """Claim every row of one shared key, or none (another process holds some of them)."""
+    if not rows:
+        return []
+    d = deliveries.c
+    ids = sorted(row.id for row in rows)
+    free = _locked(session, select(d.id).where(d.id.in_(ids), _free(now)))
+    if len(free) != len(ids):
+        return []
+    # One statement takes all or nothing: on SQLite, a claim that read the rows before our
+    # lock may have taken some meanwhile; on PostgreSQL they are locked by now.
+    other = deliveries.alias("other")
+    all_free = (
+        select(func.count())
+        .select_from(other)
+        .where(other.c.id.in_(ids), _free(now, other))
+        .scalar_subquery()
+    )
+    taken = _take(session, rows, now, lease, condition=and_(_free(now), all_free == len(ids)))
+    if taken and len(taken) != len(ids):
+        raise RuntimeError(f"a multicast's rows were claimed in part: {ids}")
+    return [replace(row, shared_key=True) for row in taken]
+
+
+def _take(
+    session: Session,
+    rows: list[Any],
+    now: datetime,
+    lease: timedelta,
+    *,
+    condition: ColumnElement[bool] | None = None,
+    new_keys: bool = False,
+) -> list[ClaimedDelivery]:
+    """Mark `rows` sending (those still meeting `condition`, by default: claimable) and give
+    each a retry key if it has none (`new_keys`: a new one in any case)."""
     if not rows:
         return []
     d = deliveries.c
@@ -191,21 +354,29 @@ def _take(
         row.id: row
         for row in session.execute(
             update(deliveries)
-            .where(d.id.in_([row.id for row in rows]), _claimable(now))
+            .where(
+                d.id.in_([row.id for row in rows]),
+                _claimable(now) if condition is None else condition,
+            )
             .values(state="sending", lease_until=now + lease, attempts=d.attempts + 1)
             .returning(d.id, d.attempts, d.retry_key)
         )
     }
-    keys = {id_: row.retry_key or str(uuid.uuid4()) for id_, row in taken.items()}
-    new_keys = [
-        {"b_id": id_, "b_key": keys[id_]} for id_, row in taken.items() if not row.retry_key
+    keys = {
+        id_: str(uuid.uuid4()) if new_keys or not row.retry_key else row.retry_key
+        for id_, row in taken.items()
+    }
+    written = [
+        {"b_id": id_, "b_key": keys[id_]}
+        for id_, row in taken.items()
+        if keys[id_] != row.retry_key
     ]
-    if new_keys:
+    if written:
         session.execute(
             update(deliveries)
             .where(d.id == bindparam("b_id"))
             .values(retry_key=bindparam("b_key")),
-            new_keys,
+            written,
         )
     return [
         ClaimedDelivery(
@@ -229,6 +400,15 @@ def _take(
     ]
 
 
+def _retry_values(error: str | None, due_at: datetime, count_attempt: bool) -> dict[str, Any]:
+    values: dict[str, Any] = {"state": "queued", "due_at": due_at, "lease_until": None}
+    if error is not None:
+        values["last_error"] = error[:_MAX_ERROR_CHARS]
+    if not count_attempt:
+        values["attempts"] = deliveries.c.attempts - 1
+    return values
+
+
 class SqlDeliveryQueue:
     """The `DeliveryQueue` port on SQLAlchemy; each method commits its own transaction."""
 
@@ -245,9 +425,16 @@ class SqlDeliveryQueue:
         lease: timedelta,
         *,
         channels: Channels = None,
+        batches: Mapping[str, int] | None = None,
     ) -> list[ClaimedDelivery]:
         """Take up to `limit` due rows, highest lane first, and mark them sending until
         `now + lease`; every waiting lower lane gets a share of the batch.
+
+        `batches` names the channels that multicast, with how many members a call reaches: a
+        due row of theirs brings up to that many due rows of its purpose and reference (one
+        broadcast part, one reminder) into the claim, at most that many more in all. A row
+        whose key a multicast may have used (`shared_key`) comes with every unsent row of its
+        key, or, when another process holds some of them, not at all.
 
         Due: queued with `due_at <= now`, or sending with an expired lease (the process that
         claimed them stopped before recording an outcome: at most one duplicate, never a loss).
@@ -256,7 +443,62 @@ class SqlDeliveryQueue:
         another dispatcher is claiming are passed over (`SKIP LOCKED`).
         """
         with self._sessions.begin() as session:
-            return claim_in(session, now, limit, lease, channels=channels, share=self._share)
+            return claim_in(
+                session,
+                now,
+                limit,
+                lease,
+                channels=channels,
+                share=self._share,
+                batches=batches,
+            )
+
+    def share_key(self, claims: Collection[Claim], retry_key: str) -> set[int]:
+        """Write `retry_key` into the rows of `claims` still ours; returns their ids. Done
+        before their multicast goes, so that a retry after a crash names the same request."""
+        return self._update_many(claims, retry_key=retry_key)
+
+    def mark_sent_many(
+        self, claims: Collection[Claim], channel_message_id: str, now: datetime
+    ) -> set[int]:
+        """The multicast of these rows reached the platform; returns the ids still ours."""
+        return self._update_many(
+            claims,
+            state="sent",
+            channel_message_id=channel_message_id[:_MAX_MESSAGE_ID_CHARS],
+            sent_at=now,
+            lease_until=None,
+        )
+
+    def mark_retry_many(
+        self,
+        claims: Collection[Claim],
+        error: str | None,
+        due_at: datetime,
+        *,
+        count_attempt: bool = True,
+    ) -> set[int]:
+        """`mark_retry` for the rows of one multicast, all due at once (so that they are
+        claimed together again); returns the ids still ours."""
+        return self._update_many(claims, **_retry_values(error, due_at, count_attempt))
+
+    def mark_failed_many(self, claims: Collection[Claim], error: str) -> set[int]:
+        """Give up on the rows of one multicast; returns the ids still ours."""
+        return self._update_many(
+            claims, state="failed", last_error=error[:_MAX_ERROR_CHARS], lease_until=None
+        )
+
+    def _update_many(self, claims: Collection[Claim], **values: Any) -> set[int]:
+        if not claims:
+            return set()
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(deliveries)
+                .where(_all_held_by(claims))
+                .values(**values)
+                .returning(deliveries.c.id)
+            )
+            return set(result.scalars())
 
     def renew(self, claims: Collection[Claim], until: datetime) -> set[int]:
         """Extend the lease of the claims still ours; returns the ids of their rows (a row
@@ -336,12 +578,7 @@ class SqlDeliveryQueue:
         `count_attempt=False` gives back the attempt counted by the claim, for rows that were
         not really tried or that the platform only asked us to send later.
         """
-        values: dict[str, Any] = {"state": "queued", "due_at": due_at, "lease_until": None}
-        if error is not None:
-            values["last_error"] = error[:_MAX_ERROR_CHARS]
-        if not count_attempt:
-            values["attempts"] = deliveries.c.attempts - 1
-        return self._update(claim, **values)
+        return self._update(claim, **_retry_values(error, due_at, count_attempt))
 
     def mark_failed(self, claim: Claim | int, error: str) -> bool:
         """Give up on it: it failed for good, or too many times."""
