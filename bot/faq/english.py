@@ -159,8 +159,24 @@ _STOP = frozenset(
         "what's",
         "mean",
         "means",
+        # question words and fillers: the answers never say them, so they only dilute
+        "what",
+        "which",
+        "why",
+        "how",
+        "exactly",
+        "though",
+        "well",
+        "because",
+        "actually",
+        "anyway",
+        "sure",
+        "maybe",
+        "perhaps",
     ]
 )
+# Contractions other than the negations folded below (I'd, we've, they're): filler.
+_CONTRACTION = re.compile(r"^[a-z]+'(?:d|ll|ve|re|m)$")
 # Variants members write for the same thing; longest first, spaces kept.
 _VARIANTS = {
     "shikaku kakuninsho": "certificate",
@@ -266,6 +282,100 @@ _VARIANTS = {
     "doctor's": "clinic",
     "doctor": "clinic",
     "pharmacy": "clinic",
+    "medical institution": "clinic",
+    "see a clinic": "clinic",
+    # Members' circumstances: one word, which the answers about proxies and families also say.
+    "father-in-law": "family",
+    "mother-in-law": "family",
+    "grandmother": "family",
+    "grandfather": "family",
+    "grandma": "family",
+    "grandpa": "family",
+    "mother": "family",
+    "father": "family",
+    "mum": "family",
+    "mom": "family",
+    "dad": "family",
+    "parents": "family",
+    "parent": "family",
+    "husband": "family",
+    "wife": "family",
+    "son": "family",
+    "daughter": "family",
+    "relative": "family",
+    # The old card, however it is described.
+    "paper health insurance card": "old insurance card",
+    "paper insurance card": "old insurance card",
+    "plastic health insurance card": "old insurance card",
+    "plastic insurance card": "old insurance card",
+    "conventional insurance card": "old insurance card",
+    "conventional health insurance card": "old insurance card",
+    "traditional insurance card": "old insurance card",
+    "paper card": "old card",
+    "plastic card": "old card",
+    "conventional card": "old card",
+    # Registering the card as insurance card, and undoing it.
+    "sign up": "register",
+    "signing up": "register",
+    "signed up": "register",
+    "link": "register",
+    "linking": "register",
+    "linked": "register",
+    "tie": "register",
+    "tied": "register",
+    "connect": "register",
+    "connected": "register",
+    "enrol": "register",
+    "enroll": "register",
+    "undo": "cancel",
+    "unlink": "cancel",
+    "unregister": "cancel",
+    "deregister": "cancel",
+    "opt out": "cancel",
+    "opt-out": "cancel",
+    "stop using": "cancel",
+    "withdraw": "cancel",
+    "revoke": "cancel",
+    "website": "online",
+    "internet": "online",
+    "on the web": "online",
+    "app": "online",
+    # A card lost or broken, and what replaces it.
+    "replacement": "reissue",
+    "re-issue": "reissue",
+    "reissuance": "reissue",
+    "new one": "reissue",
+    "another one": "reissue",
+    "snapped": "damaged",
+    "broken": "damaged",
+    "broke": "damaged",
+    "cracked": "damaged",
+    "torn": "damaged",
+    "ripped": "damaged",
+    "code": "pin",
+    # Money back after paying in full.
+    "money back": "refund",
+    "get it back": "refund",
+    "reimbursed": "refund",
+    "reimbursement": "refund",
+    "reimburse": "refund",
+    "refunded": "refund",
+    "whole bill": "fullcost",
+    "full bill": "fullcost",
+    "entire bill": "fullcost",
+    "full price": "fullcost",
+    "charged me everything": "fullcost",
+    # Offices and post.
+    "ward office": "municipal office",
+    "city office": "municipal office",
+    "city hall": "municipal office",
+    "town hall": "municipal office",
+    "kuyakusho": "municipal office",
+    "shiyakusho": "municipal office",
+    "in the mail": "mail",
+    "in the post": "mail",
+    "by post": "mail",
+    "envelope": "letter",
 }
 _VARIANT = re.compile(
     r"(?<![a-z0-9])(?:"
@@ -288,27 +398,48 @@ def normalise(text: str) -> str:
     return _VARIANT.sub(lambda m: _VARIANTS[m.group(0)], folded)
 
 
+_DOUBLE = re.compile(r"([bdfgklmnprt])\1$")
+
+
 def stem(word: str) -> str:
-    """A light suffix stripper: cards -> card, renewing -> renew, applied -> apply."""
-    if not word.isascii() or len(word) <= 3:
+    """A light suffix stripper, the same for every form of a word: cards -> card, renewing and
+    renewal -> renew, lives and lived -> liv, snapped -> snap, automatically -> automatic."""
+    if not word.isascii() or len(word) <= 3 or not word.isalpha():
         return word
+    if word.endswith("ly") and len(word) > 6:
+        word = word[:-2]
     for suffix, replacement in (
         ("ies", "y"),
         ("ied", "y"),
         ("ing", ""),
         ("ed", ""),
         ("es", ""),
+        ("ment", ""),
+        ("al", ""),
         ("s", ""),
     ):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)] + replacement
-            break
-    return word.rstrip("e") if len(word) > 4 else word
+        if not word.endswith(suffix) or len(word) - len(suffix) < 3:
+            continue
+        if suffix == "es" and not word[:-2].endswith(("s", "x", "z", "ch", "sh")):
+            continue  # lives is live + s; boxes is box + es
+        if suffix == "s" and word.endswith(("ss", "us", "is")):
+            break  # address, status, this
+        if suffix in ("al", "ment") and len(word) < 7:
+            break  # total, comment: too short to be a suffix
+        word = word[: -len(suffix)] + replacement
+        if suffix in ("ing", "ed"):
+            word = _DOUBLE.sub(r"\1", word)  # snapped -> snap, stopping -> stop
+        break
+    return word[:-1] if len(word) > 3 and word.endswith("e") else word
 
 
 def features(text: str) -> Features:
     """Stems of the content words, and adjacent pairs of them (for phrases)."""
-    tokens = [t for t in _TOKENS.findall(normalise(text)) if t not in _STOP]
+    tokens = [
+        t.removesuffix("'s")  # mother's -> mother; it's and what's are stop words
+        for t in _TOKENS.findall(normalise(text))
+        if t not in _STOP and not _CONTRACTION.match(t) and not t.endswith("n't")
+    ]
     stems = [stem(t) for t in tokens]
     pairs = [f"{a}_{b}" for a, b in itertools.pairwise(stems)]
     return Features(tuple(stems), tuple(pairs), ())
