@@ -83,6 +83,9 @@ class Incoming:
     payload: str = ""
     media: str | None = None
     received_at: datetime | None = None
+    event_id: str | None = None
+    """The platform's id of the event (LINE's webhookEventId, Telegram's update_id): one
+    delivered again is not handled twice."""
 
     @classmethod
     def from_text(

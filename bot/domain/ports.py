@@ -397,6 +397,24 @@ class Broadcasts(Protocol):
         ...
 
 
+class Turns(Protocol):
+    """A member's turn across every process that serves the channel: one at a time, each
+    platform event once."""
+
+    def lock_member(self, channel: str, external_id: str) -> None:
+        """Wait until no other turn of this member is in hand; held until the unit of work
+        ends. Taken first, so turns are handled in the order they take it."""
+        ...
+
+    def first_delivery(self, channel: str, event_id: str, at: datetime) -> bool:
+        """Record the platform's event; False when it was recorded before (a redelivery)."""
+        ...
+
+    def forget_events(self, before: datetime) -> int:
+        """Forget events recorded before `before` (platforms redeliver for a day or so)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: everything done inside is committed together or not at all."""
 
@@ -435,6 +453,9 @@ class UnitOfWork(Protocol):
 
     @property
     def broadcasts(self) -> Broadcasts: ...
+
+    @property
+    def turns(self) -> Turns: ...
 
     def __enter__(self) -> Self: ...
 

@@ -178,8 +178,18 @@ class Conversation:
     def handle(self, incoming: Incoming) -> list[Outgoing]:
         """Everything one message changes is committed together with the decision to reply."""
         now = incoming.received_at or self._clock.now()
+        ref = incoming.member
         with self._units_of_work() as uow:
-            member = self._member(uow, incoming.member, now)
+            # First the member's lock, so two processes given events of one member handle
+            # them one after the other, then the event's record, so one delivered again
+            # (to this process or another) is recognised: both in this turn's transaction.
+            uow.turns.lock_member(ref.channel, ref.external_id)
+            if incoming.event_id is not None and not uow.turns.first_delivery(
+                ref.channel, incoming.event_id, self._clock.now()
+            ):
+                log.info("event %s of %s was handled before", incoming.event_id, ref.channel)
+                return []
+            member = self._member(uow, ref, now)
             dialog = self._open_dialog(uow, member, now)
             turn = Turn(member, member.id is None, uow, now, self._campaign, self.screens, dialog)
             replies = [self.screens.finish(member, r) for r in self._route(turn, incoming)]

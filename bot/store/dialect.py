@@ -222,3 +222,62 @@ def for_update_skip_locked(statement: Lockable, dialect_name: str, *, of: Any) -
     if dialect_name == "sqlite":
         return statement
     raise NotImplementedError(f"unsupported database {dialect_name}")
+
+
+# Advisory lock keys are pairs of 32-bit integers (PostgreSQL's two-key form, a key space apart
+# from the one-key form of MIGRATION_LOCK_KEY): a fixed space per kind of lock, and the server's
+# hash of the schema and what is locked. Advisory locks belong to the whole database: with the
+# schema in the key, bots (or test runs) in different schemas of one database never meet. Two
+# members whose hashes collide only take turns with each other.
+MEMBER_TURN_SPACE = 0x63620001
+JOB_SPACE = 0x63620002
+_KEY = "hashtext(current_schema() || ':' || :name)"
+
+
+def lock_member_turn(session: Session, channel: str, external_id: str) -> None:
+    """Wait until no other transaction is handling this member's turn; held until commit.
+
+    PostgreSQL: a transaction-level advisory lock, taken by every process that handles the
+    member's events, released at commit or rollback (or when a crashed process's connection
+    ends). SQLite: nothing to take. It is the embedded, one-process database; in that
+    process each channel hands the core one event of a member after another, and SQLite
+    itself admits one writer at a time.
+    """
+    dialect_name = session.get_bind().dialect.name
+    if dialect_name == "postgresql":
+        session.execute(
+            text(f"SELECT pg_advisory_xact_lock(:space, {_KEY})"),
+            {"space": MEMBER_TURN_SPACE, "name": f"{channel}:{external_id}"},
+        )
+    elif dialect_name != "sqlite":
+        raise NotImplementedError(f"unsupported database {dialect_name}")
+
+
+def try_job_lock(connection: Connection, name: str) -> bool:
+    """Take the lock of the job `name` on `connection` if no other process holds it.
+
+    PostgreSQL: a session-level advisory lock, so it outlives the connection's transactions;
+    `release_job_lock` (or the connection's end, should the process die) gives it back. The
+    transaction is committed at once: a connection idle inside a transaction while the job
+    runs would be ended by `idle_in_transaction_session_timeout`, and the lock with it.
+    SQLite: always taken; it is one process (see `lock_member_turn`).
+    """
+    if connection.dialect.name == "sqlite":
+        return True
+    if connection.dialect.name != "postgresql":
+        raise NotImplementedError(f"unsupported database {connection.dialect.name}")
+    taken = connection.execute(
+        text(f"SELECT pg_try_advisory_lock(:space, {_KEY})"), {"space": JOB_SPACE, "name": name}
+    ).scalar_one()
+    connection.commit()
+    return bool(taken)
+
+
+def release_job_lock(connection: Connection, name: str) -> None:
+    """Give back what `try_job_lock` took on `connection`."""
+    if connection.dialect.name != "postgresql":
+        return
+    connection.execute(
+        text(f"SELECT pg_advisory_unlock(:space, {_KEY})"), {"space": JOB_SPACE, "name": name}
+    )
+    connection.commit()

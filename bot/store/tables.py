@@ -338,6 +338,18 @@ class RateBudgetRow(Base):
     tat: Mapped[float] = mapped_column(Float)
 
 
+class WebhookEventRow(Base):
+    """A platform event already handled (LINE's webhookEventId, Telegram's update_id): one
+    delivered again is recognised and not handled twice. Recorded in the transaction of the
+    member's turn; forgotten after a few days, long after any platform stops redelivering."""
+
+    __tablename__ = "webhook_events"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
 class MemberLimitRow(Base):
     """How much of a per-member allowance (relays, questions) the current window has used."""
 

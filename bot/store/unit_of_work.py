@@ -17,6 +17,7 @@ from bot.store.questions import SqlQuestionLog, SqlRelayRepository
 from bot.store.reminders import SqlReminderStore
 from bot.store.repositories import SqlAuditLog, SqlMemberRepository
 from bot.store.rsvps import SqlRsvpRepository
+from bot.store.turns import SqlTurns
 
 
 class SqlUnitOfWork:
@@ -33,6 +34,7 @@ class SqlUnitOfWork:
     organisers: SqlOrganisers
     dialogs: SqlDialogs
     broadcasts: SqlBroadcasts
+    turns: SqlTurns
 
     def __init__(
         self,
@@ -58,6 +60,7 @@ class SqlUnitOfWork:
         self.organisers = SqlOrganisers(self.session)
         self.dialogs = SqlDialogs(self.session)
         self.broadcasts = SqlBroadcasts(self.session, self.outbox)
+        self.turns = SqlTurns(self.session)
         return self
 
     def __exit__(
