@@ -241,6 +241,17 @@ def test_every_entry_rests_on_facts_and_answers_in_english(shipped: KnowledgeBas
         "e-Taxのパスワードを忘れてしまいました",
         "介護保険料はいくらになりますか",
         "Which bank account is my pension paid into?",
+        # 介護保険料 unpaid is the care scheme's business, not 国保's 特別療養費
+        "介護保険料をためてしまったら介護サービスはどうなる",
+        # the My Number card for e-Tax: マイナ alone does not make it ours
+        "確定申告でマイナンバーカードの暗証番号を何回も間違えた",
+        "保険証の登録でもらえるマイナポイントの申し込み期限",
+        "高額療養費でいくら戻ってくるか知りたい",
+        "パートの妻を扶養に入れられる年収は",
+        "マイナンバーカードの写真を撮り直して作り直したい",
+        "来週の東京の天気と服装",
+        "Can I use my My Number card as a driving license?",
+        "I forgot my e-Tax password for the tax return",
     ],
 )
 def test_neighbouring_subjects_are_declined(shipped_engine: FaqEngine, question: str) -> None:
@@ -253,6 +264,9 @@ def test_neighbouring_subjects_are_declined(shipped_engine: FaqEngine, question:
         ("年金暮らしで10割払ったお金は戻りますか", "myna-paid-100-refund"),
         ("国保料が払えません", "kokuho-arrears-consult"),
         ("介護保険証もなくなるのですか", "kaigo-hokensho"),
+        ("赤ちゃんのマイナンバーカードは顔写真がいるの", "newborn"),
+        ("マイナポイントのために登録したマイナ保険証を解除したい", "myna-cancel-how"),
+        ("夫の扶養から外れたら資格確認書はどうなる", "shikaku-kakuninsho-return"),
     ],
 )
 def test_their_words_in_an_insurance_question_do_not_decline_it(
