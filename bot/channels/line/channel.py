@@ -9,13 +9,14 @@ through the outbox's first lane, which retries with a retry key.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
 
 import aiohttp
-from linebot.v3.messaging import ApiException  # type: ignore[import-untyped]  # no py.typed
+from linebot.v3.messaging import ApiException, Message  # type: ignore[import-untyped]  # no py.typed
 from starlette.routing import BaseRoute
 
 from bot.channels.inbound import Inbound
@@ -32,7 +33,7 @@ from bot.channels.line.translate import CHANNEL, Kind
 from bot.channels.line.webhook import Arrival, Webhook
 from bot.channels.registry import ChannelRefused
 from bot.config import LineConfig
-from bot.delivery.model import DeliveryError, Unreachable
+from bot.delivery.model import DeliveryError, TemporaryFailure, Unreachable
 from bot.delivery.pacing import REPLY, Pacer
 from bot.domain.messages import Attachment, Link, MemberRef, Outgoing
 from bot.texts import Texts
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 
 CALENDAR_TYPE = "text/calendar"
+PUSH_RETRY_WAITS = (0.5, 1.0)
+"""Seconds before pushing an answer again after a timeout or a 5xx, within the turn."""
 REPLY_TOKEN_SECONDS = 50.0
 """How long after its webhook arrived a reply token is used; LINE keeps it about a minute,
 and a reply that reaches LINE just too late would cost a refusal and then a push anyway."""
@@ -169,7 +172,7 @@ class LineChannel:
                         log.info("LINE refused a reply token (used or expired): pushing")
                     finally:
                         token = None  # single use, whatever happened
-                await self.messenger.push(user_id, messages, str(uuid.uuid4()))
+                await self._push(user_id, messages)
             except Unreachable as exc:
                 await self._inbound.unreachable(self._ref(user_id), exc.reason)
                 return
@@ -181,6 +184,20 @@ class LineChannel:
                 )
                 await self._inbound.defer(self._ref(user_id), unsent)
                 return
+
+    async def _push(self, user_id: str, messages: list[Message]) -> None:
+        """Push within the turn, trying again with the same retry key when LINE could not
+        be heard: if the first try did arrive, LINE answers 409 and nothing is sent twice.
+        (Left to the outbox, the messages would go with another key.)"""
+        key = str(uuid.uuid4())
+        for wait in (*PUSH_RETRY_WAITS, None):
+            try:
+                await self.messenger.push(user_id, messages, key)
+                return
+            except TemporaryFailure:
+                if wait is None:
+                    raise
+                await asyncio.sleep(wait)
 
     def _ref(self, user_id: str) -> MemberRef:
         return MemberRef(CHANNEL, user_id)
