@@ -6,6 +6,11 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+PRIVACY_VERSION = "2026-12"
+"""The version of the welcome text (`welcome.privacy`: what the bot keeps). Change it with the
+text: every member is asked again at their next message, and nothing else is sent to them
+until they answer (a test holds the text's fingerprint, so a change without it fails)."""
+
 
 class Role(enum.StrEnum):
     MEMBER = "member"
@@ -62,6 +67,8 @@ class Member:
     subscription: Subscription = Subscription.PENDING
     scope: Scope = Scope.ALL
     consent_at: datetime | None = None
+    consent_version: str | None = None
+    """The welcome text's version (`PRIVACY_VERSION`) the member last answered."""
     unsubscribed_at: datetime | None = None
     unreachable_at: datetime | None = None
     unreachable_reason: str | None = None
@@ -81,6 +88,14 @@ class Member:
     def is_subscribed(self) -> bool:
         return self.subscription is Subscription.SUBSCRIBED
 
+    @property
+    def consent_outdated(self) -> bool:
+        """They answered an earlier welcome text: it is shown again before anything else."""
+        return (
+            self.subscription is not Subscription.PENDING
+            and self.consent_version != PRIVACY_VERSION
+        )
+
     def seen(self, now: datetime) -> None:
         """Any message proves the member can be reached again (they unblocked us)."""
         self.last_seen_at = now
@@ -90,7 +105,14 @@ class Member:
     def subscribe(self, now: datetime) -> None:
         self.subscription = Subscription.SUBSCRIBED
         self.consent_at = now
+        self.consent_version = PRIVACY_VERSION
         self.unsubscribed_at = None
+
+    def decline(self, now: datetime) -> None:
+        """Answered the welcome (what the bot keeps) but wants no notices."""
+        self.unsubscribe(now)
+        self.consent_at = now
+        self.consent_version = PRIVACY_VERSION
 
     def choose_notices(self, scope: Scope, now: datetime) -> None:
         """Receive notices, all of them or big actions only."""
@@ -113,6 +135,23 @@ class Member:
         self.last_question = question
         self.last_question_at = now
         self.last_answer = answer
+
+    def forget(self, now: datetime) -> None:
+        """登録削除: nothing about the person is left on this object (the store anonymises
+        the row and everything that refers to it the same way)."""
+        self.display_name = None
+        self.role = Role.MEMBER
+        self.regions = set()
+        self.subscription = Subscription.UNSUBSCRIBED
+        self.scope = Scope.ALL
+        self.consent_at = None
+        self.consent_version = None
+        self.unsubscribed_at = now
+        self.unreachable_at = now
+        self.unreachable_reason = "forgotten"
+        self.last_seen_at = now
+        self.last_question = self.last_question_at = self.last_answer = None
+        self.shown = []
 
     def mark_unreachable(self, now: datetime, reason: str) -> None:
         """The platform told us this person blocked the bot or no longer exists."""

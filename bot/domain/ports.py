@@ -23,6 +23,7 @@ from bot.domain.events import (
     RsvpStatus,
 )
 from bot.domain.members import Member
+from bot.domain.privacy import Cutoffs, Forgotten, MemberData, Purged
 from bot.domain.reminders import Applied, PlanMember, PlanOccurrence, Reminder, Stored
 
 
@@ -415,6 +416,27 @@ class Turns(Protocol):
         ...
 
 
+class PrivacyStore(Protocol):
+    """登録情報 and 登録削除: everything stored about a member, read back or deleted."""
+
+    def export(self, member_id: int) -> MemberData:
+        """Every row that refers to the member, table by table (members first)."""
+        ...
+
+    def forget(self, member_id: int, now: datetime) -> Forgotten:
+        """Delete or anonymise everything that identifies the member (answers to past
+        events stay as anonymous numbers); the caller's transaction commits it."""
+        ...
+
+    def purge(self, cutoffs: Cutoffs, *, dry_run: bool = False) -> Purged:
+        """Delete (or only count) records older than the retention allows."""
+        ...
+
+    def find(self, text: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Members whose name contains `text`, or whose number or channel id is `text`."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: everything done inside is committed together or not at all."""
 
@@ -453,6 +475,9 @@ class UnitOfWork(Protocol):
 
     @property
     def broadcasts(self) -> Broadcasts: ...
+
+    @property
+    def privacy(self) -> PrivacyStore: ...
 
     @property
     def turns(self) -> Turns: ...

@@ -96,8 +96,14 @@ class Press:
 
 
 def consented(turn: Turn) -> bool:
-    """Someone who answered the consent question (either way) and so is stored."""
-    return turn.member.id is not None and turn.member.subscription is not Subscription.PENDING
+    """Someone who answered the consent question (either way) and so is stored, to the
+    welcome text as it is now (`Member.consent_outdated`: asked again first)."""
+    member = turn.member
+    return (
+        member.id is not None
+        and member.subscription is not Subscription.PENDING
+        and not member.consent_outdated
+    )
 
 
 def decode(

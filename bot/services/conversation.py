@@ -19,6 +19,8 @@ from bot.services import (
     buttons,
     contact,
     events,
+    forget,
+    my_data,
     onboarding,
     organiser,
     preferences,
@@ -51,6 +53,8 @@ COMMANDS: dict[str, Intent] = {
     "calloff": Intent.CALL_OFF,
     "contact": Intent.CONTACT,
     "whoami": Intent.WHOAMI,
+    "mydata": Intent.MY_DATA,
+    "forget": Intent.FORGET,
 }
 
 ORGANISER_ONLY = frozenset(
@@ -59,7 +63,19 @@ ORGANISER_ONLY = frozenset(
 # What someone who has not answered the consent question may ask for; anything else gets the
 # welcome (or the consent question) again, and nothing is stored for them.
 # (/stop tells them nothing will be sent, which is already so.)
-WITHOUT_CONSENT = frozenset({Intent.START, Intent.HELP, Intent.STOP, Intent.CONTACT, Intent.WHOAMI})
+# 登録情報 and 登録削除 too: someone who does not agree to a new welcome text may still see and
+# delete what is kept about them.
+WITHOUT_CONSENT = frozenset(
+    {
+        Intent.START,
+        Intent.HELP,
+        Intent.STOP,
+        Intent.CONTACT,
+        Intent.WHOAMI,
+        Intent.MY_DATA,
+        Intent.FORGET,
+    }
+)
 # Screens a 「次へ」/「戻る」 button may redraw (see `Conversation._page`): actions that show
 # something and change nothing, so a forged page button can do no more than show it.
 REDRAWN_SCREENS = frozenset({"regions"})
@@ -103,6 +119,8 @@ class Conversation:
             Intent.CALL_OFF: broadcast_flow.start_call_off,
             Intent.CONTACT: contact.show,
             Intent.WHOAMI: contact.whoami,
+            Intent.MY_DATA: my_data.show,
+            Intent.FORGET: forget.ask,
             Intent.CANCEL: lambda turn: [self.screens.menu_prompt(turn.member)],
         }
         # Open dialogs: what a typed message is for while one is open, and what ends it.
@@ -112,6 +130,7 @@ class Conversation:
             broadcast_flow.CALL_OFF: DialogFlow(
                 broadcast_flow.on_call_off_text, broadcast_flow.quit_call_off
             ),
+            forget.DIALOG: DialogFlow(forget.on_text, forget.cancel, organiser=False),
         }
         # Buttons: what each action runs, how its arguments are read, who may press it;
         # `buttons.decode` is the one place a pressed button is read (see its docstring).
@@ -137,6 +156,10 @@ class Conversation:
                 self.answers.more, (buttons.text, buttons.text), optional=1, consent=False
             ),
             "ask_human": Press(relay.ask_human),
+            # 登録情報 and 登録削除: open to members asked to agree to a new welcome text.
+            "mydata_file": Press(my_data.send_file, consent=False),
+            "forget_yes": Press(forget.confirm, consent=False, dialog=forget.DIALOG),
+            "forget_no": Press(forget.cancel, consent=False, dialog=forget.DIALOG),
             "relay_reply": Press(relay.start_reply, (buttons.text,), organiser=True),
             # 一斉送信: every step is a button of the open dialog, for organisers only.
             **{
@@ -379,7 +402,7 @@ class Conversation:
         """An organiser's action asked for by someone who is not one (now): on record, and
         the ordinary menu."""
         turn.uow.audit.record(turn.member, "refused", {"action": what[:64]}, turn.now)
-        log.info("refused %s to %s", what[:64], turn.member.external_id)
+        log.info("refused %s to %s", what[:64], turn.member)  # a pseudonym in the log
         return [self.screens.with_menu(turn.member, turn.texts("fallback.not_allowed"))]
 
     def _press(self, turn: Turn, action: Action) -> list[Outgoing]:
@@ -400,7 +423,7 @@ class Conversation:
         except buttons.NotAllowed:
             return self._refuse(turn, action.name)
         except StaleAction:
-            log.info("refused button %s from %s", action.encode(), turn.member.external_id)
+            log.info("refused button %s from %s", action.encode(), turn.member)
             if not buttons.consented(turn):
                 return onboarding.needs_consent(turn)
             return [self.screens.with_menu(turn.member, turn.texts("fallback.stale_button"))]

@@ -24,6 +24,7 @@ from bot.faq.matcher import Decision, FaqEngine, Outcome
 from bot.services import contact, events
 from bot.services.turn import StaleAction, Turn
 from bot.texts import Texts
+from bot.texts.masking import mask_personal
 
 EngineSource = Callable[[], FaqEngine | None]
 
@@ -146,10 +147,12 @@ class Answers:
     def _log(turn: Turn, question: str, decision: Decision) -> None:
         if decision.outcome in (Outcome.GREETING, Outcome.THANKS, Outcome.EMPTY):
             return
+        names = (turn.member.display_name,)
         turn.uow.questions.record(
             LoggedQuestion(
-                text=question[:1000],
-                normalised=decision.normalised[:1000],
+                # Kept for the organisers' review: no phone numbers, addresses or names.
+                text=mask_personal(question, names)[:1000],
+                normalised=mask_personal(decision.normalised, names)[:1000],
                 outcome=decision.outcome.value,
                 entry_id=decision.entry.id if decision.entry else None,
                 # The number that decided, so the log explains the outcome.

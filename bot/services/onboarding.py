@@ -34,9 +34,15 @@ def consent_question(turn: Turn) -> Outgoing:
 
 
 def needs_consent(turn: Turn) -> list[Outgoing]:
-    """What someone who has not answered the consent question gets for anything else."""
-    if turn.member.id is None:
+    """What someone who has not answered the consent question gets for anything else; a
+    member who answered an earlier welcome text gets the new one first."""
+    member = turn.member
+    if member.id is None:
         return welcome(turn)
+    if member.consent_outdated:
+        texts = turn.texts
+        changed = "\n\n".join((texts("welcome.changed"), texts("welcome.privacy")))
+        return [Outgoing(changed), consent_question(turn)]
     return [consent_question(turn)]
 
 
@@ -45,6 +51,8 @@ def start(turn: Turn) -> list[Outgoing]:
     member = turn.member
     if turn.is_new or member.subscription is Subscription.PENDING:
         return welcome(turn)
+    if member.consent_outdated:
+        return needs_consent(turn)
     if member.subscription is Subscription.UNSUBSCRIBED:
         member.subscribe(turn.now)
         return [turn.screens.with_menu(member, turn.texts("resume.done"))]
@@ -56,16 +64,19 @@ def start(turn: Turn) -> list[Outgoing]:
 def consent(turn: Turn, answer: str) -> list[Outgoing]:
     member = turn.member
     texts = turn.texts
+    # Either answer records when, and to which welcome text (`PRIVACY_VERSION`).
+    renewed = member.consent_outdated
     if answer == "yes":
-        if not member.is_subscribed:
-            member.subscribe(turn.now)
+        member.subscribe(turn.now)
         reply = texts("welcome.consent_thanks")
     elif answer == "no":
-        if member.subscription is not Subscription.UNSUBSCRIBED:
-            member.unsubscribe(turn.now)
+        member.decline(turn.now)
         reply = texts("welcome.consent_declined")
     else:
         raise StaleAction(answer)
+    if renewed and member.regions:
+        # A member asked again after the text changed: back to what they were doing.
+        return [turn.screens.with_menu(member, reply)]
     return [
         Outgoing(reply, replace=True),
         turn.screens.region_picker(member, RegionPickerContext.ONBOARDING),

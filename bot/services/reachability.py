@@ -24,7 +24,7 @@ class Reachability:
             member.mark_unreachable(self._clock.now(), reason[:200])
             uow.members.save(member)
             uow.commit()
-        log.info("member %s:%s is unreachable: %s", ref.channel, ref.external_id, reason)
+        log.info("member %s is unreachable: %s", ref, reason)  # a pseudonym in the log
         return True
 
     def reachable(self, ref: MemberRef) -> bool:

@@ -29,6 +29,8 @@ class Intent(StrEnum):
     CALL_OFF = "call_off"
     CONTACT = "contact"
     WHOAMI = "whoami"
+    MY_DATA = "mydata"
+    FORGET = "forget"
     CANCEL = "cancel"
 
 
@@ -136,6 +138,7 @@ class Screens:
             (Button(texts("settings.change_regions"), Action("settings_regions")),),
             *notice_rows,
             (Button(texts("settings.other_language"), Action("lang", (other,))),),
+            (Button(texts("menu.mydata"), Action("menu", (Intent.MY_DATA,))),),
             (Button(texts("settings.back"), Action("menu", (Intent.MENU,))),),
         )
         text = f"{notice}\n\n{summary}" if notice else summary

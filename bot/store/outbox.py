@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain.deliveries import NOTHING, About, Audience, lane_of, needs_subscription
 from bot.domain.events import RsvpStatus
-from bot.domain.members import Member, Subscription
+from bot.domain.members import PRIVACY_VERSION, Member, Subscription
 from bot.store.dialect import insert_ignoring_conflicts, insert_or_nothing
 from bot.store.repositories import members
 from bot.store.tables import DeliveryRow, MemberRegionRow, MemberTagRow, RsvpRow
@@ -66,6 +66,8 @@ def audience_condition(audience: Audience, *, purpose: str) -> ColumnElement[boo
     conditions: list[ColumnElement[bool]] = [m.unreachable_at.is_(None)]
     if needs_subscription(purpose):
         conditions.append(m.subscription == Subscription.SUBSCRIBED.value)
+        # Nobody is sent news before answering the welcome text as it is now (issue 15).
+        conditions.append(m.consent_version == PRIVACY_VERSION)
     return and_(*conditions, *membership(audience))
 
 

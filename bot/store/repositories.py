@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain.members import Member, Role, Scope, Subscription
 from bot.domain.ports import MemberStats
+from bot.domain.privacy import FORGOTTEN_CHANNEL
 from bot.store.dialect import insert_ignoring_conflicts
 from bot.store.tables import AuditRow, MemberRegionRow, MemberRow
 
@@ -24,6 +25,7 @@ _MUTABLE = (
     "role",
     "subscription",
     "consent_at",
+    "consent_version",
     "unsubscribed_at",
     "unreachable_at",
     "unreachable_reason",
@@ -87,6 +89,7 @@ class SqlMemberRepository:
             subscription=Subscription(row["subscription"]),
             scope=scope_of(row["notify_scope"]),
             consent_at=row["consent_at"],
+            consent_version=row["consent_version"],
             unsubscribed_at=row["unsubscribed_at"],
             unreachable_at=row["unreachable_at"],
             unreachable_reason=row["unreachable_reason"],
@@ -166,6 +169,8 @@ class SqlMemberRepository:
         return [member for member in found if member is not None]
 
     def stats(self) -> MemberStats:
+        # What is left of members who deleted their registration (登録削除) is nobody.
+        someone = MemberRow.channel != FORGOTTEN_CHANNEL
         by_state: dict[str, int] = dict(
             self._session.execute(
                 select(MemberRow.subscription, func.count())
@@ -174,7 +179,7 @@ class SqlMemberRepository:
             ).all()
         )
         unreachable = self._session.scalar(
-            select(func.count()).where(MemberRow.unreachable_at.is_not(None))
+            select(func.count()).where(MemberRow.unreachable_at.is_not(None), someone)
         )
         by_region: dict[str, int] = dict(
             self._session.execute(

@@ -51,6 +51,10 @@ class MemberRow(Base):
     notify_scope: Mapped[str] = mapped_column(String(16), default="all", server_default="all")
     """What reminders the member wants besides those of events they answered: all, rallies."""
     consent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """When the member last answered the welcome (what the bot keeps, and notifications)."""
+    consent_version: Mapped[str | None] = mapped_column(String(32))
+    """The version of the welcome text they answered (`PRIVACY_VERSION`); another is asked
+    again before anything else is sent to them."""
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     unreachable_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     unreachable_reason: Mapped[str | None] = mapped_column(String(200))

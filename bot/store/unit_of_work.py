@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.store.broadcasts import SqlBroadcasts
 from bot.store.calendar import SqlCalendarRepository
 from bot.store.limits import SqlMemberLimits
+from bot.store.my_data import SqlPrivacy
 from bot.store.organisers import SqlDialogs, SqlOrganisers
 from bot.store.outbox import SqlOutbox
 from bot.store.questions import SqlQuestionLog, SqlRelayRepository
@@ -34,6 +35,7 @@ class SqlUnitOfWork:
     organisers: SqlOrganisers
     dialogs: SqlDialogs
     broadcasts: SqlBroadcasts
+    privacy: SqlPrivacy
     turns: SqlTurns
 
     def __init__(
@@ -60,6 +62,7 @@ class SqlUnitOfWork:
         self.organisers = SqlOrganisers(self.session)
         self.dialogs = SqlDialogs(self.session)
         self.broadcasts = SqlBroadcasts(self.session, self.outbox)
+        self.privacy = SqlPrivacy(self.session)
         self.turns = SqlTurns(self.session)
         return self
 

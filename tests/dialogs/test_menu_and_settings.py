@@ -63,6 +63,7 @@ def test_settings_show_the_current_choices(chat: Chat) -> None:
         "集会のお知らせだけにする",
         "お知らせを止める",
         "English",
+        "登録情報",
         "メニューに戻る",
     ]
 

@@ -32,7 +32,7 @@ def test_start_welcomes_says_what_is_stored_and_asks_consent(
     chat.say("/start")
 
     assert "東京社保協" in chat.text
-    assert "記録するのは" in chat.text
+    assert "【記録すること】" in chat.text
     assert chat.labels() == ["はい、受け取ります", "いいえ、受け取りません"]
     assert not is_stored(database, "alice"), "nothing is stored before the consent answer"
 
@@ -74,7 +74,8 @@ def test_declining_consent_still_registers_without_notifications(
     assert "お知らせは送りません" in chat.text
     member = stored("alice")
     assert member.subscription is Subscription.UNSUBSCRIBED
-    assert member.consent_at is None
+    assert member.consent_at is not None, "when they answered the welcome (what is kept)"
+    assert member.unsubscribed_at is not None
 
 
 def test_regions_toggle_and_are_stored_at_each_press(chat: Chat, stored: Stored) -> None:

@@ -45,7 +45,7 @@ async def test_first_contact_consent_region_menu(running: RunningBot, fake: Fake
 
     welcome, consent = await reply_to(fake, HANAKO, lambda: fake.send_text(HANAKO, "/start"), 2)
     assert "東京社保協" in welcome.text
-    assert "記録するのは" in welcome.text
+    assert "【記録すること】" in welcome.text
     assert consent.button_labels == ["はい、受け取ります", "いいえ、受け取りません"]
 
     (picker,) = await reply_to(

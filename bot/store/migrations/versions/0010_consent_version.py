@@ -1,0 +1,28 @@
+"""Members: which version of the welcome text (what the bot keeps) they answered.
+
+Members stored before have none, so they are asked again at their next message: the text they
+agreed to said less than the bot keeps (issue 15).
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-11-30 22:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0010"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # An added column only: SQLite adds it in place (no copy of the members table).
+    op.add_column("members", sa.Column("consent_version", sa.String(length=32), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column("members", "consent_version")
