@@ -7,14 +7,20 @@ import os
 from typing import Any
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 
 from bot.channels.line import render
+from bot.channels.line.channel import LineChannel
 from bot.channels.line.files import MAX_URI, CalendarFiles
 from bot.channels.line.ordering import MemberQueues
 from bot.channels.line.translate import Kind, translate
 from bot.channels.line.webhook import Arrival, Webhook
-from bot.domain.messages import Action, Attachment, Button, Link, Outgoing
+from bot.config import LineConfig
+from bot.delivery.pacing import Pacer
+from bot.domain.messages import Action, Attachment, Button, Incoming, Link, MemberRef, Outgoing
+from bot.texts import Catalogues
+from tests.fakes.line_api import FakeLine
 from tests.fakes.line_webhook import EventFactory, encode, envelope, signature
 
 USER = "U" + "5" * 32
@@ -226,3 +232,40 @@ async def test_a_full_webhook_answers_503_and_takes_nothing() -> None:
         release.set()
         await queues.close()
     assert len(taken) == 1
+
+
+class BrokenCore:
+    """An `Inbound` whose core fails every turn (the database is down, say)."""
+
+    async def handle(self, incoming: Incoming) -> list[Outgoing]:
+        raise RuntimeError(f"cannot handle {incoming.text}")
+
+    async def apology(self, ref: MemberRef) -> Outgoing:
+        return Outgoing("申し訳ありません。うまくいきませんでした。")
+
+
+async def test_a_turn_that_fails_gets_an_apology_not_silence(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with FakeLine() as fake:
+        user = fake.add_user()
+        channel = LineChannel(
+            LineConfig(enabled=True, api_host=fake.base_url),
+            fake.channel_secret,
+            fake.access_token,
+            BrokenCore(),  # type: ignore[arg-type]  # a fake with the methods used
+            Catalogues.load()["ja"],
+            Pacer(per_chat_per_second=100.0, per_chat_burst=20),
+        )
+        await channel.start()
+        app = Starlette(routes=list(channel.routes()))
+        sender = fake.webhook_sender("http://bot/line/callback")
+        _, body, headers = sender.prepare([fake.text_event(user, "ヘルプ")])
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bot") as client:
+            response = await client.post("/line/callback", content=body, headers=headers)
+        assert response.status_code == 200
+        await channel.stop()
+        assert fake.texts(user) == ["申し訳ありません。うまくいきませんでした。"]
+        assert fake.messages(user)[0].endpoint == "reply_message"
+        assert "failed to handle a LINE turn event" in caplog.text

@@ -135,16 +135,22 @@ class LineChannel:
     # --- one event ---------------------------------------------------------------------------
 
     async def _handle(self, arrival: Arrival) -> None:
+        """One event of one member, start to finish; a failure is logged and the member
+        gets an apology, never a traceback."""
         event, arrived = arrival
         member = event.member
-        if event.kind is Kind.BLOCKED:
-            await self._inbound.unreachable(member, "unfollow: blocked the LINE account")
-            return
-        assert event.incoming is not None
-        if event.unblocked:
-            await self._inbound.reachable(member)
-        replies = await self._inbound.handle(event.incoming)
-        if not replies:
+        try:
+            if event.kind is Kind.BLOCKED:
+                await self._inbound.unreachable(member, "unfollow: blocked the LINE account")
+                return
+            assert event.incoming is not None
+            if event.unblocked:
+                await self._inbound.reachable(member)
+            replies = await self._inbound.handle(event.incoming)
+        except Exception:
+            log.exception("failed to handle a LINE %s event", event.kind.value)
+            replies = None
+        if replies == []:
             return
         token = event.reply_token
         if token is not None and self._monotonic() - arrived > self._reply_token_seconds:
@@ -153,7 +159,18 @@ class LineChannel:
                 self._monotonic() - arrived,
             )
             token = None
+        if replies is None:
+            if event.kind is Kind.BLOCKED:
+                return
+            replies = await self._apology(member)
         await self._answer(member.external_id, replies, token)
+
+    async def _apology(self, member: MemberRef) -> list[Outgoing]:
+        try:
+            return [await self._inbound.apology(member)]
+        except Exception:
+            log.warning("could not make the apology for a LINE member", exc_info=True)
+            return []
 
     async def _answer(self, user_id: str, replies: list[Outgoing], token: str | None) -> None:
         """Send the replies in calls of five, the first with the reply token when there is

@@ -165,8 +165,17 @@ def _bubble(part: _Part) -> FlexMessage:
         footer.append(
             FlexButton(action=URIAction(label=label, uri=link.url), style="link", height="md")
         )
+    title, _, rest = part.text.partition("\n")
+    if part.card and rest.strip():
+        # An event's title (「【集会】…」) stands out above its date and place.
+        body = [
+            FlexText(text=title, wrap=True, weight="bold", size="lg"),
+            FlexText(text=rest, wrap=True, margin="md"),
+        ]
+    else:
+        body = [FlexText(text=part.text, wrap=True)]
     bubble = FlexBubble(
-        body=FlexBox(layout="vertical", contents=[FlexText(text=part.text, wrap=True)]),
+        body=FlexBox(layout="vertical", contents=body),
         footer=FlexBox(layout="vertical", spacing="sm", contents=footer) if footer else None,
     )
     return FlexMessage(alt_text=_alt_text(part.text), contents=bubble)
