@@ -287,7 +287,7 @@ def _take_run(
         return claimed
     d = deliveries.c
     purpose, reference = rows[0].purpose, rows[0].reference
-    keys = sorted({row.retry_key for row in tried})
+    keys = list(dict.fromkeys(row.retry_key for row in tried))
     holders: dict[str, list[Any]] = {}
     for row in session.execute(
         _rows(None).where(d.purpose == purpose, d.reference == reference, d.retry_key.in_(keys))
@@ -299,10 +299,7 @@ def _take_run(
             claimed += _take(session, [row for row in tried if row.retry_key == key], now, lease)
             continue
         pending = [row for row in group if row.state in ("queued", "sending")]
-        ids = {row.id for row in pending}
-        passed |= ids
-        if any(row.state == "sending" and row.lease_until >= now for row in pending):
-            continue  # another process sends it now
+        passed |= {row.id for row in pending}
         sendable = _skip_unsendable(session, pending, _free(now))
         claimed += _take_group(session, sendable, now, lease)
     return claimed
