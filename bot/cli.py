@@ -15,19 +15,22 @@ from pathlib import Path
 from bot import __version__
 from bot import app as application
 from bot.app import App, StartupError, build, load_calendar
-from bot.channels.log_redaction import Redactor, install, uninstall
+from bot.channels.log_redaction import Redactor, allow_member_texts, install, uninstall
 from bot.channels.telegram.channel import TOKEN_SETTING, TelegramRefused, verify, webhook_secret
 from bot.commands import broadcasts as broadcast_commands
 from bot.commands import calendar as calendar_commands
 from bot.commands import faq as faq_commands
 from bot.commands import line as line_commands
+from bot.commands import members as member_commands
 from bot.commands import organisers as organiser_commands
 from bot.commands import outbox as outbox_commands
 from bot.commands import reminders as reminder_commands
 from bot.commands import texts_for
 from bot.config import Secrets, Settings, find_config, load_settings
 from bot.domain.ports import Clock
+from bot.domain.privacy import Retention
 from bot.faq.knowledge import load_knowledge
+from bot.services import privacy_retention
 from bot.store.database import Database, DatabaseProblem, shown
 from bot.yaml_validation import InvalidDocument, Loc, Problem, folder_problems, read_yaml
 
@@ -339,6 +342,28 @@ def build_parser() -> argparse.ArgumentParser:
     dismiss.add_argument("channel", choices=organiser_commands.CHANNELS)
     dismiss.add_argument("external_id", help="the person's id on that channel")
 
+    members = commands.add_parser(
+        "members",
+        parents=[config],
+        help="find a member, or delete a member's registration (登録削除) when they ask",
+        description="Members are shown by number (#12) and name, never by channel id.",
+    )
+    member_actions = members.add_subparsers(dest="members_command", metavar="ACTION", required=True)
+    finding = member_actions.add_parser(
+        "find", parents=[config], help="members whose name contains TEXT (or #NUMBER)"
+    )
+    finding.add_argument("text", help="part of the name, #NUMBER, or CHANNEL:ID")
+    forgetting = member_actions.add_parser(
+        "forget",
+        parents=[config],
+        help="delete one member's registration, as their own 登録削除 does (audit-logged)",
+        description="WHO is #NUMBER (from `members find`), a name that finds one member, or "
+        "CHANNEL:ID. Answers to past events stay as anonymous numbers. Asks first unless "
+        "--yes is given; exits with 1 if nothing was deleted.",
+    )
+    forgetting.add_argument("who", help="#NUMBER, a name, or CHANNEL:ID")
+    forgetting.add_argument("--yes", action="store_true", help="do not ask; delete")
+
     qr = commands.add_parser(
         "qr",
         parents=[config],
@@ -390,6 +415,14 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser(
         "current", parents=[config], help="print the schema version of the database"
     )
+    purge = db_commands.add_parser(
+        "purge",
+        parents=[config],
+        help="delete questions, delivery records and audit entries older than retention:",
+        description="What the daily job does: deletes what is older than the config's "
+        "retention: (questions_days, deliveries_days, audit_days).",
+    )
+    purge.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
     return parser
 
 
@@ -547,6 +580,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
+    allow_member_texts(settings.config.logging.member_texts)
     channel = application.choose_channel(settings, args.channel)
     # A folder that is not there is a mistake in the setup, not an empty calendar: refuse
     # to start rather than hide every event. Mistakes inside files are the running bot's
@@ -688,6 +722,15 @@ def cmd_organisers(args: argparse.Namespace) -> int:
     return EXIT_OK if done else EXIT_PROBLEMS
 
 
+def cmd_members(args: argparse.Namespace) -> int:
+    with _built(args, reload=False) as bot:
+        if args.members_command == "forget":
+            done = member_commands.forget(bot, args.who, yes=args.yes)
+        else:
+            done = member_commands.find(bot, args.text)
+    return EXIT_OK if done else EXIT_PROBLEMS
+
+
 def cmd_qr(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
     texts = texts_for(settings)
@@ -736,6 +779,16 @@ def cmd_line(args: argparse.Namespace) -> int:
 
 def cmd_db(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
+    if args.db_command == "purge":
+        with _built(args, reload=False) as bot:
+            now = bot.clock.now()
+            retention = Retention(**settings.config.retention.model_dump())
+            purged = privacy_retention.purge(
+                bot.database.unit_of_work, retention, now, dry_run=args.dry_run
+            )
+        key = "cli.purge.dry_run" if args.dry_run else "cli.purge.done"
+        print(texts_for(settings)(key, **vars(purged)))
+        return EXIT_OK
     with _database_named(settings):
         database = Database(settings.database_url)
         try:
@@ -797,6 +850,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "broadcasts": cmd_broadcasts,
         "cancel": cmd_cancel,
         "organisers": cmd_organisers,
+        "members": cmd_members,
         "qr": cmd_qr,
         "faq": cmd_faq,
         "db": cmd_db,

@@ -166,6 +166,19 @@ class DeliveryConfig(_Section):
     keep_message_days: int = Field(default=30, ge=1, le=3650)
 
 
+class RetentionConfig(_Section):
+    """How long records about members are kept before the daily purge deletes them."""
+
+    questions_days: int = Field(default=180, ge=1, le=3650)
+    deliveries_days: int = Field(default=90, ge=1, le=3650)
+    audit_days: int = Field(default=730, ge=1, le=3650)
+
+
+class LoggingConfig(_Section):
+    member_texts: bool = False
+    """Whether DEBUG logs (-v) may show what members wrote; never at INFO and above."""
+
+
 class QuietHoursConfig(_Section):
     start: LocalTime = time(21, 0)
     end: LocalTime = time(8, 0)
@@ -266,6 +279,8 @@ class Config(_Section):
     broadcasts: BroadcastsConfig = BroadcastsConfig()
     limits: LimitsConfig = LimitsConfig()
     contact: ContactConfig = ContactConfig()
+    retention: RetentionConfig = RetentionConfig()
+    logging: LoggingConfig = LoggingConfig()
 
     def problems(self) -> Iterable[tuple[Loc, str]]:
         codes: dict[str, int] = {}
