@@ -81,6 +81,7 @@ _EMPLOYEE = ("会社の保険", "会社の健康保険", "社会保険", "共済
 _EN_SCHEMES = {Scheme.KOKUHO: "nhi", Scheme.KOUKI: "kouki", Scheme.KYOKAI: "kyokai"}
 _AGE = re.compile(r"(\d{2,3})歳")
 _EN_AGE = re.compile(r"\b(\d{2,3})(?:-year-old| years? old| year old)\b")
+_EN_AGE_PLAIN = re.compile(r"\b(?:i am|i'm|is|aged|turned) (\d{2,3})\b")
 # A question about how things were (当時, でした, 3月末まで) may be answered by an expired entry.
 _PAST_JA = re.compile(r"当時|以前|前は|の頃|去年|昨年|まででした|だったの|だった頃")
 _PAST_EN = re.compile(r"\b(was it|were they|back then|at the time|used to|last year)\b")
@@ -227,10 +228,10 @@ class FaqEngine:
         language = "en" if english.is_english(question) else "ja"
         if language == "en":
             normalised = english.normalise(question)
-            query = english.features(question)
+            query = english.features(question + _scheme_of_age(question, language))
         else:
             normalised = self._normalise(question)
-            query = self._analyser.features(normalised)
+            query = self._analyser.features(normalised + _scheme_of_age(normalised, language))
         return self._search(question, normalised, query, language, None)
 
     def ask_again(self, document: Document, language: str, *, leave_out: int) -> Asked:
@@ -331,7 +332,9 @@ class FaqEngine:
                 kept.append(hit)
                 continue
             if entry.wards and not any(
-                ward in folded or ward.rstrip("区市") in folded for ward in entry.wards
+                ward in text or ward.rstrip("区市") in text
+                for ward in entry.wards
+                for text in (folded, normalised)  # なかのく is 中野区 once normalised
             ):
                 continue
             if entry.scheme is not None and _other_scheme(entry.scheme, named, employee, ages):
@@ -474,6 +477,26 @@ class FaqEngine:
 def subjects_of(normalised: str) -> frozenset[str]:
     """The subjects (keys of `SUBJECTS`) a normalised text names."""
     return frozenset(_SUBJECT_WORDS[m] for m in _SUBJECT.findall(normalised))
+
+
+def _scheme_of_age(text: str, language: str) -> str:
+    """The scheme an age of 75 or more puts a member in, to be searched with the question.
+
+    Everyone aged 75 and over is in the 後期高齢者医療 (fact sheet 43-46): 「82歳です。どっちを
+    出せば」 asks about that scheme's certificates without naming it. Empty when the question
+    names a scheme itself or gives no such age.
+    """
+    if language == "en":
+        lowered = english.normalise(text)
+        ages = [int(a) for a in _EN_AGE.findall(lowered)] + [
+            int(a) for a in _EN_AGE_PLAIN.findall(lowered)
+        ]
+        named = any(word in lowered.split() for word in _EN_SCHEMES.values())
+        return " kouki" if not named and any(75 <= a <= 120 for a in ages) else ""
+    folded = fold(text)
+    named = any(w in folded for words in SCHEME_WORDS.values() for w in words)
+    ages = [int(a) for a in _AGE.findall(folded)]
+    return "、後期高齢者" if not named and any(75 <= a <= 120 for a in ages) else ""
 
 
 def _other_scheme(scheme: Scheme, named: set[Scheme], employee: bool, ages: list[int]) -> bool:

@@ -167,3 +167,28 @@ def test_a_word_no_text_knows_counts_less_in_the_reach(
     full = shipped_engine.ask(question).hits[0]
     assert lenient.target == full.target == "shikaku-kakuninsho-reissue"
     assert full.reach < lenient.reach < 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "added"),
+    [
+        ("82歳です。どっちを出せばいい", "ja", True),
+        ("後期高齢者で82歳", "ja", False),  # names its scheme already
+        ("70歳の父は国保", "ja", False),  # under 75
+        ("My mother is 85 and has no card", "en", True),
+        ("I am 76. What do I show?", "en", True),
+        ("I am 60. What do I show?", "en", False),
+    ],
+)
+def test_an_age_of_75_or_more_is_searched_with_its_scheme(
+    text: str, language: str, added: bool
+) -> None:
+    from bot.faq.matcher import _scheme_of_age
+
+    assert bool(_scheme_of_age(text, language)) is added
+
+
+def test_a_ward_written_in_kana_is_named(shipped_engine: FaqEngine) -> None:
+    decision = shipped_engine.decide("なかのくの国保の資格確認書はいつまで使える")
+    shown = {e.id for e in (decision.entry, *decision.suggestions) if e is not None}
+    assert "nakano-kokuho" in shown
