@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TextIO
+from typing import TextIO, cast
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot import jobs
 from bot.calendar.recurrence import expand as expand_occurrences
 from bot.calendar.schedule_file import load_calendar as read_calendar
+from bot.channels.all import REGISTRY
 from bot.channels.console import CHANNEL as CONSOLE
 from bot.channels.console import ConsoleChannel, ConsoleMessenger
 from bot.channels.core_worker import CoreWorker
+from bot.channels.inbound import Inbound
+from bot.channels.registry import Channel, ChannelContext, ChannelKind, ChannelRefused
+from bot.channels.telegram.channel import KIND as TELEGRAM
 from bot.channels.telegram.channel import TelegramChannel
-from bot.channels.telegram.messenger import TelegramMessenger
+from bot.channels.web import WebServer
 from bot.config import Settings, reminder_book
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.pacing import Pacer
@@ -45,19 +51,23 @@ from bot.services.reminders import ReminderPlanner
 from bot.services.roles import sync_roles
 from bot.store.database import Database
 from bot.store.deliveries import SqlDeliveryQueue
+from bot.store.locks import JobLocks
 from bot.store.rate_budget import SqlSlotLedger
 from bot.texts import Catalogues
 
 log = logging.getLogger(__name__)
 
 PLAN_SOON = timedelta(seconds=2)
+KEEP_WEBHOOK_EVENTS = timedelta(days=3)
+"""Handled platform events are remembered this long: Telegram and LINE give up redelivering
+an event well within it, and Telegram draws update ids afresh only after a week of silence."""
 
 
 class StartupError(Exception):
     """The bot cannot start as configured; the message says what to change.
 
-    (`TelegramRefused`, from the Telegram channel, is the other refusal: a setting that was
-    tried and turned down. Both messages are one line and never hold a secret.)"""
+    (`ChannelRefused`, from a channel or the web server, is the other refusal: a setting that
+    was tried and turned down. Both messages are one line and never hold a secret.)"""
 
 
 @dataclass
@@ -80,6 +90,29 @@ class App:
     budget_worker: CoreWorker
     reminders: ReminderPlanner
     broadcasts: BroadcastMonitor
+    inbound: Inbound
+    job_locks: JobLocks
+
+    def context(self, channel: str) -> ChannelContext:
+        """What a channel is built with; its pacer is the channel's one rate budget."""
+        return ChannelContext(
+            self.settings, self.inbound, self.catalogues, self.clock, self.pacer(channel)
+        )
+
+    def exclusive(self, name: str, job: Callable[[], object], what: str) -> bool:
+        """Run `job` unless another process sharing the database is running it now (the
+        database's lock of `name`); True when it ran. A job's errors are logged, not raised:
+        its next run tries again."""
+        try:
+            with self.job_locks.exclusive(name) as mine:
+                if not mine:
+                    log.debug("%s: another process is at it; this run is skipped", what)
+                    return False
+                job()
+                return True
+        except Exception:
+            log.exception("%s failed; the next run tries again", what)
+            return False
 
     def pacer(self, channel: str) -> Pacer:
         """The channel's one rate budget, for its replies and its outbox alike."""
@@ -112,20 +145,36 @@ class App:
         queue = SqlDeliveryQueue(self.database.sessions)
         return queue.forget_messages(self.clock.now() - timedelta(days=days))
 
-    def plan_reminders(self) -> None:
-        """Bring the outbox's reminders up to date (a job: its errors are logged, not raised)."""
-        try:
-            self.reminders.plan_now()
-        except Exception:
-            log.exception("planning reminders failed; the next run tries again")
+    def forget_old_events(self) -> int:
+        """Handled platform events are forgotten once no platform redelivers them."""
+        with self.database.unit_of_work() as uow:
+            forgotten = uow.turns.forget_events(self.clock.now() - KEEP_WEBHOOK_EVENTS)
+            uow.commit()
+        return forgotten
 
-    def watch_broadcasts(self) -> None:
+    def forget_old(self) -> None:
+        """The daily clean-up (a job)."""
+
+        def forget() -> None:
+            self.forget_old_messages()
+            self.forget_old_events()
+
+        self.exclusive(jobs.FORGET, forget, "forgetting old messages and events")
+
+    def plan_reminders(self) -> bool:
+        """Bring the outbox's reminders up to date (a job); False when another process was
+        planning or it failed."""
+        return self.exclusive(jobs.PLAN_REMINDERS, self.reminders.plan_now, "planning reminders")
+
+    def watch_broadcasts(self) -> bool:
         """Start scheduled broadcasts, tell their authors the progress, close finished ones
-        (a job: its errors are logged, not raised)."""
-        try:
-            self.broadcasts.tick()
-        except Exception:
-            log.exception("looking at broadcasts failed; the next run tries again")
+        (a job); False when another process was at it or it failed."""
+        return self.exclusive(jobs.WATCH_BROADCASTS, self.broadcasts.tick, "looking at broadcasts")
+
+    def check_schedules(self) -> None:
+        """Sync the calendar when a schedule file changed (a job: one process at a time
+        writes the calendar; each process reads the knowledge base for itself)."""
+        self.exclusive(jobs.CHECK_SCHEDULES, self.schedules.check, "checking the schedules")
 
     def plan_reminders_soon(self) -> None:
         """After an answer or a calendar change: plan within seconds, once for many changes."""
@@ -142,9 +191,13 @@ class App:
             self.scheduler.start()
             self.plan_reminders_soon()
 
-    def close(self) -> None:
+    def stop_jobs(self) -> None:
+        """Stop the timer; a job that is running finishes first."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+
+    def close(self) -> None:
+        self.stop_jobs()
         self.core.stop()
         self.outbox_worker.stop()
         self.budget_worker.stop()
@@ -260,7 +313,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         schedules,
         library,
         knowledge,
-        jobs.scheduler(settings.zone, [schedules, knowledge]),
+        jobs.scheduler(settings.zone),
         clock,
         dispatcher,
         outbox_worker,
@@ -268,51 +321,58 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         budget_worker,
         planner,
         BroadcastMonitor(database.unit_of_work, clock),
+        Inbound(conversation, reachability, core),
+        JobLocks(database.engine),
     )
     database.when_answered(app.plan_reminders_soon)
-    app.scheduler.add_job(
-        app.watch_broadcasts,
-        "interval",
-        seconds=jobs.BROADCASTS_EVERY_SECONDS,
-        id=jobs.WATCH_BROADCASTS,
-        name="start, follow and report broadcasts",
-    )
-    app.scheduler.add_job(
-        app.plan_reminders,
-        "interval",
-        seconds=jobs.PLAN_EVERY_SECONDS,
-        id=jobs.PLAN_REMINDERS,
-        name="plan reminders into the outbox",
-    )
-    app.scheduler.add_job(
-        app.forget_old_messages,
-        "cron",
-        hour=4,
-        id="deliveries.forget",
-        name="empty the text of messages sent long ago",
+    jobs.register(
+        app.scheduler,
+        check_schedules=app.check_schedules,
+        check_knowledge=knowledge.check,
+        watch_broadcasts=app.watch_broadcasts,
+        plan_reminders=app.plan_reminders,
+        forget_old=app.forget_old,
     )
     return app
 
 
-def choose_channel(settings: Settings, requested: str) -> str:
-    """`auto` picks Telegram when it is enabled, otherwise the console. Telegram without a
-    token is refused (`StartupError`), never quietly swapped for the console: a server that
-    chatted with nobody in its terminal would look as if it were running."""
-    telegram = settings.config.channels.telegram
-    token = settings.secrets.telegram_bot_token
-    if requested == "auto":
-        if not telegram.enabled:
-            return CONSOLE
-        if not token:
+def choose_channels(
+    settings: Settings, requested: str, registry: Sequence[ChannelKind] = REGISTRY
+) -> list[str]:
+    """What `campaign-bot run --channel` serves: ["console"], or the registry's channels to
+    serve together. `auto`: every channel the config enables, or the console when it enables
+    none. A named channel is served alone, enabled or not.
+
+    An enabled channel whose secret is missing is refused (`StartupError`), never quietly
+    swapped for the console: a server that chatted with nobody in its terminal would look as
+    if it were running."""
+    if requested == CONSOLE:
+        return [CONSOLE]
+    if requested != "auto":
+        missing = _kind(requested, registry).missing(settings)
+        if missing:
+            raise StartupError(f"{missing}; set it, or use --channel console")
+        return [requested]
+    enabled = [entry for entry in registry if entry.enabled(settings)]
+    if not enabled:
+        return [CONSOLE]
+    for entry in enabled:
+        missing = entry.missing(settings)
+        if missing:
             raise StartupError(
-                f"TELEGRAM_BOT_TOKEN is not set, and {settings.path.name} turns Telegram on; "
-                "export the token, or run without Telegram: --channel console, or "
-                "channels.telegram.enabled: false"
+                f"{missing}, and {settings.path.name} turns {entry.name} on; set it, or run "
+                f"without {entry.name}: --channel console, or "
+                f"channels.{entry.name}.enabled: false"
             )
-        return "telegram"
-    if requested == "telegram" and not token:
-        raise StartupError("TELEGRAM_BOT_TOKEN is not set; export it or use --channel console")
-    return requested
+    return [entry.name for entry in enabled]
+
+
+def _kind(name: str, registry: Sequence[ChannelKind]) -> ChannelKind:
+    for entry in registry:
+        if entry.name == name:
+            return entry
+    known = ", ".join([CONSOLE, *(entry.name for entry in registry)])
+    raise StartupError(f'no channel "{name}"; the channels are {known}')
 
 
 def run_console(
@@ -349,66 +409,140 @@ def run_console(
 
 
 def telegram_channel(app: App) -> TelegramChannel:
-    token = app.settings.secrets.telegram_bot_token
-    if not token:
-        raise StartupError("TELEGRAM_BOT_TOKEN is not set")
-    return TelegramChannel(
-        app.settings.config.channels.telegram,
-        token,
-        app.conversation,
-        app.reachability,
-        app.catalogues,
-        app.core,
-        app.pacer("telegram"),
-    )
+    """The Telegram channel, built as `serve` builds it (tests start and stop it)."""
+    return TELEGRAM.build(app.context(TELEGRAM.name))
+
+
+@dataclass
+class Running:
+    """The channels a process serves, and the web server they share (None when no channel
+    has a route: Telegram polling)."""
+
+    channels: list[Channel]
+    web: WebServer | None = None
+    stopping: bool = field(default=False)
+
+    def channel(self, name: str) -> Channel:
+        (found,) = [channel for channel in self.channels if channel.name == name]
+        return found
+
+    def healthy(self) -> bool:
+        return not self.stopping and all(channel.healthy() for channel in self.channels)
+
+
+@asynccontextmanager
+async def channels_running(app: App, kinds: Sequence[ChannelKind]) -> AsyncIterator[Running]:
+    """The channels of `kinds` serving members, their routes on one web server, their
+    messengers sending the outbox; everything stopped again in the reverse order.
+
+    Raises `ChannelRefused` when a platform refuses a channel's settings or the web server
+    cannot listen; what had started is stopped first."""
+    running = Running([])
+    async with AsyncExitStack() as stack:
+        for entry in kinds:
+            channel = entry.build(app.context(entry.name))
+            # Pushed before it starts: a channel stops cleanly after a failed start.
+            stack.push_async_callback(_stop_channel, channel)
+            await channel.start()
+            running.channels.append(channel)
+        routes = [route for channel in running.channels for route in channel.routes()]
+        web_config = app.settings.config.web
+        if routes:
+            web = WebServer(routes, running.healthy, listen=web_config.listen, port=web_config.port)
+            try:
+                await web.start()
+            except OSError as exc:
+                raise _cannot_listen(exc, web_config.listen, web_config.port) from exc
+            stack.push_async_callback(web.stop)
+            running.web = web
+        for channel in running.channels:
+            await channel.listening(web_config.public_url)
+        for channel in running.channels:
+            app.dispatcher.attach(channel.name, channel.messenger, channel.pacer)
+            stack.callback(app.dispatcher.detach, channel.name)
+        stop = asyncio.Event()
+        sending = asyncio.create_task(app.dispatcher.run(stop))
+
+        async def stop_sending() -> None:
+            running.stopping = True
+            stop.set()
+            await sending
+
+        stack.push_async_callback(stop_sending)
+        yield running
+
+
+async def _stop_channel(channel: Channel) -> None:
+    try:
+        await channel.stop()
+    except Exception:
+        # One channel failing to stop must not keep the others running.
+        log.warning("channel %s did not stop cleanly", channel.name, exc_info=True)
+
+
+def _cannot_listen(exc: OSError, listen: str, port: int) -> ChannelRefused:
+    # In use or reserved (below 1024): the port; an address this machine does not have: listen.
+    setting = "web.port" if exc.errno in (errno.EADDRINUSE, errno.EACCES) else "web.listen"
+    reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+    return ChannelRefused("web", setting, f"cannot listen on {listen}:{port} ({reason})")
 
 
 @asynccontextmanager
 async def telegram_service(app: App) -> AsyncIterator[TelegramChannel]:
-    """Telegram with the outbox: replies to members, and the dispatcher sending what is due.
-
-    Raises `TelegramRefused` when Telegram refuses the token or cannot be reached."""
-    channel = telegram_channel(app)
-    messenger = TelegramMessenger.from_config(app.settings.config.channels.telegram, channel.token)
-    try:
-        await channel.start()
-        await messenger.initialize()
-    except BaseException:
-        # What did start (connection pools, the webhook server) stops; a failure to stop is
-        # not the news, why it could not start is.
-        with suppress(Exception):
-            await messenger.shutdown()
-        with suppress(Exception):
-            await channel.stop()
-        raise
-    app.dispatcher.attach("telegram", messenger, channel.pacer)
-    stop = asyncio.Event()
-    sending = asyncio.create_task(app.dispatcher.run(stop))
-    try:
-        yield channel
-    finally:
-        stop.set()
-        await sending
-        app.dispatcher.detach("telegram")
-        await messenger.shutdown()
-        await channel.stop()
+    """Telegram alone with the outbox: replies to members, and the dispatcher sending what is
+    due. Raises `TelegramRefused` when Telegram refuses the token or cannot be reached."""
+    async with channels_running(app, [TELEGRAM]) as running:
+        yield cast(TelegramChannel, running.channel(TELEGRAM.name))
 
 
 async def serve(
-    app: App, stop: asyncio.Event | None = None, *, ready: Callable[[], None] | None = None
+    app: App,
+    stop: asyncio.Event | None = None,
+    *,
+    ready: Callable[[], None] | None = None,
+    channels: Sequence[str] | None = None,
+    registry: Sequence[ChannelKind] = REGISTRY,
+    started: Callable[[Running], None] | None = None,
 ) -> None:
-    """Run the network channels until `stop` is set or the process gets SIGINT/SIGTERM.
+    """Run the network channels (`channels`, or every channel the config enables) until
+    `stop` is set or the process gets SIGINT/SIGTERM; then stop everything in the reverse
+    order of starting.
 
-    The background jobs start once Telegram has accepted the bot, then `ready` is called: a
-    bot that cannot start leaves nothing half-running. Raises `TelegramRefused` when Telegram
-    refuses the token or cannot be reached."""
+    The background jobs start once every channel has started, then `ready` is called: a bot
+    that cannot start leaves nothing half-running. Raises `ChannelRefused` when a platform
+    refuses a channel or the web server cannot listen, `StartupError` when an enabled
+    channel's secret is missing or no channel is enabled."""
+    names = (
+        list(channels) if channels is not None else choose_channels(app.settings, "auto", registry)
+    )
+    if names == [CONSOLE]:
+        raise StartupError(
+            "no channel is enabled: turn one on in the config (channels.telegram.enabled), "
+            "or chat in the terminal with --channel console"
+        )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with telegram_service(app):
-        app.start_jobs()
-        if ready is not None:
-            ready()
-        log.info("serving Telegram (%s)", app.settings.config.channels.telegram.mode)
-        await stop.wait()
+    try:
+        kinds = [_kind(name, registry) for name in names]
+        async with channels_running(app, kinds) as running:
+            app.start_jobs()
+            try:
+                if started is not None:
+                    started(running)
+                if ready is not None:
+                    ready()
+                where = (
+                    f" on {app.settings.config.web.listen}:{running.web.port}"
+                    if running.web
+                    else ""
+                )
+                log.info("serving %s%s", ", ".join(names), where)
+                await stop.wait()
+            finally:
+                # The jobs started last: they stop first, while the channels still run.
+                await asyncio.to_thread(app.stop_jobs)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)

@@ -15,8 +15,10 @@ from pathlib import Path
 from bot import __version__
 from bot import app as application
 from bot.app import App, StartupError, build, load_calendar
+from bot.channels.all import REGISTRY
 from bot.channels.log_redaction import Redactor, allow_member_texts, install, uninstall
-from bot.channels.telegram.channel import TOKEN_SETTING, TelegramRefused, verify, webhook_secret
+from bot.channels.registry import ChannelRefused
+from bot.channels.telegram.channel import TelegramRefused, verify, webhook_secret
 from bot.commands import broadcasts as broadcast_commands
 from bot.commands import calendar as calendar_commands
 from bot.commands import faq as faq_commands
@@ -69,16 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         parents=[config],
         help="start the bot",
-        description="Start the bot: on Telegram when the config turns it on "
-        "(channels.telegram.enabled, with TELEGRAM_BOT_TOKEN set), otherwise in this terminal, "
-        "where input can also be piped from a file, one message per line. If it cannot start, "
-        "it says why in one line and exits with 1 (2 when the token is missing).",
+        description="Start the bot: on every channel the config turns on "
+        "(channels.telegram.enabled, with TELEGRAM_BOT_TOKEN set; channels.line.enabled), "
+        "all in one process with one web server for their webhooks; otherwise in this "
+        "terminal, where input can also be piped from a file, one message per line. If it "
+        "cannot start, it says why in one line and exits with 1 (2 when a secret is missing).",
     )
     run.add_argument(
         "--channel",
-        choices=["auto", "console", "telegram"],
+        choices=["auto", "console", *(kind.name for kind in REGISTRY)],
         default="auto",
-        help="which channel to serve (auto: Telegram if the config enables it, otherwise "
+        help="which channel to serve (auto: every channel the config enables, otherwise "
         "the console)",
     )
     run.add_argument(
@@ -526,13 +529,13 @@ def _written_line(settings: Settings, loc: Loc) -> int | None:
     return document.line_of(loc)
 
 
-def _telegram_problem(settings: Settings, exc: TelegramRefused) -> Problem:
-    """Telegram's refusal, named where the setting to change is: the environment's token, or
-    the key in the config file with its line (like the database's URL)."""
-    if exc.setting == TOKEN_SETTING:
-        return Problem(TOKEN_SETTING, None, "", exc.message)
-    loc = ("channels", "telegram", *exc.setting.split("."))
-    return Problem(settings.path.name, _written_line(settings, loc), ".".join(loc), exc.message)
+def _refusal_problem(settings: Settings, exc: ChannelRefused) -> Problem:
+    """A channel's refusal, named where the setting to change is: the environment's
+    variable, or the key in the config file with its line (like the database's URL)."""
+    if "." not in exc.setting and exc.setting.isupper():
+        return Problem(exc.setting, None, "", exc.message)
+    loc = tuple(exc.setting.split("."))
+    return Problem(settings.path.name, _written_line(settings, loc), exc.setting, exc.message)
 
 
 def _check_telegram(settings: Settings) -> list[Problem]:
@@ -550,7 +553,7 @@ def _check_telegram(settings: Settings) -> list[Problem]:
     try:
         bot = asyncio.run(verify(telegram, token, seconds=CHECK_CONNECT_TIMEOUT))
     except TelegramRefused as exc:
-        return [_telegram_problem(settings, exc)]
+        return [_refusal_problem(settings, exc)]
     print(f"telegram: OK ({bot or 'answers'} at {telegram.base_url})")
     return []
 
@@ -581,7 +584,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
     allow_member_texts(settings.config.logging.member_texts)
-    channel = application.choose_channel(settings, args.channel)
+    channels = application.choose_channels(settings, args.channel)
     # A folder that is not there is a mistake in the setup, not an empty calendar: refuse
     # to start rather than hide every event. Mistakes inside files are the running bot's
     # business: it keeps the stored calendar and tells the organisers.
@@ -593,7 +596,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         bot.schedules.reload()
         bot.knowledge.reload()
-        if channel == "console":
+        if channels == ["console"]:
             bot.start_jobs()
             application.run_console(bot, as_organiser=args.as_organiser)
         else:
@@ -608,10 +611,10 @@ def _run(args: argparse.Namespace) -> int:
                     logging.getLogger().setLevel(logging.INFO)
 
             try:
-                asyncio.run(application.serve(bot, ready=ready))
-            except TelegramRefused as exc:
-                log.debug("Telegram refused to start", exc_info=True)
-                raise InvalidDocument([_telegram_problem(settings, exc)]) from exc
+                asyncio.run(application.serve(bot, ready=ready, channels=channels))
+            except ChannelRefused as exc:
+                log.debug("%s refused to start", exc.channel, exc_info=True)
+                raise InvalidDocument([_refusal_problem(settings, exc)]) from exc
     finally:
         bot.close()
     return EXIT_OK

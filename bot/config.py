@@ -73,6 +73,21 @@ def bot_api_url_problem(url: str, ending: str) -> str | None:
     return None
 
 
+def public_url_problem(url: str) -> str | None:
+    """Why `url` cannot be the bot's public address (web.public_url); None when it can."""
+    example = "such as https://bot.example.org"
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked for it
+    except ValueError:
+        return f"not a web address; write it {example}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"write the whole address with https://, {example}"
+    if parts.query or parts.fragment or url != url.strip():
+        return f"no spaces, ? or # in it; {example}"
+    return None
+
+
 def database_url_problem(url: str) -> str | None:
     """Why `url` is not a database the bot can use, in words; None when it is one.
 
@@ -120,11 +135,33 @@ class ConsoleConfig(_Section):
     organiser_id: ExternalId = "console-organiser"
 
 
-class TelegramWebhookConfig(_Section):
+class WebConfig(_Section):
+    """The one web server of a bot process: every webhook channel's routes, and /healthz."""
+
     listen: str = "127.0.0.1"
     port: int = Field(default=8443, ge=0, le=65535)
-    path: str = Field(default="/telegram", pattern=r"^/[A-Za-z0-9_/\-]*$")
     public_url: str | None = None
+    """The HTTPS address the platforms call (behind the proxy or load balancer), without a
+    path: https://bot.example.org. Each channel adds its own path."""
+
+
+_MOVED_TO_WEB = ("listen", "port", "public_url")
+
+
+def _webhook_keys_moved(value: object) -> object:
+    if isinstance(value, dict):
+        moved = [key for key in _MOVED_TO_WEB if key in value]
+        if moved:
+            raise ValueError(
+                f"{', '.join(moved)} moved to the web: section (web.listen, web.port, "
+                "web.public_url without the path), shared by every channel"
+            )
+    return value
+
+
+class TelegramWebhookConfig(_Section):
+    path: str = Field(default="/telegram", pattern=r"^/[A-Za-z0-9_/\-]*$")
+    """Where Telegram posts updates on the web server (web.public_url + path)."""
 
 
 class TelegramConfig(_Section):
@@ -133,7 +170,9 @@ class TelegramConfig(_Section):
     base_url: str = "https://api.telegram.org/bot"
     base_file_url: str = "https://api.telegram.org/file/bot"
     mode: Literal["polling", "webhook"] = "polling"
-    webhook: TelegramWebhookConfig = TelegramWebhookConfig()
+    webhook: Annotated[TelegramWebhookConfig, BeforeValidator(_webhook_keys_moved)] = (
+        TelegramWebhookConfig()
+    )
 
 
 class LineConfig(_Section):
@@ -274,6 +313,7 @@ class Config(_Section):
     regions: list[RegionConfig] = Field(min_length=1)
     organisers: OrganisersConfig = OrganisersConfig()
     channels: ChannelsConfig = ChannelsConfig()
+    web: WebConfig = WebConfig()
     reminders: RemindersConfig = RemindersConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     broadcasts: BroadcastsConfig = BroadcastsConfig()
@@ -307,6 +347,10 @@ class Config(_Section):
         problem = database_url_problem(self.database.url)
         if problem:
             yield ("database", "url"), problem
+        if self.web.public_url is not None:
+            problem = public_url_problem(self.web.public_url)
+            if problem:
+                yield ("web", "public_url"), problem
         telegram = self.channels.telegram
         for key, ending in (("base_url", "/bot"), ("base_file_url", "/file/bot")):
             problem = bot_api_url_problem(getattr(telegram, key), ending)

@@ -40,13 +40,22 @@ class ChannelContext:
 class Channel(Protocol):
     """One enabled channel in a running bot."""
 
-    name: str
-    """The members' `channel` column and the dispatcher's key: "telegram", "line"."""
+    # Read-only properties, so that a channel may declare them as plain attributes of
+    # narrower types (TelegramChannel.messenger is a TelegramMessenger).
+    @property
+    def name(self) -> str:
+        """The members' `channel` column and the dispatcher's key: "telegram", "line"."""
+        ...
 
-    messenger: Messenger
-    """How the outbox sends to this channel's members."""
+    @property
+    def messenger(self) -> Messenger:
+        """How the outbox sends to this channel's members."""
+        ...
 
-    pacer: Pacer
+    @property
+    def pacer(self) -> Pacer:
+        """The channel's one rate budget (the one `ChannelContext.pacer` gave it)."""
+        ...
 
     def routes(self) -> Sequence[BaseRoute]:
         """What this channel serves on the shared web application (webhooks, files); empty
@@ -74,7 +83,8 @@ class Channel(Protocol):
 class ChannelKind(Protocol):
     """One registry entry: how to tell whether a channel is on, and how to build it."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def enabled(self, settings: Settings) -> bool: ...
 
@@ -87,8 +97,11 @@ class ChannelKind(Protocol):
 
 
 class ChannelRefused(Exception):
-    """A channel could not start as configured. `setting` is what to change (an environment
-    variable or a config key); the message is one line and never holds a secret."""
+    """A channel could not start as configured; the message is one line and never holds a
+    secret. `setting` is what to change: an environment variable (upper case, as
+    "LINE_CHANNEL_ACCESS_TOKEN") or a config key from the file's top, dotted (as
+    "channels.line.api_host" or "web.port"); `campaign-bot run` names it, with the key's line
+    in the config file."""
 
     def __init__(self, channel: str, setting: str, message: str) -> None:
         super().__init__(message)

@@ -43,11 +43,12 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def write_config(workdir: Path, **telegram: Any) -> int:
-    """The example configuration with Telegram turned on and `telegram` keys set; returns the
-    line `base_url` is written on."""
+def write_config(workdir: Path, *, web: dict[str, Any] | None = None, **telegram: Any) -> int:
+    """The example configuration with Telegram turned on and `telegram` keys set (and `web`
+    keys, the shared web server's); returns the line `base_url` is written on."""
     config = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
     config["channels"]["telegram"].update({"enabled": True, **telegram})
+    config["web"].update(web or {})
     text = yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
     (workdir / "config.yaml").write_text(text, encoding="utf-8")
     return line_of(text, "base_url:")
@@ -236,16 +237,26 @@ def test_a_webhook_port_in_use_is_named_with_its_line(workdir: Path, fake: FakeT
             workdir,
             **pointed_at(fake),
             mode="webhook",
-            webhook={"listen": "127.0.0.1", "port": port, "path": "/telegram"},
+            web={"listen": "127.0.0.1", "port": port},
         )
         text = (workdir / "config.yaml").read_text(encoding="utf-8")
 
         result = start(workdir, "run", token=TOKEN)
 
     assert one_line(result) == (
-        f"config.yaml:{line_of(text, 'port:')}: channels.telegram.webhook.port: cannot listen "
+        f"config.yaml:{line_of(text, 'port:')}: web.port: cannot listen "
         f"on 127.0.0.1:{port} (address already in use)"
     )
+
+
+def test_webhook_keys_of_the_old_place_say_where_they_went(workdir: Path) -> None:
+    write_config(workdir, mode="webhook", webhook={"listen": "0.0.0.0", "path": "/telegram"})
+    result = start(workdir, "run", token=TOKEN)
+
+    line = one_line(result)
+    assert line.startswith("config.yaml:")
+    assert "channels.telegram.webhook" in line
+    assert "listen moved to the web: section (web.listen" in line
 
 
 # --- anything else --------------------------------------------------------------------------
@@ -257,7 +268,7 @@ def webhook_refused(workdir: Path, fake: FakeTelegram) -> None:
         workdir,
         **pointed_at(fake),
         mode="webhook",
-        webhook={"listen": "127.0.0.1", "port": 0, "public_url": "https://bot.example.org/t"},
+        web={"listen": "127.0.0.1", "port": 0, "public_url": "https://bot.example.org"},
     )
     fake.refuse_next(
         "Bad Request: bad webhook: Failed to resolve host: Name or service not known",

@@ -141,4 +141,5 @@ def test_the_scheduler_watches_the_schedules(app: App) -> None:
     assert job is not None
     assert job.trigger.interval.total_seconds() == FOLDER_CHECK_SECONDS
     assert job.misfire_grace_time == JOB_DEFAULTS["misfire_grace_time"]
-    assert job.func == app.schedules.check
+    # Under the database's lock of the job, so two bot processes do not sync at once.
+    assert job.func == app.check_schedules

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
 
-from bot.app import App, build, telegram_channel
+from bot.app import App, build, channels_running
+from bot.channels.telegram.channel import KIND as TELEGRAM
 from bot.channels.telegram.channel import TelegramChannel, webhook_secret
 from bot.channels.telegram.webhook import MAX_BODY, SECRET_HEADER
-from bot.config import Settings, TelegramWebhookConfig
+from bot.config import Settings, TelegramWebhookConfig, WebConfig
 from tests.fakes.telegram_api import FakeTelegram
 from tests.telegram.conftest import TOKEN, telegram_settings
 from tests.telegram.test_journey import HANAKO
@@ -21,23 +23,23 @@ from tests.telegram.test_journey import HANAKO
 async def webhook_bot(
     settings: Settings, fake: FakeTelegram, database_url: str
 ) -> AsyncIterator[tuple[TelegramChannel, str, App]]:
-    app = build(
-        telegram_settings(
-            settings,
-            fake,
-            database_url,
-            mode="webhook",
-            webhook=TelegramWebhookConfig(listen="127.0.0.1", port=0, path="/telegram"),
-        )
+    """Telegram in webhook mode, its route on the shared web server (bot/channels/web.py)."""
+    configured = telegram_settings(
+        settings,
+        fake,
+        database_url,
+        mode="webhook",
+        webhook=TelegramWebhookConfig(path="/telegram"),
     )
-    channel = telegram_channel(app)
-    await channel.start()
-    assert channel.webhook is not None
-    base = f"http://127.0.0.1:{channel.webhook.port}"
+    web = WebConfig(listen="127.0.0.1", port=0)
+    app = build(replace(configured, config=configured.config.model_copy(update={"web": web})))
     try:
-        yield channel, base, app
+        async with channels_running(app, [TELEGRAM]) as running:
+            assert running.web is not None
+            channel = running.channel("telegram")
+            assert isinstance(channel, TelegramChannel)
+            yield channel, f"http://127.0.0.1:{running.web.port}", app
     finally:
-        await channel.stop()
         app.close()
 
 
@@ -53,7 +55,12 @@ async def test_updates_arrive_by_webhook_with_the_secret(
     fake.send_text(HANAKO, "/start")
     welcome, _ = await fake.messages_eventually(HANAKO, 2)
     assert "東京社保協" in welcome.text
-    assert fake.webhook_deliveries[-1].status == 200
+    await fake.until(lambda: fake.webhook_deliveries)
+    [delivery] = fake.webhook_deliveries
+    assert delivery.status == 200
+    # Answered once the update was handled, so the next one (which Telegram sends only after
+    # this answer) cannot overtake it in another process behind the load balancer.
+    assert max(r.at for r in fake.requests("sendMessage")) <= delivery.at
 
 
 async def test_a_post_without_the_secret_is_refused(

@@ -2,33 +2,33 @@
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import httpx
+from starlette.routing import BaseRoute
 from telegram import Bot, BotCommand, MenuButtonCommands
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import ApplicationBuilder
 from telegram.request import HTTPXRequest
 
-from bot.channels.core_worker import CoreWorker
+from bot.channels.inbound import Inbound
+from bot.channels.registry import ChannelContext, ChannelRefused
 from bot.channels.telegram.handlers import (
     ALLOWED_UPDATES,
     PTBApplication,
     TelegramHandlers,
     register,
 )
+from bot.channels.telegram.messenger import TelegramMessenger
 from bot.channels.telegram.ordering import PerChatUpdateProcessor
 from bot.channels.telegram.updates import TolerantBot
-from bot.channels.telegram.webhook import WebhookServer
-from bot.config import TelegramConfig
+from bot.channels.telegram.webhook import TelegramWebhook
+from bot.config import Settings, TelegramConfig
 from bot.delivery.pacing import Pacer
-from bot.services.conversation import Conversation
-from bot.services.reachability import Reachability
 from bot.texts import Catalogues
 
 log = logging.getLogger(__name__)
@@ -36,22 +36,25 @@ log = logging.getLogger(__name__)
 
 COMMANDS = ("start", "menu", "events", "ask", "settings", "help", "stop")
 
+CHANNEL = "telegram"
+SECTION = "channels.telegram"
 TOKEN_SETTING = "TELEGRAM_BOT_TOKEN"
 BASE_URL_SETTING = "base_url"
 
 
-class TelegramRefused(Exception):
+class TelegramRefused(ChannelRefused):
     """Telegram could not start as configured: the Bot API refused the bot or could not be
-    reached when first asked (getMe), or the webhook could not listen.
+    reached when first asked (getMe).
 
-    `setting` is what to change: `TOKEN_SETTING` (the environment's token), or a key under
-    channels.telegram ("base_url", "webhook.port"). The message never holds the token.
+    `setting` is what to change: `TOKEN_SETTING` (the environment's token), or a config key
+    such as "channels.telegram.base_url", built from the key under channels.telegram given
+    here ("base_url"). The message never holds the token.
     """
 
     def __init__(self, setting: str, message: str) -> None:
-        super().__init__(message)
-        self.setting = setting
-        self.message = message
+        if setting != TOKEN_SETTING:
+            setting = f"{SECTION}.{setting}"
+        super().__init__(CHANNEL, setting, message)
 
 
 def refusal(
@@ -129,15 +132,6 @@ def _unreachable(
     )
 
 
-def _cannot_listen(exc: OSError, config: TelegramConfig) -> TelegramRefused:
-    webhook = config.webhook
-    # In use or reserved (below 1024): the port; an address this machine does not have: listen.
-    setting = "webhook.port" if exc.errno in (errno.EADDRINUSE, errno.EACCES) else "webhook.listen"
-    return TelegramRefused(
-        setting, f"cannot listen on {webhook.listen}:{webhook.port} ({_reason(exc)})"
-    )
-
-
 def _reason(exc: BaseException) -> str:
     """Why a connection failed, in words, from the operating system's error at the bottom of
     httpx's chain: "connection refused", "name or service not known"."""
@@ -189,14 +183,17 @@ def webhook_secret(token: str) -> str:
 
 
 class TelegramChannel:
+    """The `Channel` of Telegram: python-telegram-bot polling, or its webhook route on the
+    shared web application; replies to members, and the outbox's messenger."""
+
+    name = CHANNEL
+
     def __init__(
         self,
         config: TelegramConfig,
         token: str,
-        conversation: Conversation,
-        reachability: Reachability,
+        inbound: Inbound,
         catalogues: Catalogues,
-        core: CoreWorker,
         pacer: Pacer | None = None,
         *,
         concurrency: int = 32,
@@ -220,11 +217,19 @@ class TelegramChannel:
         if config.mode == "webhook":
             builder = builder.updater(None)  # updates arrive over HTTP instead of getUpdates
         self.application: PTBApplication = builder.build()
-        register(self.application, TelegramHandlers(conversation, reachability, core, self.pacer))
-        self.webhook: WebhookServer | None = None
+        register(self.application, TelegramHandlers(inbound, self.pacer))
+        self.webhook = TelegramWebhook(self.application, webhook_secret(token))
+        self.messenger = TelegramMessenger.from_config(config, token)
+        self._stopping = False
+
+    def routes(self) -> Sequence[BaseRoute]:
+        if self._config.mode != "webhook":
+            return []
+        return [self.webhook.route(self._config.webhook.path)]
 
     async def start(self) -> None:
-        """Connect (getMe), publish the command menu, then poll or open the webhook.
+        """Connect (getMe), publish the command menu, then poll (in webhook mode, updates
+        come once `listening` has told Telegram the address).
 
         Raises `TelegramRefused` when getMe is refused or never answered."""
         try:
@@ -232,30 +237,47 @@ class TelegramChannel:
                 await self.application.initialize()
         except TelegramError as exc:
             raise refusal(exc, self._config) from exc
+        await self.messenger.initialize()
         await self.register_commands()
         await self.application.start()
         if self._config.mode == "webhook":
-            self.webhook = WebhookServer(self.application, self._config, webhook_secret(self.token))
-            try:
-                await self.webhook.start()
-            except OSError as exc:
-                raise _cannot_listen(exc, self._config) from exc
             return
         updater = self.application.updater
         assert updater is not None
         await updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=10)
 
+    async def listening(self, public_url: str | None) -> None:
+        """Webhook mode: tell Telegram where to post updates, with our secret."""
+        if self._config.mode != "webhook":
+            return
+        if public_url is None:
+            log.warning(
+                "web.public_url is not set: Telegram was not told where to send updates; "
+                "set it, or register the webhook yourself"
+            )
+            return
+        url = public_url.rstrip("/") + self._config.webhook.path
+        await self.application.bot.set_webhook(
+            url, secret_token=webhook_secret(self.token), allowed_updates=ALLOWED_UPDATES
+        )
+
+    def healthy(self) -> bool:
+        return self.application.running and not self._stopping
+
     async def stop(self) -> None:
-        if self.webhook is not None:
-            await self.webhook.stop()
-        elif self.application.updater is not None and self.application.updater.running:
-            await self.application.updater.stop()
-        if self.application.running:
-            await self.application.stop()
-        await self.application.shutdown()
-        # An application whose start failed at getMe is not "initialized" and shuts nothing
-        # down; its bot's connection pools are open all the same (a no-op otherwise).
-        await self.application.bot.shutdown()
+        self._stopping = True
+        try:
+            if self.application.updater is not None and self.application.updater.running:
+                await self.application.updater.stop()
+            if self.application.running:
+                await self.application.stop()
+            await self.application.shutdown()
+        finally:
+            # An application whose start failed at getMe is not "initialized" and shuts
+            # nothing down; its bot's connection pools are open all the same (a no-op
+            # otherwise).
+            await self.application.bot.shutdown()
+            await self.messenger.shutdown()
 
     async def register_commands(self) -> None:
         """The "/" menu in each language; Japanese is also the default for everyone else."""
@@ -267,3 +289,32 @@ class TelegramChannel:
             if language == "ja":
                 await bot.set_my_commands(commands)
         await bot.set_chat_menu_button(menu_button=MenuButtonCommands())
+
+
+class TelegramKind:
+    """Telegram's entry in the registry of channels (bot/channels/all.py)."""
+
+    name = CHANNEL
+
+    def enabled(self, settings: Settings) -> bool:
+        return settings.config.channels.telegram.enabled
+
+    def missing(self, settings: Settings) -> str | None:
+        if settings.secrets.telegram_bot_token:
+            return None
+        return f"{TOKEN_SETTING} is not set"
+
+    def build(self, context: ChannelContext) -> TelegramChannel:
+        token = context.settings.secrets.telegram_bot_token
+        if not token:
+            raise ChannelRefused(CHANNEL, TOKEN_SETTING, f"{TOKEN_SETTING} is not set")
+        return TelegramChannel(
+            context.settings.config.channels.telegram,
+            token,
+            context.inbound,
+            context.catalogues,
+            context.pacer,
+        )
+
+
+KIND = TelegramKind()

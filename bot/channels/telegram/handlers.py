@@ -18,12 +18,10 @@ from telegram.ext import (
     filters,
 )
 
-from bot.channels.core_worker import CoreWorker
+from bot.channels.inbound import Inbound
 from bot.channels.telegram import render, translate
 from bot.delivery.pacing import REPLY, Pacer
-from bot.domain.messages import Incoming, Outgoing
-from bot.services.conversation import Conversation
-from bot.services.reachability import Reachability
+from bot.domain.messages import Incoming
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +38,10 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
 
 
 class TelegramHandlers:
-    def __init__(
-        self,
-        conversation: Conversation,
-        reachability: Reachability,
-        core: CoreWorker,
-        pacer: Pacer | None = None,
-    ) -> None:
+    def __init__(self, inbound: Inbound, pacer: Pacer | None = None) -> None:
         """`pacer`: the channel's rate budget, shared with the outbox (replies go first)."""
-        self._conversation = conversation
-        self._reachability = reachability
+        self._inbound = inbound
         self._pacer = pacer
-        # The core blocks on the database: every call into it goes through the worker.
-        self._core = core
         self._menus = render.ShownMenus()
 
     async def on_message(self, update: Update, context: Context) -> None:
@@ -60,7 +49,7 @@ class TelegramHandlers:
         incoming = translate.from_message(update)
         if incoming is None or update.effective_chat is None:
             return
-        replies = await self._ask_core(incoming)
+        replies = await self._inbound.handle(incoming)
         chat_id = update.effective_chat.id
         try:
             await render.deliver(
@@ -87,7 +76,7 @@ class TelegramHandlers:
             log.info("callback query %s expired before we answered it", query.id)
         if incoming is None or update.effective_chat is None:
             return
-        replies = await self._ask_core(incoming)
+        replies = await self._inbound.handle(incoming)
         pressed = query.message.message_id if query.message else None
         chat_id = update.effective_chat.id
         try:
@@ -112,18 +101,16 @@ class TelegramHandlers:
             return
         status = change.new_chat_member.status
         if status in (ChatMember.BANNED, ChatMember.LEFT):
-            await self._core.run(
-                self._reachability.unreachable, ref, "Forbidden: bot was blocked by the user"
-            )
+            await self._inbound.unreachable(ref, "Forbidden: bot was blocked by the user")
         elif status == ChatMember.MEMBER:
-            await self._core.run(self._reachability.reachable, ref)
+            await self._inbound.reachable(ref)
 
     async def on_error(self, update: object, context: Context) -> None:
         """Log the failure with its context; tell the member politely, without a traceback."""
         error = context.error
         ref = translate.member_ref(update) if isinstance(update, Update) else None
         if isinstance(error, Forbidden) and ref is not None:
-            await self._core.run(self._reachability.unreachable, ref, error.message)
+            await self._inbound.unreachable(ref, error.message)
             return
         log.error(
             "failed to handle update %s from %s",
@@ -134,7 +121,7 @@ class TelegramHandlers:
         if ref is None or not isinstance(update, Update) or update.effective_chat is None:
             return
         try:
-            apology = await self._core.run(self._conversation.error_reply, ref)
+            apology = await self._inbound.apology(ref)
             await context.bot.send_message(
                 update.effective_chat.id, html.escape(apology.text, quote=False), parse_mode="HTML"
             )
@@ -149,7 +136,7 @@ class TelegramHandlers:
             incoming.member.external_id,
             failure.__cause__,
         )
-        await self._core.run(self._conversation.defer, incoming.member, failure.unsent)
+        await self._inbound.defer(incoming.member, failure.unsent)
 
     def _pace(self, chat_id: int) -> render.Pace | None:
         pacer = self._pacer
@@ -179,9 +166,6 @@ class TelegramHandlers:
             return True
 
         return flood
-
-    async def _ask_core(self, incoming: Incoming) -> list[Outgoing]:
-        return await self._core.run(self._conversation.reply_to, incoming)
 
 
 def register(application: PTBApplication, handlers: TelegramHandlers) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from telegram import Chat, Message, Update
 
 from bot.domain.messages import Incoming, MemberRef
@@ -42,8 +44,8 @@ def from_message(update: Update) -> Incoming | None:
     if message is None or ref is None:
         return None
     if message.text is not None:
-        return Incoming.from_text(ref, message.text)
-    return Incoming.from_media(ref, media_kind(message))
+        return _event(update, Incoming.from_text(ref, message.text))
+    return _event(update, Incoming.from_media(ref, media_kind(message)))
 
 
 def from_button(update: Update) -> Incoming | None:
@@ -51,7 +53,13 @@ def from_button(update: Update) -> Incoming | None:
     ref = member_ref(update)
     if query is None or ref is None:
         return None
-    return Incoming.from_button(ref, query.data or "")
+    return _event(update, Incoming.from_button(ref, query.data or ""))
+
+
+def _event(update: Update, incoming: Incoming) -> Incoming:
+    """Telegram's update_id names the event: an update delivered again (a webhook answer
+    lost, another process behind the load balancer) is not handled twice."""
+    return replace(incoming, event_id=str(update.update_id))
 
 
 def media_kind(message: Message) -> str:
