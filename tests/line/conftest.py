@@ -35,12 +35,17 @@ def fake() -> Iterator[FakeLine]:
         yield server
 
 
-def line_settings(settings: Settings, fake: FakeLine, database_url: str) -> Settings:
+def line_settings(
+    settings: Settings,
+    fake: FakeLine,
+    database_url: str,
+    delivery: dict[str, Any] | None = None,
+) -> Settings:
     """The example configuration, pointed at the fake LINE API, with one LINE organiser."""
     config = settings.config
     config = config.model_copy(
         update={
-            "delivery": config.delivery.model_copy(update=QUICK_PACING),
+            "delivery": config.delivery.model_copy(update=delivery or QUICK_PACING),
             "channels": ChannelsConfig(
                 console=config.channels.console,
                 line=LineConfig(enabled=True, api_host=fake.base_url),
@@ -198,8 +203,15 @@ def channel_options() -> dict[str, Any]:
 
 
 @pytest.fixture
+def delivery_options() -> dict[str, Any]:
+    """The config's `delivery:` changes (a module overrides this fixture to change them)."""
+    return QUICK_PACING
+
+
+@pytest.fixture
 async def line_bot(
     channel_options: dict[str, Any],
+    delivery_options: dict[str, Any],
     settings: Settings,
     fake: FakeLine,
     database_url: str,
@@ -208,7 +220,10 @@ async def line_bot(
 ) -> AsyncIterator[LineBot]:
     """The whole bot on LINE, as `campaign-bot run` serves it: replies, and the outbox."""
     app, channel, web = await start_line(
-        line_settings(settings, fake, database_url), clock, shipped_engine, **channel_options
+        line_settings(settings, fake, database_url, delivery_options),
+        clock,
+        shipped_engine,
+        **channel_options,
     )
     app.dispatcher.attach("line", channel.messenger, channel.pacer)
     stop = asyncio.Event()
