@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 
 from bot.store.tables import DeliveryRow, RsvpRow
@@ -131,3 +133,22 @@ async def test_the_map_and_the_online_meeting_are_link_buttons_never_text(
     assert links(online)[0] == ("オンラインで参加", ZOOM)
     texts = [shown(m) for m in bot.fake.messages(ALICE)]
     assert [t for t in texts if "http" in t or "%E" in t] == [], "no address in what she reads"
+
+
+async def test_the_day_before_reminder_is_pushed_with_the_card(
+    line_bot: LineBot, clock: FakeClock
+) -> None:
+    bot = line_bot
+    bot.app.calendar_sync.sync(CALENDAR)
+    await bot.register(ALICE)
+    await open_card(bot, ALICE, "学習会")
+    await bot.tap(ALICE, "参加する")
+    before = len(bot.fake.messages(ALICE))
+
+    clock.set(at("2026-12-09", "10:00"))  # the day before, at day_before_at
+    await asyncio.to_thread(bot.app.plan_reminders)
+    received = (await bot.fake.messages_eventually(ALICE, before + 1))[before:]
+    assert all(m.endpoint == "push_message" for m in received), "the outbox pushes"
+    assert all(m.retry_key for m in received)
+    assert any("マイナ保険証 学習会" in shown(m) for m in received)
+    assert any(m.type == "flex" for m in received), "with the event's card"
