@@ -176,10 +176,11 @@ def test_cross_checks_run_when_every_value_is_readable(tmp_path: Path) -> None:
     )
 
 
-# The tuning sets. The holdout files are left out on purpose: a phrasing that happens to equal
-# one of their questions must not make us edit the knowledge base after seeing them (that would
-# be tuning on the holdout); test_holdout.py reports such coincidences instead.
-HOLDOUT_FILES = {"holdout_2026_11.yaml", "holdout_2026_12.yaml", "kana_pairs.yaml"}
+# The tuning sets, and the holdout of 2026-11 with its kana pairs, read while tuning (development
+# sets now: a phrasing that copies one of their questions only inflates their figures). The
+# untouched holdout is left out on purpose: a phrasing that happens to equal one of its questions
+# must not make us edit the knowledge base after seeing it (that would be tuning on it).
+HOLDOUT_FILES = {"holdout_2026_12.yaml"}
 EVALUATION_FILES = sorted(
     path
     for path in (ROOT / "tests" / "fixtures" / "faq").glob("*.yaml")
