@@ -1,5 +1,5 @@
-"""The LINE channel: its registry entry, its web routes, and each member's turn from event
-to answer.
+"""The LINE channel: its web routes, starting and stopping, and each member's turn from
+event to answer (its registry entry is in kind.py, which imports no SDK).
 
 A turn is answered with the event's reply token while it is fresh (a reply is free of the
 monthly quota; LINE takes a token for about a minute, once); when the token is too old or
@@ -67,8 +67,8 @@ class LineChannel:
         concurrency: int = 32,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`texts`: the default language's catalogue, for the few words LINE alone needs
-        (the name of a file's link)."""
+        """`texts`: the default language's catalogue, for the name of a calendar file's link.
+        `reply_token_seconds` and `monotonic` decide when a reply token is too old to try."""
         self._config = config
         self._inbound = inbound
         self._texts = texts
