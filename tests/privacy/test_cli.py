@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import build
+from bot.commands import members
 from bot.config import load_settings
 from bot.domain.deliveries import message_payload
 from bot.domain.members import Member
@@ -169,3 +171,32 @@ def test_purge_deletes_what_is_older_than_the_retention(
             assert [d["age"] for d in session.scalars(select(AuditRow.detail))] == [179]
     finally:
         database.dispose()
+
+
+class Typed(io.StringIO):
+    """What the organiser types at a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("typed", "deleted"), [("n\n", False), ("\n", False), ("y\n", True)])
+def test_forget_asks_at_a_terminal(
+    config: Path,  # noqa: F811
+    clock: FakeClock,
+    sato: int,
+    typed: str,
+    deleted: bool,
+) -> None:
+    app = build(load_settings(config, env=dict(os.environ)), clock=clock)
+    out = io.StringIO()
+    try:
+        done = members.forget(app, f"#{sato}", answer=Typed(typed), out=out)
+        with app.database.session() as session:
+            row = session.get(MemberRow, sato)
+    finally:
+        app.close()
+    assert done is deleted
+    assert "元に戻せません" in out.getvalue()
+    assert row is not None
+    assert (row.channel == FORGOTTEN_CHANNEL) is deleted

@@ -33,9 +33,13 @@ def test_forget_leaves_nothing_that_identifies_the_member(
     clock.set(RALLY.starts_at + timedelta(days=1))  # the rally is over, the study to come
     rally_before, study_before = counts(database, RALLY.slug), counts(database, STUDY.slug)
 
+    with database.unit_of_work() as uow:
+        counted = uow.members.stats().total
     journey.alice.say("/forget")
     assert "元に戻せません" in journey.alice.text
     journey.alice.press("削除する")
+    with database.unit_of_work() as uow:
+        assert uow.members.stats().total == counted - 1, "登録状況 counts her no more"
 
     assert "登録を削除しました" in journey.alice.text
     assert "終わった集会の参加人数（1件）" in journey.alice.text, "she is told what was kept"
