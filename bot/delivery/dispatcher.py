@@ -161,7 +161,7 @@ def _multicasts(
     for (channel, _), rows in shared.items():
         first = messages[rows[0].id]
         if any(messages[row.id] != first for row in rows):
-            log.info("a multicast of %d is sent again as it went first", len(rows))
+            log.info("the %d rows of a multicast render apart now; all get the first's", len(rows))
         units.append(_Multicast(channel, rows, first, shared=True))
     for (channel, _, _), groups in fresh.items():
         size = batches[channel]
@@ -186,11 +186,12 @@ class Dispatcher:
 
     On a channel whose messenger is a `BatchMessenger` (LINE), rows of one purpose and
     reference that render to the same message go in multicasts, one after another, of at most
-    `capabilities.batch_send` members; the rows of a multicast share one retry key, written
-    before it goes, so a retry after a crash is the same request and reaches nobody twice.
-    A channel whose monthly quota is used up (`QuotaExhausted`) sends nothing more until the
-    next month in `timezone` begins, or the dispatcher is made again (a restart); its rows
-    wait in the queue, and `on_quota_exhausted` tells the organisers.
+    `capabilities.batch_send` members (beside, not after, their members' other rows). The rows
+    of a multicast share one retry key, written before it goes, so that a retry after a crash
+    is the same request and reaches nobody twice. A channel whose monthly quota is used up
+    (`QuotaExhausted`) sends nothing more until the next month in `timezone` begins, or the
+    dispatcher is made again (a restart); its rows wait in the queue, and
+    `on_quota_exhausted` tells the organisers.
     """
 
     def __init__(

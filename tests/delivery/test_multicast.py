@@ -6,6 +6,7 @@ in-memory LINE that honours retry keys as LINE does (tests/delivery/line_fakes.p
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,10 +16,10 @@ from sqlalchemy import func, insert, select, update
 
 from bot.config import Settings
 from bot.delivery.dispatcher import Dispatcher, DispatchReport
-from bot.delivery.model import RateLimited, TemporaryFailure
+from bot.delivery.model import RateLimited, Rendered, TemporaryFailure
 from bot.delivery.pacing import Pacer
 from bot.domain.broadcasts import Target
-from bot.domain.deliveries import lane_of, message_payload
+from bot.domain.deliveries import REMINDER, Audience, Later, Pending, lane_of, message_payload
 from bot.domain.messages import Outgoing
 from bot.domain.reminders import QuietHours
 from bot.services import broadcasts
@@ -29,7 +30,7 @@ from bot.store.database import Database
 from bot.store.deliveries import SqlDeliveryQueue
 from bot.store.tables import DeliveryRow, MemberRow
 from bot.texts import Catalogues
-from tests.delivery.conftest import LEASE
+from tests.delivery.conftest import LEASE, Outbox
 from tests.delivery.fakes import FakeMessenger, FakeTime, direct
 from tests.delivery.line_fakes import Call, Crash, FakeLineMessenger, line_id, seed_members
 from tests.fakes.clock import FakeClock
@@ -154,6 +155,29 @@ async def test_a_broadcast_to_1200_line_members_takes_three_multicasts(
         )
     assert sorted(keys.values()) == [200, 500, 500]
     assert set(keys) == set(bench.line.accepted)
+
+
+async def test_a_reminder_to_1200_line_members_takes_three_multicasts(
+    database: Database, clock: FakeClock, settings: Settings, line_users: list[str]
+) -> None:
+    with database.unit_of_work() as uow:
+        uow.outbox.enqueue_audience(
+            REMINDER,
+            "day_before:7",
+            Audience(everyone=True),
+            message_payload(Outgoing("明日10:00 新宿駅西口で署名行動です")),
+            clock.now(),
+            now=clock.now(),
+        )
+        uow.commit()
+    bench = make_bench(database, clock, settings)
+
+    report = await bench.drain()
+
+    assert sizes(bench.line.requests("multicast")) == [500, 500, 200]
+    assert len(bench.line.calls) == 3
+    assert got_it_once(bench.line, line_users)
+    assert (report.multicasts, report.sent) == (3, 1200)
 
 
 async def test_rows_that_render_alike_go_together_and_a_lone_one_is_pushed(
@@ -360,4 +384,66 @@ async def test_a_rate_limited_multicast_waits_and_goes(
     assert (report.multicasts, report.sent, report.retried) == (1, 20, 0)
     assert sizes(line.requests("multicast")) == [20]
     assert bench.time.now >= 2.0, "it waited as LINE asked"
+    assert got_it_once(line, users)
+
+
+class HoldBack:
+    """Renders fixed messages, but one member's rows may not go before `until`."""
+
+    def __init__(self, clock: FakeClock, member_id: int, until: datetime) -> None:
+        self._clock = clock
+        self._member_id = member_id
+        self._until = until
+
+    def render(self, batch: Sequence[Pending]) -> Mapping[int, Rendered]:
+        if self._clock.now() >= self._until:
+            return {}
+        return {
+            pending.id: Later(self._until, "quiet hours")
+            for pending in batch
+            if pending.member_id == self._member_id
+        }
+
+
+async def test_a_multicast_sent_again_waits_for_all_of_its_members(
+    database: Database, outbox: Outbox, clock: FakeClock, settings: Settings
+) -> None:
+    """Its key went nowhere yet (a crash before the call), and one member's row may not go
+    for an hour: none goes. Sent without that member, the key would be used up, and that
+    member's copy, sent with it later, dropped by LINE as a repeat."""
+    users = [line_id(n) for n in range(1, 4)]
+    members = [outbox.member(user, channel="line") for user in users]
+    for member in members:
+        outbox.enqueue(member, "明日10:00 新宿駅西口", purpose=REMINDER, reference="day_before:7")
+    line = FakeLineMessenger()
+
+    def crash(call: Call) -> None:
+        raise Crash
+
+    line.before_call = crash
+    await make_bench(database, clock, settings, line).run_once()
+    clock.advance(LEASE + timedelta(seconds=1))
+    line.before_call = lambda call: None
+    assert members[1].id is not None
+    later = clock.now() + timedelta(hours=1)
+    time = FakeTime()
+    dispatcher = Dispatcher(
+        SqlDeliveryQueue(database.sessions),
+        {"line": line},
+        clock,
+        run_blocking=direct,
+        pacers={"line": Pacer(monotonic=time.monotonic, sleep=time.sleep)},
+        renderer=HoldBack(clock, members[1].id, later),
+        lease=LEASE,
+    )
+
+    held = await time.run(dispatcher.run_once())
+
+    assert (held.claimed, held.deferred, held.sent) == (3, 3, 0)
+    assert line.calls == []
+
+    clock.set(later)
+    sent = await time.run(dispatcher.run_once())
+
+    assert (sent.multicasts, sent.sent) == (1, 3)
     assert got_it_once(line, users)
