@@ -62,3 +62,16 @@ async def test_a_used_token_falls_back_to_a_push(line_bot: LineBot) -> None:
     received = await bot.fake.messages_eventually(HANAKO, 8)
     assert received[-1].endpoint == "push_message"
     assert "使い方" in shown(received[-1])
+
+
+async def test_an_event_first_seen_as_a_redelivery_is_still_answered_free(
+    line_bot: LineBot,
+) -> None:
+    bot = line_bot
+    await bot.register(HANAKO)
+    before = len(bot.fake.messages(HANAKO))
+    missed = bot.fake.text_event(HANAKO, "ヘルプ")  # its first delivery never reached the bot
+    await bot.sender.aredeliver([missed])
+    (answer,) = (await bot.fake.messages_eventually(HANAKO, before + 1))[before:]
+    assert "使い方" in shown(answer)
+    assert answer.endpoint == "reply_message", "LINE still took its token"

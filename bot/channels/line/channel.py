@@ -152,6 +152,8 @@ class LineChannel:
             replies = None
         if replies == []:
             return
+        # Tried even on a redelivered event: LINE may still take its token (a reply is free),
+        # and a refusal costs only the push that would have gone anyway.
         token = event.reply_token
         if token is not None and self._monotonic() - arrived > self._reply_token_seconds:
             log.info(

@@ -40,7 +40,6 @@ class LineEvent:
     incoming: Incoming | None = None
     unblocked: bool = False
     """A follow event from someone who had blocked the account: they are reachable again."""
-    redelivery: bool = False
 
 
 def events_of(body: object) -> list[dict[str, Any]] | None:
@@ -72,15 +71,11 @@ def translate(event: dict[str, Any]) -> LineEvent | None:
     member = MemberRef(CHANNEL, user_id)
     event_id = _string(event.get("webhookEventId"))
     token = _string(event.get("replyToken"))
-    context = event.get("deliveryContext")
-    redelivery = isinstance(context, dict) and context.get("isRedelivery") is True
 
     def turn(incoming: Incoming, *, unblocked: bool = False) -> LineEvent:
         # The core handles an event id once, durably: a redelivery gets no second answer.
         incoming = replace(incoming, event_id=event_id)
-        return LineEvent(
-            Kind.TURN, member, event_id, token, incoming, unblocked=unblocked, redelivery=redelivery
-        )
+        return LineEvent(Kind.TURN, member, event_id, token, incoming, unblocked=unblocked)
 
     if kind == "follow":
         follow = event.get("follow")
@@ -91,7 +86,7 @@ def translate(event: dict[str, Any]) -> LineEvent | None:
         command = "menu" if unblocked else "start"
         return turn(Incoming.from_command(member, command), unblocked=unblocked)
     if kind == "unfollow":
-        return LineEvent(Kind.BLOCKED, member, event_id, None, redelivery=redelivery)
+        return LineEvent(Kind.BLOCKED, member, event_id, None)
     if kind == "message":
         message = event.get("message")
         if not isinstance(message, dict):
