@@ -300,22 +300,27 @@ def _take_run(
             continue
         pending = [row for row in group if row.state in ("queued", "sending")]
         passed |= {row.id for row in pending}
-        sendable = _skip_unsendable(session, pending, _free(now))
-        claimed += _take_group(session, sendable, now, lease)
+        claimed += _take_group(session, pending, now, lease)
     return claimed
 
 
 def _take_group(
-    session: Session, rows: list[Any], now: datetime, lease: timedelta
+    session: Session, pending: list[Any], now: datetime, lease: timedelta
 ) -> list[ClaimedDelivery]:
-    """Claim every row of one shared key, or none (another process holds some of them)."""
-    if not rows:
+    """Claim every unsent row of one shared key, or none (another process holds some of
+    them); rows whose member cannot get it any more are skipped."""
+    if not pending:
         return []
     d = deliveries.c
-    ids = sorted(row.id for row in rows)
-    free = _locked(session, select(d.id).where(d.id.in_(ids), _free(now)))
-    if len(free) != len(ids):
+    free = _locked(session, select(d.id).where(d.id.in_([row.id for row in pending]), _free(now)))
+    if len(free) != len(pending):
         return []
+    # Written only once every row is locked (PostgreSQL): two claims each waiting to write a
+    # row the other has locked would be a deadlock.
+    rows = _skip_unsendable(session, pending, _free(now))
+    if not rows:
+        return []
+    ids = sorted(row.id for row in rows)
     # One statement takes all or nothing: on SQLite, a claim that read the rows before our
     # lock may have taken some meanwhile; on PostgreSQL they are locked by now.
     other = deliveries.alias("other")
