@@ -63,7 +63,7 @@ def accepted_multicasts(fake: FakeLine) -> int:
     return sum(1 for request in fake.requests("multicast") if request.status == 200)
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 def test_a_sigkill_between_multicasts_delivers_nobody_twice(
     database: Database, database_url: str, tmp_path: Path
 ) -> None:
@@ -84,7 +84,7 @@ def test_a_sigkill_between_multicasts_delivers_nobody_twice(
 
         first = LineWorker("bot-0", tmp_path, *args, "--slow-record=60")
         try:
-            first.ready()
+            first.ready(timeout=90)
             first.go()
             deadline = time.monotonic() + 30
             while accepted_multicasts(fake) < 1:
@@ -97,7 +97,7 @@ def test_a_sigkill_between_multicasts_delivers_nobody_twice(
 
         second = LineWorker("bot-1", tmp_path, *args)
         try:
-            second.ready()
+            second.ready(timeout=90)
             second.go()
             wait_until_done(database, timeout=60)
             report = second.finish()
