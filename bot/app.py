@@ -520,12 +520,16 @@ async def serve(
             "no channel is enabled: turn one on in the config (channels.telegram.enabled), "
             "or chat in the terminal with --channel console"
         )
+    kinds = [_kind(name, registry) for name in names]
+    for entry in kinds:
+        missing = entry.missing(app.settings)
+        if missing:
+            raise StartupError(f"{missing}; set it, or run without {entry.name}")
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        kinds = [_kind(name, registry) for name in names]
         async with channels_running(app, kinds) as running:
             app.start_jobs()
             try:

@@ -316,6 +316,19 @@ async def test_serve_refuses_before_starting_anything_without_a_secret(
     assert not app.scheduler.running
 
 
+async def test_a_channel_asked_for_by_name_without_its_secret_is_refused_too(
+    settings: Settings, fake: FakeTelegram, database_url: str
+) -> None:
+    configured = telegram_settings(settings, fake, database_url)
+    app = build(replace(configured, secrets=Secrets(database_url=database_url)))
+    try:
+        with pytest.raises(StartupError, match="TELEGRAM_BOT_TOKEN is not set"):
+            await serve(app, asyncio.Event(), channels=["telegram"])
+    finally:
+        app.close()
+    assert fake.requests() == []
+
+
 async def test_polling_needs_no_web_server(
     settings: Settings, fake: FakeTelegram, database_url: str
 ) -> None:
