@@ -24,7 +24,7 @@ from bot.domain.events import (
 )
 from bot.domain.members import Member
 from bot.domain.privacy import Cutoffs, Forgotten, MemberData, Purged
-from bot.domain.reminders import Applied, PlanMember, PlanOccurrence, Reminder, Stored
+from bot.domain.reminders import Applied, Batch, PlanMember, PlanOccurrence, Stored
 
 
 class Clock(Protocol):
@@ -295,7 +295,7 @@ class ReminderStore(Protocol):
 
     def apply(
         self,
-        planned: list[Reminder],
+        planned: list[Batch],
         stored: list[Stored],
         reasons: Mapping[tuple[int, str], str],
         now: datetime,

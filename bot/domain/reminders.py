@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -194,21 +194,63 @@ class Reminder:
     month: str | None = None
     """For a digest: the month it lists, "2026-12"."""
 
-    def moved_to(self, due_at: datetime) -> Reminder:
-        """The same reminder at another moment (as `dataclasses.replace`, without its cost
-        for the tens of thousands a daily cap moves)."""
-        return Reminder(
-            self.member_id,
+
+@dataclass(frozen=True)
+class Batch:
+    """Reminders alike but for their member: the same kind, reference and moment for each of
+    `member_ids`, one outbox row each. Planning works on these (a few dozen for ten thousand
+    members), not on one object per reminder."""
+
+    kind: ReminderKind
+    reference: str
+    due_at: datetime
+    occurrence_id: int | None
+    before: datetime
+    member_ids: list[int]
+    expect_rsvp: frozenset[RsvpStatus] = frozenset()
+    unanswered: bool = False
+    slug: str = ""
+    month: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.member_ids)
+
+    def with_members(self, member_ids: list[int], due_at: datetime | None = None) -> Batch:
+        """The same reminder for `member_ids` (at `due_at`, if given)."""
+        return Batch(
             self.kind,
             self.reference,
-            due_at,
+            self.due_at if due_at is None else due_at,
             self.occurrence_id,
             self.before,
+            member_ids,
             self.expect_rsvp,
             self.unanswered,
             self.slug,
             self.month,
         )
+
+    def reminders(self) -> list[Reminder]:
+        return [
+            Reminder(
+                member_id,
+                self.kind,
+                self.reference,
+                self.due_at,
+                self.occurrence_id,
+                self.before,
+                self.expect_rsvp,
+                self.unanswered,
+                self.slug,
+                self.month,
+            )
+            for member_id in self.member_ids
+        ]
+
+
+def reminders_of(batches: Iterable[Batch]) -> list[Reminder]:
+    """One `Reminder` per member of each batch."""
+    return [reminder for batch in batches for reminder in batch.reminders()]
 
 
 _DURATIONS = ("same_day_before", "invite_ahead", "nudge_before")
@@ -249,13 +291,20 @@ REVIVABLE = frozenset({SKIP_REPLANNED, SKIP_RSVP_CHANGED, SKIP_EVENT_CANCELLED, 
 
 @dataclass(frozen=True)
 class Stored:
-    id: int
-    member_id: int
+    """Reminders in the outbox alike but for the member: the same reference, state, skip
+    reason, time and occurrence. `ids[i]` is the row of `member_ids[i]`."""
+
     reference: str
     state: str
     skip_reason: str | None
     due_at: datetime
     occurrence_id: int | None
+    ids: Sequence[int]
+    member_ids: Sequence[int]
+
+    def rows(self) -> dict[int, int]:
+        """Member -> the id of their row."""
+        return dict(zip(self.member_ids, self.ids, strict=True))
 
 
 @dataclass(frozen=True)
@@ -308,15 +357,15 @@ def digest_reference(slug: str, month: str) -> str:
 
 @dataclass(frozen=True)
 class OutboxState:
-    """What the outbox already holds, as planning needs it.
+    """What the outbox already holds, as planning needs it, by reference.
 
-    `kept`: (member, reference) of reminders that may not be planned again (sent, being sent,
-    failed, or skipped for a reason that stands). `queued`: (member, reference) of reminders
-    still waiting (planning keeps or moves them). `other_pushes`: the member's non-
+    `kept`: reference -> members with a reminder that may not be planned again (sent, being
+    sent, failed, or skipped for a reason that stands). `queued`: reference -> members whose
+    reminder is still waiting (planning keeps or moves it). `other_pushes`: the member's non-
     transactional pushes that are not reminders planned here, by local day."""
 
-    kept: frozenset[tuple[int, str]] = frozenset()
-    queued: frozenset[tuple[int, str]] = frozenset()
+    kept: Mapping[str, Collection[int]] = field(default_factory=dict)
+    queued: Mapping[str, Collection[int]] = field(default_factory=dict)
     other_pushes: Mapping[tuple[int, date], int] = field(default_factory=dict)
 
 
@@ -325,14 +374,14 @@ def outbox_state(
 ) -> OutboxState:
     """What planning must know of the reminders stored: those waiting, and those it may not
     plan again (sent, being sent, failed, or skipped for a reason that still stands)."""
-    kept, queued = set(), set()
-    for row in stored:
-        key = (row.member_id, row.reference)
-        if row.state == "queued":
-            queued.add(key)
-        elif not (row.state == "skipped" and row.skip_reason in REVIVABLE):
-            kept.add(key)
-    return OutboxState(frozenset(kept), frozenset(queued), dict(other_pushes))
+    kept: dict[str, set[int]] = defaultdict(set)
+    queued: dict[str, set[int]] = defaultdict(set)
+    for group in stored:
+        if group.state == "queued":
+            queued[group.reference].update(group.member_ids)
+        elif not (group.state == "skipped" and group.skip_reason in REVIVABLE):
+            kept[group.reference].update(group.member_ids)
+    return OutboxState(dict(kept), dict(queued), dict(other_pushes))
 
 
 def plan(
@@ -351,20 +400,39 @@ def plan(
     `answers`: (occurrence id, member id) -> the member's answer. The horizon ends with a day,
     so that the daily cap weighs every reminder of a day against each other, in one run.
     """
+    return reminders_of(plan_batches(occurrences, members, answers, outbox, book, now, until=until))
+
+
+def plan_batches(
+    occurrences: Iterable[PlanOccurrence],
+    members: Iterable[PlanMember],
+    answers: Mapping[tuple[int, int], RsvpStatus],
+    outbox: OutboxState,
+    book: PolicyBook,
+    now: datetime,
+    *,
+    until: datetime | None = None,
+) -> list[Batch]:
+    """`plan`, as batches of reminders alike but for the member: what the planner writes."""
     if not book.enabled:
         return []
     last = _end_of_day(until, book.zone) if until is not None else None
     reachable = [m for m in members if m.subscribed and m.reachable]
-    by_id = {m.id: m for m in reachable}
-    attending: dict[int, list[PlanMember]] = defaultdict(list)
+    everyone = _unique_ids(m.id for m in reachable)
+    open_ids = set(everyone)
+    narrow = {m.id for m in reachable if m.scope is not Scope.ALL}  # big actions only
+    attending: dict[int, list[int]] = defaultdict(list)
+    answered: dict[int, set[int]] = defaultdict(set)
     for (occurrence_id, member_id), status in answers.items():
-        if status in ATTENDING and member_id in by_id:
-            attending[occurrence_id].append(by_id[member_id])
-    by_region: dict[str, list[PlanMember]] = defaultdict(list)
+        answered[occurrence_id].add(member_id)
+        if status in ATTENDING and member_id in open_ids:
+            attending[occurrence_id].append(member_id)
+    by_region: dict[str, list[int]] = defaultdict(list)
     for member in reachable:
         for region in member.regions:
-            by_region[region].append(member)
-    candidates: list[Reminder] = []
+            by_region[region].append(member.id)
+    audiences: dict[frozenset[str], list[int]] = {}
+    candidates: list[Batch] = []
     digests: dict[tuple[str, str], PlanOccurrence] = {}
     for occurrence in occurrences:
         if occurrence.cancelled or occurrence.starts_at <= now:
@@ -377,17 +445,36 @@ def plan(
             month = occurrence.starts_at.astimezone(book.zone).strftime("%Y-%m")
             digests.setdefault((occurrence.slug, month), occurrence)
             continue
-        audience = (
-            reachable
-            if occurrence.everyone
-            else _unique(m for r in sorted(occurrence.regions) for m in by_region.get(r, ()))
-        )
+        if occurrence.everyone:
+            audience = everyone
+        elif occurrence.regions in audiences:
+            audience = audiences[occurrence.regions]
+        else:
+            audience = audiences[occurrence.regions] = _unique_ids(
+                i for r in sorted(occurrence.regions) for i in by_region.get(r, ())
+            )
         candidates.extend(
-            _unanswered(occurrence, policy, audience, answers, outbox, book, now, last)
+            _unanswered(
+                occurrence,
+                policy,
+                audience,
+                answered.get(occurrence.id, set()),
+                narrow,
+                outbox,
+                book,
+                now,
+                last,
+            )
         )
     for (slug, month), first in digests.items():
         candidates.extend(_digest(slug, month, first, reachable, outbox, book, now, last))
-    wanted = [c for c in candidates if (c.member_id, c.reference) not in outbox.kept]
+    wanted: list[Batch] = []
+    for batch in candidates:
+        kept = outbox.kept.get(batch.reference)
+        if kept:
+            batch = batch.with_members([i for i in batch.member_ids if i not in kept])
+        if batch.member_ids:
+            wanted.append(batch)
     return _capped(wanted, outbox, book, last)
 
 
@@ -402,11 +489,9 @@ def _by(due: datetime | None, last: datetime | None) -> datetime | None:
     return due if due is not None and (last is None or due < last) else None
 
 
-def _unique(members: Iterable[PlanMember]) -> list[PlanMember]:
-    seen: dict[int, PlanMember] = {}
-    for member in members:
-        seen.setdefault(member.id, member)
-    return list(seen.values())
+def _unique_ids(ids: Iterable[int]) -> list[int]:
+    """`ids` without repeats, in the order first seen."""
+    return list(dict.fromkeys(ids))
 
 
 def _wants(member: PlanMember, occurrence: PlanOccurrence) -> bool:
@@ -416,13 +501,15 @@ def _wants(member: PlanMember, occurrence: PlanOccurrence) -> bool:
 def _attending(
     occurrence: PlanOccurrence,
     policy: ReminderPolicy,
-    attending: list[PlanMember],
+    attending: list[int],
     book: PolicyBook,
     now: datetime,
     last: datetime | None,
-) -> Iterable[Reminder]:
+) -> list[Batch]:
     """The day before and on the day, to members who said 参加 or 未定, wherever they live and
     whatever their scope: they asked to come."""
+    if not attending:
+        return []
     zone, start = book.zone, occurrence.starts_at
     same_day = day_before = None
     if policy.same_day_before is not None:
@@ -434,26 +521,23 @@ def _attending(
         day_before = _allowed_now(book.quiet.before(ideal, zone), now, book, start)
     if day_before is not None and same_day is not None and day_before > same_day - GAP:
         day_before = None  # so late it would come with the on-the-day one, which says it all
-    moments = [
-        (kind, due)
+    return [
+        Batch(
+            kind,
+            reference(kind, occurrence.id),
+            due,
+            occurrence.id,
+            before=start,
+            member_ids=list(attending),
+            expect_rsvp=ATTENDING,
+            slug=occurrence.slug,
+        )
         for kind, due in (
             (ReminderKind.DAY_BEFORE, _by(day_before, last)),
             (ReminderKind.SAME_DAY, _by(same_day, last)),
         )
         if due is not None
     ]
-    for member in attending:
-        for kind, due in moments:
-            yield Reminder(
-                member.id,
-                kind,
-                reference(kind, occurrence.id),
-                due,
-                occurrence.id,
-                before=start,
-                expect_rsvp=ATTENDING,
-                slug=occurrence.slug,
-            )
 
 
 def _allowed_now(
@@ -470,16 +554,18 @@ def _allowed_now(
 def _unanswered(
     occurrence: PlanOccurrence,
     policy: ReminderPolicy,
-    audience: list[PlanMember],
-    answers: Mapping[tuple[int, int], RsvpStatus],
+    audience: list[int],
+    answered: Collection[int],
+    narrow: Collection[int],
     outbox: OutboxState,
     book: PolicyBook,
     now: datetime,
     last: datetime | None,
-) -> Iterable[Reminder]:
-    """One invitation when published (if far enough ahead), and at most one nudge."""
+) -> list[Batch]:
+    """One invitation when published (if far enough ahead), and at most one nudge, to the
+    members of `audience` who have not answered (of those in `narrow`, for big actions only)."""
     if not occurrence.rsvp_enabled:
-        return
+        return []
     zone, start = book.zone, occurrence.starts_at
     closes = min(start, occurrence.answers_close_at or start)
     invitation: datetime | None = None
@@ -499,35 +585,44 @@ def _unanswered(
             nudge = None  # so soon after the invitation it would be a second one
     invitation, nudge = _by(invitation, last), _by(nudge, last)
     if invitation is None and nudge is None:
-        return
-    invite_ref = reference(ReminderKind.INVITATION, occurrence.id)
-    nudge_ref = reference(ReminderKind.NUDGE, occurrence.id)
-    big = occurrence.kind in BIG_KINDS
-    for member in audience:
-        if (occurrence.id, member.id) in answers or not (big or member.scope is Scope.ALL):
-            continue
-        if invitation is not None and (fresh or (member.id, invite_ref) in outbox.queued):
-            yield Reminder(
-                member.id,
+        return []
+    ids = [i for i in audience if i not in answered] if answered else audience
+    if narrow and occurrence.kind not in BIG_KINDS:
+        ids = [i for i in ids if i not in narrow]
+    batches: list[Batch] = []
+    if invitation is not None:
+        invite_ref = reference(ReminderKind.INVITATION, occurrence.id)
+        if not fresh:
+            queued = outbox.queued.get(invite_ref, ())
+            invited = [i for i in ids if i in queued] if queued else []
+        else:
+            invited = list(ids)
+        batches.append(
+            Batch(
                 ReminderKind.INVITATION,
                 invite_ref,
                 invitation,
                 occurrence.id,
                 before=closes,
+                member_ids=invited,
                 unanswered=True,
                 slug=occurrence.slug,
             )
-        if nudge is not None:
-            yield Reminder(
-                member.id,
+        )
+    if nudge is not None:
+        batches.append(
+            Batch(
                 ReminderKind.NUDGE,
-                nudge_ref,
+                reference(ReminderKind.NUDGE, occurrence.id),
                 nudge,
                 occurrence.id,
                 before=closes,
+                member_ids=list(ids),
                 unanswered=True,
                 slug=occurrence.slug,
             )
+        )
+    return batches
 
 
 def _digest(
@@ -539,7 +634,7 @@ def _digest(
     book: PolicyBook,
     now: datetime,
     last: datetime | None,
-) -> Iterable[Reminder]:
+) -> list[Batch]:
     """The month's digest of a recurring event, on the 1st (or, the first month it is
     announced, as soon as it is published)."""
     zone = book.zone
@@ -548,49 +643,74 @@ def _digest(
     due = book.quiet.after(max(first_day, now), zone)
     ref = digest_reference(slug, month)
     if due >= first.starts_at or _by(due, last) is None:
-        return  # nothing of the month is left to announce by then, or not yet
+        return []  # nothing of the month is left to announce by then, or not yet
     late = now - max(first_day, first.published_at) > book.invite_within
     audience = members if first.everyone else [m for m in members if m.regions & first.regions]
-    for member in audience:
-        if not _wants(member, first):
-            continue
-        if late and (member.id, ref) not in outbox.queued:
-            continue
-        yield Reminder(
-            member.id,
+    queued = outbox.queued.get(ref, ())
+    ids = _unique_ids(
+        member.id
+        for member in audience
+        if _wants(member, first) and not (late and member.id not in queued)
+    )
+    return [
+        Batch(
             ReminderKind.DIGEST,
             ref,
             due,
             None,
             before=first.starts_at,
+            member_ids=ids,
             slug=slug,
             month=month,
         )
+    ]
 
 
 def _capped(
-    wanted: list[Reminder], outbox: OutboxState, book: PolicyBook, last: datetime | None
-) -> list[Reminder]:
+    wanted: list[Batch], outbox: OutboxState, book: PolicyBook, last: datetime | None
+) -> list[Batch]:
     """At most `daily_cap` pushes per member and local day; the most useful kinds first, the
-    others moved to a later day while they still make sense, else left out."""
-    used: dict[tuple[int, date], int] = defaultdict(int, outbox.other_pushes)
+    others moved to a later day while they still make sense, else left out.
+
+    A member's reminders are weighed in the order (kind's priority, due time), those alike in
+    both in the order planned; the order between members does not matter, each has days of
+    their own: so a batch at a time, in that order, each member in turn."""
+    used: dict[date, dict[int, int]] = defaultdict(dict)
+    for (member_id, day), count in outbox.other_pushes.items():
+        used[day][member_id] = count
     days, cap = _Days(book), book.daily_cap
-    kept: list[Reminder] = []
-    for reminder in sorted(wanted, key=lambda r: (PRIORITY[r.kind], r.due_at, r.member_id)):
-        due: datetime | None = reminder.due_at
-        movable = reminder.kind not in TIED
-        for _ in range(3):
-            assert due is not None
-            day = (reminder.member_id, days.local(due))
-            if used[day] < cap:
-                used[day] += 1
-                kept.append(reminder if due == reminder.due_at else reminder.moved_to(due))
-                break
-            if not movable:
-                break
-            due = days.next_allowed(due, last)
-            if due is None or due >= reminder.before:
-                break
+    kept: list[Batch] = []
+    for batch in sorted(wanted, key=lambda b: (PRIORITY[b.kind], b.due_at)):
+        moments = [batch.due_at]
+        if batch.kind not in TIED:  # up to two following mornings, while still before
+            due: datetime | None = batch.due_at
+            while len(moments) < 3:
+                assert due is not None
+                due = days.next_allowed(due, last)
+                if due is None or due >= batch.before:
+                    break
+                moments.append(due)
+        counters = [used[days.local(moment)] for moment in moments]
+        placed: list[list[int]] = [[] for _ in moments]
+        if len(moments) == 1:
+            counts, into = counters[0], placed[0]
+            for member_id in batch.member_ids:
+                count = counts.get(member_id, 0)
+                if count < cap:
+                    counts[member_id] = count + 1
+                    into.append(member_id)
+        else:
+            tries = list(zip(counters, placed, strict=True))
+            for member_id in batch.member_ids:
+                for counts, into in tries:
+                    count = counts.get(member_id, 0)
+                    if count < cap:
+                        counts[member_id] = count + 1
+                        into.append(member_id)
+                        break
+        for moment, ids in zip(moments, placed, strict=True):
+            if ids:
+                kept.append(batch.with_members(ids, moment))
     return kept
 
 

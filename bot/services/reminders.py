@@ -4,18 +4,23 @@ timer. Everything planned is in the database at once; nothing waits in memory.""
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.campaign import Campaign
+from bot.domain.events import RsvpStatus
 from bot.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from bot.domain.reminders import (
     Applied,
+    Batch,
+    PlanOccurrence,
     PolicyBook,
     Reminder,
     Stored,
     outbox_state,
-    plan,
+    plan_batches,
+    reminders_of,
     skip_reason,
 )
 
@@ -68,7 +73,8 @@ class ReminderPlanner:
         """What planning `days` ahead would have in the outbox (nothing is written)."""
         now = self._clock.now()
         with self._units_of_work() as uow:
-            planned, _, _ = self._wanted(uow, now, timedelta(days=days))
+            batches, _, _ = self._wanted(uow, now, timedelta(days=days))
+            planned = reminders_of(batches)
             titles = {o.id: o.title for o in uow.reminders.occurrences(now, self._everywhere)}
             labels = uow.reminders.labels({r.member_id for r in planned})
         return [
@@ -82,7 +88,7 @@ class ReminderPlanner:
 
     def _wanted(
         self, uow: UnitOfWork, now: datetime, ahead: timedelta
-    ) -> tuple[list[Reminder], list[Stored], dict[tuple[int, str], str]]:
+    ) -> tuple[list[Batch], list[Stored], Mapping[tuple[int, str], str]]:
         store = uow.reminders
         occurrences = store.occurrences(now, self._everywhere)
         ids = [o.id for o in occurrences]
@@ -92,23 +98,53 @@ class ReminderPlanner:
         day = timedelta(days=1)
         other = store.other_pushes(now - day, now + ahead + 2 * day, self._book.zone)
         outbox = outbox_state(stored, other)
-        planned = plan(occurrences, members, answers, outbox, self._book, now, until=now + ahead)
-        by_id = {o.id: o for o in occurrences}
-        subscribed = {m.id for m in members}
-        reasons = {
-            (row.member_id, row.reference): skip_reason(
-                (row.member_id, row.reference),
-                row,
-                by_id.get(row.occurrence_id or -1),
-                answers,
-                subscribed,
-            )
-            for row in stored
-            if row.state == "queued"
-        }
+        planned = plan_batches(
+            occurrences, members, answers, outbox, self._book, now, until=now + ahead
+        )
+        reasons = _SkipReasons(stored, occurrences, answers, {m.id for m in members})
         return planned, stored, reasons
 
     def _plan(self, uow: UnitOfWork, now: datetime) -> Applied:
         uow.reminders.lock()
         planned, stored, reasons = self._wanted(uow, now, self._plan_ahead)
         return uow.reminders.apply(planned, stored, reasons, now)
+
+
+class _SkipReasons(Mapping[tuple[int, str], str]):
+    """(member, reference) of each queued reminder -> why it is skipped should planning leave
+    it out: worked out when asked, for the few left out, not for the tens of thousands kept."""
+
+    def __init__(
+        self,
+        stored: list[Stored],
+        occurrences: list[PlanOccurrence],
+        answers: Mapping[tuple[int, int], RsvpStatus],
+        subscribed: Collection[int],
+    ) -> None:
+        self._stored = stored
+        self._occurrences = {o.id: o for o in occurrences}
+        self._answers = answers
+        self._subscribed = subscribed
+        self._queued: dict[tuple[int, str], Stored] | None = None
+
+    @property
+    def _rows(self) -> dict[tuple[int, str], Stored]:
+        if self._queued is None:
+            self._queued = {
+                (member_id, group.reference): group
+                for group in self._stored
+                if group.state == "queued"
+                for member_id in group.member_ids
+            }
+        return self._queued
+
+    def __getitem__(self, key: tuple[int, str]) -> str:
+        row = self._rows[key]
+        occurrence = self._occurrences.get(row.occurrence_id or -1)
+        return skip_reason(key, row, occurrence, self._answers, self._subscribed)
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)

@@ -1,20 +1,24 @@
 """Reminders in the database: what planning reads, and writing its plan into the outbox.
 
-A plan is applied in a constant number of statements whatever its size: one INSERT for the
-new reminders (the outbox's unique key (purpose, reference, member) refuses a second of the
-same kind for the same member and occurrence), one UPDATE batch for those whose time moved or
-that are wanted again, one for those no longer wanted (skipped with a reason, never sent).
+A plan is applied in a few statements whatever the number of members: the new reminders in
+one INSERT (PostgreSQL; SQLite: one per batch of reminders alike but for the member), the
+outbox's unique key (purpose, reference, member) refusing a second of the same kind for the
+same member and occurrence; one UPDATE batch for those whose time moved or that are wanted
+again, one for those no longer wanted (skipped with a reason, never sent). What is stored is
+read back a group of alike rows at a time, their ids and members aggregated by the database.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, or_, select, text, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,15 +29,15 @@ from bot.domain.reminders import (
     REVIVABLE,
     SKIP_REPLANNED,
     Applied,
+    Batch,
     PlanMember,
     PlanOccurrence,
-    Reminder,
     ReminderKind,
     Stored,
     decode_overrides,
 )
 from bot.store.dialect import among
-from bot.store.outbox import about_values, fan_out
+from bot.store.outbox import about_values, expect_rsvp_column, fan_out
 from bot.store.repositories import scope_of
 from bot.store.tables import (
     DeliveryRow,
@@ -136,7 +140,7 @@ class SqlReminderStore:
                 m.subscription == Subscription.SUBSCRIBED.value, m.unreachable_at.is_(None)
             )
         ).all()
-        regions: dict[int, set[str]] = {}
+        regions: dict[int, set[str]] = defaultdict(set)
         for member_id, region in self._session.execute(
             select(member_regions.c.member_id, member_regions.c.region)
             .join(members, members.c.id == member_regions.c.member_id)
@@ -145,23 +149,26 @@ class SqlReminderStore:
                 members.c.unreachable_at.is_(None),
             )
         ):
-            regions.setdefault(member_id, set()).add(region)
+            regions[member_id].add(region)
+        scopes = {stored: scope_of(stored) for stored in {scope for _, scope in rows}}
+        nowhere: frozenset[str] = frozenset()
         return [
             PlanMember(
-                id=row.id,
-                regions=frozenset(regions.get(row.id, ())),
-                scope=scope_of(row.notify_scope),
+                id=member_id,
+                regions=frozenset(regions[member_id]) if member_id in regions else nowhere,
+                scope=scopes[scope],
             )
-            for row in rows
+            for member_id, scope in rows
         ]
 
     def answers(self, occurrence_ids: Collection[int]) -> dict[tuple[int, int], RsvpStatus]:
         if not occurrence_ids:
             return {}
         r = rsvps.c
+        status = {s.value: s for s in RsvpStatus}
         return {
-            (row.occurrence_id, row.member_id): RsvpStatus(row.status)
-            for row in self._session.execute(
+            (occurrence_id, member_id): status[answer]
+            for occurrence_id, member_id, answer in self._session.execute(
                 select(r.occurrence_id, r.member_id, r.status).where(
                     r.occurrence_id.in_(sorted(occurrence_ids))
                 )
@@ -169,21 +176,43 @@ class SqlReminderStore:
         }
 
     def stored(self, occurrence_ids: Collection[int], now: datetime) -> list[Stored]:
-        """The reminders already in the outbox for these occurrences, and recent digests."""
+        """The reminders already in the outbox for these occurrences, and recent digests: a
+        group per (reference, state, reason, time), its rows' ids and members aggregated by
+        the database (tens of thousands of rows, a few dozen groups)."""
         d = deliveries.c
         about = [d.reference.like(f"{ReminderKind.DIGEST.value}:%")]
         if occurrence_ids:
             about.append(d.occurrence_id.in_(sorted(occurrence_ids)))
+        alike = (d.reference, d.state, d.skip_reason, d.due_at, d.occurrence_id)
+        postgres = self._dialect == "postgresql"
+        ids: ColumnElement[Any]
+        member_ids: ColumnElement[Any]
+        if postgres:  # both in the order of the ids, so that they pair up
+            ids = func.array_agg(aggregate_order_by(d.id, d.id))
+            member_ids = func.array_agg(aggregate_order_by(d.member_id, d.id))
+        else:  # one pass over the group's rows feeds both: they pair up
+            ids, member_ids = func.group_concat(d.id), func.group_concat(d.member_id)
         rows = self._session.execute(
-            select(
-                d.id, d.member_id, d.reference, d.state, d.skip_reason, d.due_at, d.occurrence_id
-            ).where(
+            select(*alike, ids.label("ids"), member_ids.label("member_ids"))
+            .where(
                 d.purpose == REMINDER,
                 or_(*about),
                 or_(d.occurrence_id.is_not(None), d.due_at >= now - LOOK_AHEAD),
             )
+            .group_by(*alike)
         ).all()
-        return [Stored(*row) for row in rows]
+        return [
+            Stored(
+                reference=row.reference,
+                state=row.state,
+                skip_reason=row.skip_reason,
+                due_at=row.due_at,
+                occurrence_id=row.occurrence_id,
+                ids=row.ids if postgres else _integers(row.ids),
+                member_ids=row.member_ids if postgres else _integers(row.member_ids),
+            )
+            for row in rows
+        ]
 
     def other_pushes(
         self, since: datetime, until: datetime, zone: tzinfo
@@ -228,59 +257,138 @@ class SqlReminderStore:
             )
             self._locked = True
 
-    def _insert(
-        self, condition: ColumnElement[bool], payload: dict[str, Any], constants: dict[str, Any]
-    ) -> int:
-        """Queue new reminders: under the planning lock, as plain INSERTs (they were read
-        missing); should one exist after all, that statement is done again keeping it."""
-        if not self._locked:
-            return fan_out(self._session, condition, payload, constants)
-        try:
-            with self._session.begin_nested():
-                return fan_out(self._session, condition, payload, constants, new=True)
-        except IntegrityError:
-            log.warning("a reminder planned as new was in the outbox already; kept it")
-            return fan_out(self._session, condition, payload, constants)
+    def _insert(self, batches: list[Batch], now: datetime) -> int:
+        """Queue new reminders, in one statement whatever their number.
+
+        PostgreSQL, under the planning lock: a plain INSERT of every row (they were read
+        missing); should one exist after all, or its member be gone, that is done again
+        keeping what exists, an INSERT ... SELECT per batch. SQLite (one writer): one INSERT
+        executed for each row, keeping what exists and leaving out members who are gone."""
+        if self._dialect == "sqlite":
+            return self._insert_sqlite(batches, now)
+        if self._locked:
+            try:
+                with self._session.begin_nested():
+                    return self._insert_new_postgres(batches, now)
+            except IntegrityError:
+                log.warning("a reminder planned as new was in the outbox already; kept it")
+        queued = 0
+        for batch in batches:
+            payload, constants = _payload(batch), _constants(batch, now)
+            ids = batch.member_ids
+            for start in range(0, len(ids), FAN_OUT_CHUNK):
+                chunk = among(members.c.id, ids[start : start + FAN_OUT_CHUNK], self._dialect)
+                queued += fan_out(self._session, chunk, payload, constants)
+        return queued
+
+    def _insert_sqlite(self, batches: list[Batch], now: datetime) -> int:
+        """An INSERT ... SELECT per batch, its members sent as one JSON array (not one bound
+        value each): as `fan_out`, a member who is gone is left out and an existing row kept."""
+        dialect = self._session.get_bind().dialect
+        # The values as SQLAlchemy would bind them: datetimes as its text, in UTC.
+        when = deliveries.c.due_at.type.dialect_impl(dialect).bind_processor(dialect)
+        as_json = deliveries.c.payload.type.dialect_impl(dialect).bind_processor(dialect)
+        assert when is not None
+        assert as_json is not None
+        lane, created = int(lane_of(REMINDER)), when(now)
+        connection = self._session.connection()
+        queued = 0
+        for batch in batches:
+            result = connection.exec_driver_sql(
+                _INSERT_SQLITE,
+                (
+                    REMINDER,
+                    batch.reference,
+                    as_json(_payload(batch)),
+                    lane,
+                    batch.occurrence_id,
+                    expect_rsvp_column(About(expect_rsvp=batch.expect_rsvp)),
+                    when(batch.due_at),
+                    created,
+                    json.dumps(batch.member_ids),
+                ),
+            )
+            queued += result.rowcount
+        return queued
+
+    def _insert_new_postgres(self, batches: list[Batch], now: datetime) -> int:
+        """Every row of `batches` in one INSERT, from arrays sent in binary: a row per member,
+        the columns it shares with its batch joined in (JSON parsed once a batch). Checked
+        by the database (the unique key, the members' and occurrences' foreign keys); no
+        member is read again: the planner has just read them under its lock."""
+        member_ids: list[int] = []
+        numbers: list[int] = []
+        for number, batch in enumerate(batches, start=1):
+            member_ids.extend(batch.member_ids)
+            numbers.extend([number] * len(batch.member_ids))
+        result = self._session.connection().exec_driver_sql(
+            _INSERT_NEW_POSTGRES,
+            (
+                [b.reference for b in batches],
+                [json.dumps(_payload(b)) for b in batches],
+                [b.occurrence_id for b in batches],
+                [expect_rsvp_column(About(expect_rsvp=b.expect_rsvp)) for b in batches],
+                [b.due_at for b in batches],
+                REMINDER,
+                int(lane_of(REMINDER)),
+                now,
+                member_ids,
+                numbers,
+            ),
+        )
+        return int(result.rowcount)
 
     def apply(
         self,
-        planned: list[Reminder],
+        planned: list[Batch],
         stored: list[Stored],
         reasons: Mapping[tuple[int, str], str],
         now: datetime,
     ) -> Applied:
         """Make the outbox hold `planned`: insert, move, revive; skip queued reminders no
         longer planned, with `reasons[(member, reference)]` (default: no longer planned)."""
-        by_key = {(row.member_id, row.reference): row for row in stored}
-        # The same reminder (kind, occurrence, time) for many members is one INSERT ... SELECT.
-        new: dict[tuple[Any, ...], list[Reminder]] = defaultdict(list)
+        by_reference: dict[str, list[tuple[Stored, dict[int, int]]]] = defaultdict(list)
+        for group in stored:
+            by_reference[group.reference].append((group, group.rows()))
+        new: list[Batch] = []
         moves: list[dict[str, Any]] = []
         revivals: list[dict[str, Any]] = []
-        wanted: set[tuple[int, str]] = set()
-        for reminder in planned:
-            key = (reminder.member_id, reminder.reference)
-            wanted.add(key)
-            row = by_key.get(key)
-            if row is None:
-                new[_same_row_but_member(reminder)].append(reminder)
-            elif row.state == "queued":
-                if row.due_at != reminder.due_at and not (
-                    row.due_at <= now and reminder.due_at <= now
-                ):
-                    moves.append({"row_id": row.id, "new_due": reminder.due_at})
-            elif row.state == "skipped" and row.skip_reason in REVIVABLE:
-                revivals.append({"row_id": row.id, "new_due": reminder.due_at})
+        wanted: dict[str, set[int]] = defaultdict(set)
+        for batch in planned:
+            wanted[batch.reference].update(batch.member_ids)
+            groups = by_reference.get(batch.reference)
+            if not groups:
+                new.append(batch)
+                continue
+            due, found = batch.due_at, 0
+            for group, rows in groups:
+                if group.state == "queued":
+                    if group.due_at == due or (group.due_at <= now and due <= now):
+                        found += sum(1 for m in batch.member_ids if m in rows)
+                        continue
+                    changes = moves
+                elif group.state == "skipped" and group.skip_reason in REVIVABLE:
+                    changes = revivals
+                else:
+                    found += sum(1 for m in batch.member_ids if m in rows)
+                    continue
+                these = [{"row_id": rows[m], "new_due": due} for m in batch.member_ids if m in rows]
+                changes.extend(these)
+                found += len(these)
+            if found < len(batch.member_ids):
+                missing = [m for m in batch.member_ids if not any(m in r for _, r in groups)]
+                new.append(batch.with_members(missing))
         skips: dict[str, list[int]] = {}
-        for key, row in by_key.items():
-            if row.state == "queued" and key not in wanted:
-                skips.setdefault(reasons.get(key, SKIP_REPLANNED), []).append(row.id)
-        queued = 0
-        for group in new.values():
-            payload, constants = _payload(group[0]), _constants(group[0], now)
-            ids = [reminder.member_id for reminder in group]
-            for start in range(0, len(ids), FAN_OUT_CHUNK):
-                chunk = among(members.c.id, ids[start : start + FAN_OUT_CHUNK], self._dialect)
-                queued += self._insert(chunk, payload, constants)
+        for reference, groups in by_reference.items():
+            kept = wanted.get(reference, ())
+            for group, rows in groups:
+                if group.state != "queued":
+                    continue
+                for member_id, row_id in rows.items():
+                    if member_id not in kept:
+                        reason = reasons.get((member_id, reference), SKIP_REPLANNED)
+                        skips.setdefault(reason, []).append(row_id)
+        queued = self._insert(new, now) if new else 0
         d = deliveries.c
         if moves:
             self._session.connection().execute(
@@ -310,19 +418,35 @@ class SqlReminderStore:
         )
 
 
-def _same_row_but_member(reminder: Reminder) -> tuple[Any, ...]:
-    """What makes two members' reminders the same row but for the member."""
-    return (
-        reminder.reference,
-        reminder.due_at,
-        reminder.expect_rsvp,
-        reminder.unanswered,
-        reminder.slug,
-        reminder.month,
-    )
+_INSERT_SQLITE = f"""
+INSERT INTO {deliveries.name} (member_id, purpose, reference, payload, lane, occurrence_id,
+    expect_rsvp, state, due_at, attempts, created_at)
+SELECT id, ?, ?, ?, ?, ?, ?, 'queued', ?, 0, ?
+FROM {members.name} WHERE id IN (SELECT value FROM json_each(?))
+ON CONFLICT (purpose, reference, member_id) DO NOTHING
+"""
+
+_INSERT_NEW_POSTGRES = f"""
+WITH batch AS MATERIALIZED (
+    SELECT number, reference, payload::jsonb AS payload, occurrence_id, expect_rsvp, due_at
+    FROM unnest(%b::text[], %b::text[], %b::int8[], %b::text[], %b::timestamptz[])
+        WITH ORDINALITY AS b(reference, payload, occurrence_id, expect_rsvp, due_at, number)
+)
+INSERT INTO {deliveries.name} (purpose, reference, member_id, payload, lane, occurrence_id,
+    expect_rsvp, state, due_at, attempts, created_at)
+SELECT %b, batch.reference, row.member_id, batch.payload, %b, batch.occurrence_id,
+    batch.expect_rsvp, 'queued', batch.due_at, 0, %b::timestamptz
+FROM unnest(%b::int8[], %b::int8[]) AS row(member_id, number)
+JOIN batch USING (number)
+"""
 
 
-def _payload(reminder: Reminder) -> dict[str, Any]:
+def _integers(joined: str) -> list[int]:
+    """SQLite's `group_concat` of integers, back as integers."""
+    return [int(part) for part in joined.split(",")]
+
+
+def _payload(reminder: Batch) -> dict[str, Any]:
     payload: dict[str, Any] = {"kind": REMINDER, "reminder": reminder.kind.value}
     if reminder.unanswered:
         payload["unanswered"] = True
@@ -331,7 +455,7 @@ def _payload(reminder: Reminder) -> dict[str, Any]:
     return payload
 
 
-def _constants(reminder: Reminder, now: datetime) -> dict[str, Any]:
+def _constants(reminder: Batch, now: datetime) -> dict[str, Any]:
     """The columns of a reminder's row but the member and the payload."""
     about = About(occurrence_id=reminder.occurrence_id, expect_rsvp=reminder.expect_rsvp)
     return {
