@@ -9,7 +9,8 @@ decides, is logged, and is what `campaign-bot faq ask` prints:
 - at least `answer_at`, and scoring `margin` times the next entry: the best entry is answered,
   with nearly-as-good entries offered beside;
 - at least `suggest_at`: likely entries are offered (もしかして); but when the first of them
-  leads the next clearly (`lead` times its score), it is answered and the others offered below;
+  leads the next clearly (`lead` times its score), it is answered and the others offered below
+  (an entry related to the first, by either's `related:`, is offered but does not hold it back);
 - less: "I don't know" (at least `unknown_at`) or a decline.
 
 The thresholds (one set for Japanese, one for English: two indexes, two scales) come from
@@ -409,8 +410,11 @@ class FaqEngine:
         if top.reach >= limits.suggest_at:
             suggestions = self._distinct(entry_hits, top, limits)
             # Against the next entry whatever its confidence: one that barely matches is not a
-            # reason to answer a question that is mostly about something else.
-            nearest = runner_up.score if runner_up is not None else 0.0
+            # reason to answer a question that is mostly about something else. An entry the
+            # first one names as related (or that names it) is no rival: the two were written
+            # to be read together, and it is offered below the answer.
+            rival = next((h for h in entry_hits[1:] if not self._related(top, h)), None)
+            nearest = rival.score if rival is not None else 0.0
             if top.score >= limits.lead * nearest:
                 # The first candidate clearly leads: answer it, offer the others below.
                 return self._decision(
@@ -454,6 +458,10 @@ class FaqEngine:
             runner_up=runner_up,
             hits=tuple(hits),
         )
+
+    def _related(self, one: Hit, other: Hit) -> bool:
+        first, second = self._entries[one.target], self._entries[other.target]
+        return second.id in first.related or first.id in second.related
 
     def _distinct(self, hits: list[Hit], top: Hit, limits: Thresholds) -> tuple[Entry, ...]:
         chosen: list[Entry] = []
