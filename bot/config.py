@@ -145,23 +145,13 @@ class WebConfig(_Section):
     path: https://bot.example.org. Each channel adds its own path."""
 
 
-_MOVED_TO_WEB = ("listen", "port", "public_url")
-
-
-def _webhook_keys_moved(value: object) -> object:
-    if isinstance(value, dict):
-        moved = [key for key in _MOVED_TO_WEB if key in value]
-        if moved:
-            raise ValueError(
-                f"{', '.join(moved)} moved to the web: section (web.listen, web.port, "
-                "web.public_url without the path), shared by every channel"
-            )
-    return value
-
-
 class TelegramWebhookConfig(_Section):
     path: str = Field(default="/telegram", pattern=r"^/[A-Za-z0-9_/\-]*$")
     """Where Telegram posts updates on the web server (web.public_url + path)."""
+    # Moved to `web:`, shared by every channel; accepted here only to say so (Config.problems).
+    listen: str | None = None
+    port: int | None = None
+    public_url: str | None = None
 
 
 class TelegramConfig(_Section):
@@ -170,9 +160,7 @@ class TelegramConfig(_Section):
     base_url: str = "https://api.telegram.org/bot"
     base_file_url: str = "https://api.telegram.org/file/bot"
     mode: Literal["polling", "webhook"] = "polling"
-    webhook: Annotated[TelegramWebhookConfig, BeforeValidator(_webhook_keys_moved)] = (
-        TelegramWebhookConfig()
-    )
+    webhook: TelegramWebhookConfig = TelegramWebhookConfig()
 
 
 class LineConfig(_Section):
@@ -347,6 +335,14 @@ class Config(_Section):
         problem = database_url_problem(self.database.url)
         if problem:
             yield ("database", "url"), problem
+        webhook = self.channels.telegram.webhook
+        for key in ("listen", "port", "public_url"):
+            if getattr(webhook, key) is not None:
+                yield (
+                    ("channels", "telegram", "webhook", key),
+                    f"moved to web.{key}, shared by every channel"
+                    + (" (the address without the path)" if key == "public_url" else ""),
+                )
         if self.web.public_url is not None:
             problem = public_url_problem(self.web.public_url)
             if problem:

@@ -253,10 +253,11 @@ def test_webhook_keys_of_the_old_place_say_where_they_went(workdir: Path) -> Non
     write_config(workdir, mode="webhook", webhook={"listen": "0.0.0.0", "path": "/telegram"})
     result = start(workdir, "run", token=TOKEN)
 
-    line = one_line(result)
-    assert line.startswith("config.yaml:")
-    assert "channels.telegram.webhook" in line
-    assert "listen moved to the web: section (web.listen" in line
+    text = (workdir / "config.yaml").read_text(encoding="utf-8")
+    assert one_line(result) == (
+        f"config.yaml:{line_of(text, 'listen: 0.0.0.0')}: channels.telegram.webhook.listen: "
+        "moved to web.listen, shared by every channel"
+    )
 
 
 # --- anything else --------------------------------------------------------------------------
