@@ -90,9 +90,12 @@ class Member:
 
     @property
     def consent_outdated(self) -> bool:
-        """They answered an earlier welcome text: it is shown again before anything else."""
+        """They answered an earlier welcome text: it is shown again before anything else.
+        (Members stored before versions have "0", from migration 0010; only members written
+        straight into the database, as tests and benchmarks do, have none.)"""
         return (
             self.subscription is not Subscription.PENDING
+            and self.consent_version is not None
             and self.consent_version != PRIVACY_VERSION
         )
 

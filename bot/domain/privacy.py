@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.domain.deliveries import REPLY
+from bot.domain.deliveries import needs_subscription
 from bot.domain.members import PRIVACY_VERSION, Role
 
 FORGOTTEN_CHANNEL = "forgotten"
@@ -88,11 +88,17 @@ SKIP_CONSENT_OUTDATED = "consent outdated"
 
 
 def consent_skip(purpose: str, role: str, consent_version: str | None) -> str | None:
-    """Why a delivery must wait for the member's answer to the new welcome text, or None.
+    """Why a delivery must not go to a member who has not answered the welcome text as it is
+    now (they are asked at their next message), or None.
 
-    Nothing is pushed to a member who answered an earlier version until they answer this one
-    (they are asked at their next message); replies to what they just wrote still go, and so
-    do organisers' work messages (a relayed question must reach them)."""
-    if purpose == REPLY or role == Role.ORGANISER.value or consent_version == PRIVACY_VERSION:
+    Notices (reminders, broadcasts, anything that needs a subscription) are skipped; what is
+    about something the member did or asked for (a reply, an answer to their question, a
+    change to an event they answered) still goes, as it does after /stop; so do organisers'
+    work messages (a relayed question must reach them)."""
+    if (
+        not needs_subscription(purpose)
+        or role == Role.ORGANISER.value
+        or consent_version in (PRIVACY_VERSION, None)  # None: see `Member.consent_outdated`
+    ):
         return None
     return SKIP_CONSENT_OUTDATED

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.delivery.model import Channels, Claim, ClaimedDelivery
 from bot.delivery.policy import LOWER_LANE_SHARE, SKIP_UNREACHABLE, skip_reason
 from bot.domain.deliveries import Lane
+from bot.domain.privacy import consent_skip
 from bot.store.dialect import for_update_skip_locked
 from bot.store.outbox import about_of
 from bot.store.repositories import members
@@ -106,6 +107,7 @@ def _rows(channels: Channels) -> Select[Any]:
         m.role,
         m.subscription,
         m.unreachable_at,
+        m.consent_version,
     ).join_from(deliveries, members, m.id == d.member_id)
     if channels is not None:
         # A channel maps to the ids it can reach (the console reaches only the person at the
@@ -221,7 +223,7 @@ def _skip_unsendable(
     for row in rows:
         reason = skip_reason(
             row.purpose, row.subscription, unreachable=row.unreachable_at is not None
-        )
+        ) or consent_skip(row.purpose, row.role, row.consent_version)
         if reason is None:
             sendable.append(row)
         else:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     literal,
+    or_,
     select,
 )
 from sqlalchemy.orm import Session
@@ -67,7 +68,8 @@ def audience_condition(audience: Audience, *, purpose: str) -> ColumnElement[boo
     if needs_subscription(purpose):
         conditions.append(m.subscription == Subscription.SUBSCRIBED.value)
         # Nobody is sent news before answering the welcome text as it is now (issue 15).
-        conditions.append(m.consent_version == PRIVACY_VERSION)
+        # (None: written straight into the database; see `Member.consent_outdated`.)
+        conditions.append(or_(m.consent_version == PRIVACY_VERSION, m.consent_version.is_(None)))
     return and_(*conditions, *membership(audience))
 
 

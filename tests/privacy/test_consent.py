@@ -6,15 +6,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.domain.deliveries import REPLY, Audience, message_payload
 from bot.domain.members import PRIVACY_VERSION
 from bot.domain.messages import Outgoing
 from bot.domain.privacy import SKIP_CONSENT_OUTDATED, consent_skip
 from bot.store.database import Database
+from bot.store.deliveries import SqlDeliveryQueue
 from bot.store.tables import DeliveryRow, MemberRow
 from bot.texts import Catalogues
 from tests.dialogs.chat import Chat
@@ -96,12 +98,39 @@ def test_a_new_text_is_asked_again_before_anything_else(
     assert "これからの予定です。" in alice.text
 
 
-def test_nothing_is_pushed_to_a_member_who_has_not_answered_the_new_text() -> None:
+def test_no_notice_goes_to_a_member_who_has_not_answered_the_new_text() -> None:
     assert consent_skip("broadcast", "member", "2025-01") == SKIP_CONSENT_OUTDATED
-    assert consent_skip("reminder", "member", None) == SKIP_CONSENT_OUTDATED
+    assert consent_skip("reminder", "member", "0") == SKIP_CONSENT_OUTDATED, "before versions"
     assert consent_skip("broadcast", "member", PRIVACY_VERSION) is None
     assert consent_skip(REPLY, "member", "2025-01") is None, "a reply to what they just wrote"
-    assert consent_skip("relay_question", "organiser", None) is None, "organisers' work"
+    assert consent_skip("relay_answer", "member", None) is None, "an answer they asked for"
+    assert consent_skip("broadcast", "organiser", None) is None, "organisers' work"
+
+
+def test_the_dispatcher_skips_notices_until_the_new_text_is_answered(
+    member: Callable[..., Chat],
+    database: Database,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    member("alice", "板橋区")
+    with database.unit_of_work() as uow:
+        stored = uow.members.get("console", "alice")
+        assert stored is not None
+        uow.outbox.enqueue("broadcast", "b:1", stored, message_payload(Outgoing("x")), clock.now())
+        uow.outbox.enqueue(
+            "relay_answer", "r:1", stored, message_payload(Outgoing("y")), clock.now()
+        )
+        uow.commit()
+    for module in ("bot.domain.members", "bot.domain.privacy", "bot.store.outbox"):
+        monkeypatch.setattr(f"{module}.PRIVACY_VERSION", "2099-01")
+
+    claimed = SqlDeliveryQueue(database.sessions).claim(clock.now(), 10, timedelta(minutes=1))
+
+    assert [c.purpose for c in claimed] == ["relay_answer"]
+    with database.session() as session:
+        skipped = session.scalars(select(DeliveryRow).where(DeliveryRow.reference == "b:1")).one()
+    assert (skipped.state, skipped.skip_reason) == ("skipped", SKIP_CONSENT_OUTDATED)
 
 
 def test_broadcasts_leave_out_members_who_have_not_answered_the_new_text(
@@ -129,3 +158,28 @@ def test_broadcasts_leave_out_members_who_have_not_answered_the_new_text(
         (row,) = session.scalars(select(DeliveryRow)).all()
         bob = session.scalars(select(MemberRow).where(MemberRow.external_id == "bob")).one()
         assert row.member_id != bob.id
+
+
+def test_members_stored_before_versions_are_asked_again(tmp_path: Path) -> None:
+    """Migration 0010: members who answered the welcome before it had a version get "0",
+    so they see the new text first; someone who never answered stays as they were."""
+    database = Database(f"sqlite:///{tmp_path / 'in-use.sqlite3'}")
+    try:
+        database.upgrade("0009")
+        with database.engine.begin() as connection:
+            for number, state in ((1, "subscribed"), (2, "unsubscribed"), (3, "pending")):
+                connection.execute(
+                    text(
+                        "INSERT INTO members (id, channel, external_id, language, role,"
+                        " subscription, created_at, last_seen_at) VALUES (:id, 'telegram',"
+                        " :id, 'ja', 'member', :state, '2026-11-01', '2026-11-01')"
+                    ),
+                    {"id": number, "state": state},
+                )
+        database.upgrade()
+        with database.unit_of_work() as uow:
+            found = [uow.members.get("telegram", str(number)) for number in (1, 2, 3)]
+    finally:
+        database.dispose()
+    assert [m.consent_version if m else "missing" for m in found] == ["0", "0", None]
+    assert [m.consent_outdated if m else None for m in found] == [True, True, False]
