@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from bot.domain.deliveries import REMINDER, Audience, message_payload
 from bot.domain.messages import Outgoing
 from bot.store.database import Database
 from bot.store.tables import DeliveryRow, MemberRow
+from tests.delivery.line_fakes import seed_members as subscribed
 from tests.delivery.test_processes import TOKEN, Worker
 from tests.fakes.telegram_api import FakeTelegram, RateLimits, RecordedRequest
 
@@ -43,22 +44,7 @@ def seed_reminders(
 ) -> int:
     """Subscribed members in `chats` (inserted in bulk), and for each reference one due
     REMINDER to all of them, queued through the outbox as the planner does; how many rows."""
-    members = [
-        {
-            "channel": "telegram",
-            "external_id": str(chat),
-            "display_name": f"会員{chat}",
-            "language": "ja",
-            "role": "member",
-            "subscription": "subscribed",
-            "consent_at": now,
-            "created_at": now,
-            "last_seen_at": now,
-        }
-        for chat in chats
-    ]
-    with database.sessions.begin() as session:
-        session.execute(insert(MemberRow), members)
+    seed_members(database, chats, now)
     queued = 0
     with database.unit_of_work() as uow:
         for reference in references:
@@ -237,25 +223,9 @@ def run_with_kills(
 
 
 def seed_members(database: Database, chats: list[int], now: datetime) -> None:
-    """Subscribed members in `chats`, inserted in bulk, with nothing queued for them."""
-    with database.sessions.begin() as session:
-        session.execute(
-            insert(MemberRow),
-            [
-                {
-                    "channel": "telegram",
-                    "external_id": str(chat),
-                    "display_name": f"会員{chat}",
-                    "language": "ja",
-                    "role": "member",
-                    "subscription": "subscribed",
-                    "consent_at": now,
-                    "created_at": now,
-                    "last_seen_at": now,
-                }
-                for chat in chats
-            ],
-        )
+    """Subscribed members in `chats` (subscribed as the domain subscribes them, so that
+    whatever consent the audience needs is there), inserted in bulk, with nothing queued."""
+    subscribed(database, [str(chat) for chat in chats], now, channel="telegram")
 
 
 def broadcast_recipients(database: Database, broadcast_id: int) -> set[int]:
