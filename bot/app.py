@@ -508,8 +508,9 @@ async def serve(
     `stop` is set or the process gets SIGINT/SIGTERM; then stop everything in the reverse
     order of starting.
 
-    The background jobs start once every channel has started, then `ready` is called: a bot
-    that cannot start leaves nothing half-running. Raises `ChannelRefused` when a platform
+    The background jobs start once every channel has started, then `started` gets what runs
+    (the web server's port, the channels) and `ready` is called: a bot that cannot start
+    leaves nothing half-running. `registry`: the channels there are (tests add their own). Raises `ChannelRefused` when a platform
     refuses a channel or the web server cannot listen, `StartupError` when an enabled
     channel's secret is missing or no channel is enabled."""
     names = (
