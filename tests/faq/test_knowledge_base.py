@@ -366,3 +366,22 @@ def test_subject_words_are_read_as_written_not_folded_by_synonyms(
         assert decision.outcome in (Outcome.ANSWER, Outcome.SUGGEST), decision.outcome
     else:
         assert decision.outcome is outcome
+
+
+@pytest.mark.parametrize(
+    ("question", "entry_id"),
+    [
+        # the examples the bot's own prompt (faq.prompt) gives
+        ("資格確認書って何？", "shikaku-kakuninsho-what"),
+        # 保険証 alone is the old card: not the 資格確認書's validity
+        ("保険証はいつまで使えるの？", "hokensho-haishi-schedule"),
+        ("資格確認書はいつまで使えるの？", "shikaku-kakuninsho-validity"),
+    ],
+)
+def test_the_prompts_examples_are_answered_with_their_entry(
+    shipped_engine: FaqEngine, question: str, entry_id: str
+) -> None:
+    decision = shipped_engine.decide(question)
+    assert decision.outcome is Outcome.ANSWER
+    assert decision.entry is not None
+    assert decision.entry.id == entry_id
