@@ -91,6 +91,9 @@ class Redactor:
 
 
 _LINE_USER = re.compile(r"\bU[0-9a-f]{32}\b")
+_DATABASE_DETAIL = re.compile(r"^(DETAIL:\s*).*$", re.MULTILINE)
+"""PostgreSQL's detail of a failed statement repeats the row's values ("Failing row contains
+(... 花子 ...)", "Key (channel, external_id)=(telegram, 123) already exists")."""
 _PLAIN = (str, int, float, bool, type(None), datetime, date, time, timedelta, enum.Enum, PurePath)
 _SHOWN_AS_TEXT = frozenset({"URL", "Address"})
 """Types shown by their text: httpx's request URL (the token in it is redacted), a client's
@@ -118,7 +121,7 @@ class MemberHider:
         if isinstance(value, Incoming):
             return self._incoming(value, texts=texts)
         if isinstance(value, BaseException):
-            return value  # its message is scrubbed with the traceback's text
+            return _DATABASE_DETAIL.sub(r"\1[hidden]", str(value))
         if isinstance(value, str):
             return _LINE_USER.sub(lambda m: self.pseudonym("line", m.group(0)), value)
         if isinstance(value, _PLAIN):
@@ -159,8 +162,12 @@ class MemberHider:
         elif isinstance(args, tuple):
             record.args = tuple(self.safe(value, texts=texts) for value in args)
         record.msg = self.safe(record.msg, texts=True)
+        if record.exc_info and not record.exc_text:
+            # Handlers use `exc_text` when it is set instead of formatting the exception again.
+            record.exc_text = _formatter.formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = self.safe(record.exc_text, texts=True)
+            text = _DATABASE_DETAIL.sub(r"\1[hidden]", record.exc_text)
+            record.exc_text = self.safe(text, texts=True)
 
 
 class _ScrubbingFactory:

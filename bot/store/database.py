@@ -67,7 +67,11 @@ class Database:
         else:
             connect_args["connect_timeout"] = connect_timeout
         try:
-            self.engine: Engine = create_engine(parsed, echo=echo, connect_args=connect_args)
+            # hide_parameters: a failed statement's error (logged with its traceback) and
+            # echo's log would otherwise carry the values: members' names and words.
+            self.engine: Engine = create_engine(
+                parsed, echo=echo, connect_args=connect_args, hide_parameters=True
+            )
         except (NoSuchModuleError, ImportError) as exc:
             raise DatabaseProblem(
                 f"the driver for {shown(parsed)} is not installed; "

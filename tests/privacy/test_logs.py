@@ -8,12 +8,14 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.exc import DBAPIError
 
 from bot.channels import log_redaction
 from bot.channels.telegram.channel import webhook_secret
 from bot.domain.messages import Incoming, MemberRef
-from bot.store.tables import FaqQuestionRow
+from bot.store.database import Database
+from bot.store.tables import FaqQuestionRow, MemberRow
 from tests.fakes.telegram_api import FakeTelegram
 from tests.telegram.conftest import TOKEN, RunningBot, fake, running  # noqa: F401
 from tests.telegram.test_journey import reply_to
@@ -108,3 +110,21 @@ def test_line_user_ids_are_pseudonyms(scrubbed: None, caplog: pytest.LogCaptureF
     for record in caplog.records:
         assert user not in record.getMessage()
         assert "line#" in record.getMessage()
+
+
+def test_a_failed_statement_does_not_log_the_values(
+    scrubbed: None, database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database error is logged with its traceback: the values (a member's name, what they
+    wrote) are not in it, neither SQLAlchemy's parameters nor PostgreSQL's DETAIL line."""
+    with database.session() as session:
+        row = {"channel": "telegram", "external_id": str(CHAT), "language": "ja"}
+        values = {**row, "role": "member", "subscription": "subscribed", "display_name": FIRST}
+        try:
+            session.execute(insert(MemberRow), [values])  # the NOT NULL times are missing
+        except DBAPIError as exc:
+            logging.getLogger("bot.test").exception("could not store: %s", exc)
+    (line,) = rendered(caplog, at_least=logging.ERROR)
+    assert "Traceback" in line
+    assert FIRST not in line
+    assert str(CHAT) not in line
