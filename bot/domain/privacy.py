@@ -36,6 +36,8 @@ class Forgotten:
     """Questions sent to the organisers: kept as a count, their words deleted."""
     broadcasts: int = 0
     """Announcements the member wrote as an organiser: kept (members received them), unnamed."""
+    freed: tuple[int, ...] = ()
+    """Occurrences to come whose seats the member held: the waiting list moves up."""
 
 
 # Files for Excel ------------------------------------------------------------------------

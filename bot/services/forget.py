@@ -13,6 +13,7 @@ from bot.domain.members import Member
 from bot.domain.messages import Action, Button, Outgoing
 from bot.domain.ports import UnitOfWork
 from bot.domain.privacy import FORGOTTEN_CHANNEL, Forgotten
+from bot.services import rsvp
 from bot.services.turn import Turn
 from bot.texts import Texts
 
@@ -66,6 +67,11 @@ def forget_member(
     report = uow.privacy.forget(member.id, now)
     member.forget(now)
     uow.members.save(member)
+    for occurrence_id in report.freed:
+        # Their seats at events to come go to the waiting list, as when someone says 行けない.
+        occurrence = uow.calendar.occurrence(occurrence_id, lock=True)
+        if occurrence is not None:
+            rsvp.promote_waiting(uow, occurrence, now)
     uow.audit.record(
         None,
         AUDIT_ACTION,

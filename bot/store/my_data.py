@@ -144,14 +144,12 @@ class SqlPrivacy:
             ),
         )
         past = select(occurrences.c.id).where(occurrences.c.starts_at < now)
-        count(
-            "rsvps",
-            self._session.execute(
-                delete(rsvps)
-                .where(rsvps.c.member_id == member_id, rsvps.c.occurrence_id.not_in(past))
-                .returning(rsvps.c.id)
-            ),
-        )
+        to_come = self._session.execute(
+            delete(rsvps)
+            .where(rsvps.c.member_id == member_id, rsvps.c.occurrence_id.not_in(past))
+            .returning(rsvps.c.occurrence_id, rsvps.c.status)
+        ).all()
+        deleted["rsvps"] = len(to_come)
         kept_answers = len(
             self._session.execute(select(rsvps.c.id).where(rsvps.c.member_id == member_id)).all()
         )
@@ -242,6 +240,7 @@ class SqlPrivacy:
             past_answers=kept_answers,
             relays=kept_relays,
             broadcasts=kept_broadcasts,
+            freed=tuple(sorted({row.occurrence_id for row in to_come if row.status == "going"})),
         )
 
     def _scrub_audit(self, channel: str, external_id: str, name: str | None) -> None:

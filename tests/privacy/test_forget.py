@@ -127,3 +127,22 @@ def test_changing_your_mind_deletes_nothing(
     journey.alice.say("/forget")
     journey.alice.say("削除")  # words are not the button: nothing is deleted without it
     assert found(database, [EXTERNAL_ID])
+
+
+def test_a_seat_freed_by_forgetting_goes_to_the_waiting_list(
+    member: Callable[..., Chat], database: Database, clock: FakeClock
+) -> None:
+    journey = registered(member, database, clock)
+    carol = member("carol", "板橋区", name="キャロル")
+    carol.open_event("12.7大集会")
+    carol.press("参加する")
+    assert "キャンセル待ち" in carol.text, "the rally is full: carol waits"
+
+    journey.alice.say("/forget")
+    journey.alice.press("削除する")
+
+    carol_id = member_id(database, "carol")
+    with database.unit_of_work() as uow:
+        answer = uow.rsvps.get(occurrence_id(database, RALLY.slug), carol_id)
+    assert answer is not None
+    assert answer.status.value == "going", "alice's seat went to carol"
