@@ -10,7 +10,8 @@ decides, is logged, and is what `campaign-bot faq ask` prints:
   with nearly-as-good entries offered beside;
 - at least `suggest_at`: likely entries are offered (もしかして); but when the first of them
   leads the next clearly (`lead` times its score), it is answered and the others offered below
-  (an entry related to the first, by either's `related:`, is offered but does not hold it back);
+  (an entry related to the first, by either's `related:`, is offered but does not hold it back),
+  and a sole candidate (no other worth offering) is answered too;
 - less: "I don't know" (at least `unknown_at`) or a decline.
 
 The thresholds (one set for Japanese, one for English: two indexes, two scales) come from
@@ -415,7 +416,9 @@ class FaqEngine:
             # to be read together, and it is offered below the answer.
             rival = next((h for h in entry_hits[1:] if not self._related(top, h)), None)
             nearest = rival.score if rival is not None else 0.0
-            if top.score >= limits.lead * nearest:
+            # A もしかして of one entry (no other is worth offering) is an answer the member has
+            # to tap for: it is given.
+            if len(suggestions) == 1 or top.score >= limits.lead * nearest:
                 # The first candidate clearly leads: answer it, offer the others below.
                 return self._decision(
                     Outcome.ANSWER,

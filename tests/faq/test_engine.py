@@ -198,3 +198,16 @@ def test_auxiliary_verbs_after_te_carry_no_weight(text: str, absent: str) -> Non
     words = Analyser().words(text)
     assert absent not in words
     assert words  # the verb before て stays
+
+
+def test_a_sole_candidate_is_answered_not_offered_alone(engine: FaqEngine) -> None:
+    # Never answer on the reach alone (answer_at 0.95) nor on a lead (99): only the rule that a
+    # もしかして of one entry is an answer is left.
+    limits = Thresholds(answer_at=0.95, suggest_at=0.2, unknown_at=0.1, lead=99.0, margin=1.0)
+    sole = engine.choose(engine.ask("マイナカード紛失と株価と天体"), limits)
+    assert sole.outcome is Outcome.ANSWER
+    assert sole.entry is not None
+    assert sole.entry.id == "lost-card"
+    two = engine.choose(engine.ask("資格確認書と株価と天体と為替の星座"), limits)
+    assert two.outcome is Outcome.SUGGEST
+    assert [e.id for e in two.suggestions][:2] == ["kakuninsho-what", "kakuninsho-apply"]
