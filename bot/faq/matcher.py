@@ -414,8 +414,8 @@ class FaqEngine:
             # reason to answer a question that is mostly about something else. An entry the
             # first one names as related (or that names it) is no rival: the two were written
             # to be read together, and it is offered below the answer.
-            rival = next((h for h in entry_hits[1:] if not self._related(top, h)), None)
-            nearest = rival.score if rival is not None else 0.0
+            contender = next((h for h in entry_hits[1:] if not self._related(top, h)), None)
+            nearest = contender.score if contender is not None else 0.0
             # A もしかして of one entry (no other is worth offering) is an answer the member has
             # to tap for: it is given.
             if len(suggestions) == 1 or top.score >= limits.lead * nearest:
