@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 
 from bot.channels.line import render
@@ -267,3 +269,36 @@ async def test_a_turn_that_fails_gets_an_apology_not_silence(
         assert fake.texts(user) == ["申し訳ありません。うまくいきませんでした。"]
         assert fake.messages(user)[0].endpoint == "reply_message"
         assert "failed to handle a LINE turn event" in caplog.text
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(["message", "postback", "follow", "unfollow", "join", "x"]) | _json,
+        "mode": st.sampled_from(["active", "standby"]) | _json,
+        "source": st.fixed_dictionaries({"type": st.just("user"), "userId": st.just(USER)}) | _json,
+        "message": st.fixed_dictionaries(
+            {"type": st.sampled_from(["text", "image"])}, optional={"text": _json}
+        )
+        | _json,
+        "postback": st.fixed_dictionaries({}, optional={"data": _json}) | _json,
+        "follow": _json,
+        "replyToken": _json,
+        "webhookEventId": _json,
+    },
+)
+
+
+@given(_fields)
+def test_any_event_shape_is_translated_or_ignored_never_an_error(event: dict[str, Any]) -> None:
+    translated = translate(event)
+    if translated is not None:
+        assert translated.member.external_id == USER
+        assert translated.kind is Kind.BLOCKED or translated.incoming is not None
