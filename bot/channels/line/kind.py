@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 from typing import TYPE_CHECKING
 
-from bot.channels.registry import ChannelContext, ChannelRefused
+from bot.channels.registry import ChannelContext, ChannelKind, ChannelRefused
 from bot.config import Settings
 
 if TYPE_CHECKING:
@@ -69,4 +69,4 @@ class LineKind:
         )
 
 
-KIND = LineKind()
+KIND: ChannelKind = LineKind()  # typed so that mypy checks LineKind and LineChannel fit
