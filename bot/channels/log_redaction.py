@@ -93,7 +93,7 @@ class Redactor:
 _LINE_USER = re.compile(r"\bU[0-9a-f]{32}\b")
 _DATABASE_DETAIL = re.compile(r"^(DETAIL:\s*).*$", re.MULTILINE)
 """PostgreSQL's detail of a failed statement repeats the row's values ("Failing row contains
-(... 花子 ...)", "Key (channel, external_id)=(telegram, 123) already exists")."""
+(... Hanako ...)", "Key (channel, external_id)=(telegram, 123) already exists")."""
 _PLAIN = (str, int, float, bool, type(None), datetime, date, time, timedelta, enum.Enum, PurePath)
 _SHOWN_AS_TEXT = frozenset({"URL", "Address"})
 """Types shown by their text: httpx's request URL (the token in it is redacted), a client's
