@@ -348,7 +348,7 @@ _VARIANTS = {
     "on the web": "online",
     "app": "online",
     # A card lost or broken, and what replaces it.
-    "replacement": "reissue",
+    # not "replacement": the 資格確認書 is a replacement for the card, not a reissue
     "re-issue": "reissue",
     "reissuance": "reissue",
     "new one": "reissue",
