@@ -417,8 +417,10 @@ class FaqEngine:
             contender = next((h for h in entry_hits[1:] if not self._related(top, h)), None)
             nearest = contender.score if contender is not None else 0.0
             # A もしかして of one entry (no other is worth offering) is an answer the member has
-            # to tap for: it is given.
-            if len(suggestions) == 1 or top.score >= limits.lead * nearest:
+            # to tap for: it is given, when the question is at least half-way from offering to
+            # answering (「スマホの文字を大きくしたい」 barely touches the smartphone entry).
+            sole = len(suggestions) == 1 and top.reach >= (limits.suggest_at + limits.answer_at) / 2
+            if sole or top.score >= limits.lead * nearest:
                 # The first candidate clearly leads: answer it, offer the others below.
                 return self._decision(
                     Outcome.ANSWER,

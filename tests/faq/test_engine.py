@@ -202,12 +202,18 @@ def test_auxiliary_verbs_after_te_carry_no_weight(text: str, absent: str) -> Non
 
 def test_a_sole_candidate_is_answered_not_offered_alone(engine: FaqEngine) -> None:
     # Never answer on the reach alone (answer_at 0.95) nor on a lead (99): only the rule that a
-    # もしかして of one entry is an answer is left.
+    # もしかして of one entry is an answer is left, from half-way between 0.2 and 0.95.
     limits = Thresholds(answer_at=0.95, suggest_at=0.2, unknown_at=0.1, lead=99.0, margin=1.0)
-    sole = engine.choose(engine.ask("マイナカード紛失と株価と天体"), limits)
+    sole = engine.choose(engine.ask("マイナカード紛失と株価"), limits)
+    assert sole.confidence >= (0.2 + 0.95) / 2
     assert sole.outcome is Outcome.ANSWER
     assert sole.entry is not None
     assert sole.entry.id == "lost-card"
+    # Mostly about something else: the one candidate is only offered.
+    faint = engine.choose(engine.ask("マイナカード紛失と株価と天体と為替と星座と野球"), limits)
+    assert faint.confidence < (0.2 + 0.95) / 2
+    assert faint.outcome is Outcome.SUGGEST
+    assert [e.id for e in faint.suggestions] == ["lost-card"]
     two = engine.choose(engine.ask("資格確認書と株価と天体と為替の星座"), limits)
     assert two.outcome is Outcome.SUGGEST
     assert [e.id for e in two.suggestions][:2] == ["kakuninsho-what", "kakuninsho-apply"]
