@@ -59,8 +59,9 @@ channels:
     username: shahokyo_bot
     mode: polling
     webhook:
-      port: 8443
       path: /telegram
+web:
+  port: 8443
 """
 
 SCHEDULE = """\
@@ -262,12 +263,12 @@ CASES = [
     ),
     Case(
         "port out of range",
-        r"config\.yaml:30: channels\.telegram\.webhook\.port: less than or equal to 65535",
+        r"config\.yaml:32: web\.port: less than or equal to 65535",
         replace=sub("port: 8443", "port: 70000"),
     ),
     Case(
         "path without slash",
-        r"config\.yaml:31: channels\.telegram\.webhook\.path: has characters that are not allowed",
+        r"config\.yaml:30: channels\.telegram\.webhook\.path: has characters that are not allowed",
         replace=sub("path: /telegram", "path: telegram"),
     ),
     Case(
