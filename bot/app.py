@@ -24,6 +24,7 @@ from bot.channels.console import CHANNEL as CONSOLE
 from bot.channels.console import ConsoleChannel, ConsoleMessenger
 from bot.channels.core_worker import CoreWorker
 from bot.channels.inbound import Inbound
+from bot.channels.line.admin import message_quota
 from bot.channels.registry import Channel, ChannelContext, ChannelKind, ChannelRefused
 from bot.channels.telegram.channel import KIND as TELEGRAM
 from bot.channels.telegram.channel import TelegramChannel
@@ -36,10 +37,12 @@ from bot.domain.clock import SystemClock
 from bot.domain.events import SyncReport
 from bot.domain.messages import MemberRef
 from bot.domain.ports import Clock
+from bot.domain.privacy import Retention
 from bot.domain.reminders import QuietHours
 from bot.faq.library import Library
 from bot.faq.matcher import FaqEngine
 from bot.folder_watch import FolderWatch, Trouble
+from bot.services import privacy_retention
 from bot.services.broadcasts import BroadcastMonitor
 from bot.services.calendar_sync import CalendarSync
 from bot.services.conversation import Conversation
@@ -131,8 +134,13 @@ class App:
                 )
 
             ledger = (channel, reserve)
+        per_second = delivery.per_second
+        if channel == "line":
+            # LINE limits requests, not messages (push 2,000/s; multicast 200/s, each of up
+            # to 500 members): Telegram's 25 a second would make a multicast wait 20 s.
+            per_second = self.settings.config.channels.line.per_second
         return Pacer(
-            per_second=delivery.per_second,
+            per_second=per_second,
             per_chat_per_second=delivery.per_chat_per_second,
             per_chat_burst=delivery.per_chat_burst,
             reply_burst=delivery.reply_burst,
@@ -158,6 +166,12 @@ class App:
         def forget() -> None:
             self.forget_old_messages()
             self.forget_old_events()
+            retention = self.settings.config.retention
+            privacy_retention.purge(
+                self.database.unit_of_work,
+                Retention(**retention.model_dump()),
+                self.clock.now(),
+            )
 
         self.exclusive(jobs.FORGET, forget, "forgetting old messages and events")
 
@@ -245,7 +259,12 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         now=clock.now,
     )
     conversation = Conversation(
-        database.unit_of_work, campaign, catalogues, clock, Answers(library.current)
+        database.unit_of_work,
+        campaign,
+        catalogues,
+        clock,
+        Answers(library.current),
+        quota=message_quota(settings),
     )
     reachability = Reachability(database.unit_of_work, clock)
     calendar_sync = CalendarSync(database.unit_of_work, clock, expand_occurrences)
@@ -300,6 +319,8 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         batch=delivery.batch,
         lease=delivery.lease,
         max_attempts=delivery.max_attempts,
+        timezone=zone,
+        on_quota_exhausted=alerts.quota_exhausted,
     )
     database.when_enqueued(dispatcher.wake)
     app = App(
@@ -510,9 +531,10 @@ async def serve(
 
     The background jobs start once every channel has started, then `started` gets what runs
     (the web server's port, the channels) and `ready` is called: a bot that cannot start
-    leaves nothing half-running. `registry`: the channels there are (tests add their own). Raises `ChannelRefused` when a platform
-    refuses a channel or the web server cannot listen, `StartupError` when an enabled
-    channel's secret is missing or no channel is enabled."""
+    leaves nothing half-running. `registry`: the channels there are (tests add their own).
+    Raises `ChannelRefused` when a platform refuses a channel or the web server cannot
+    listen, `StartupError` when an enabled channel's secret is missing or no channel is
+    enabled."""
     names = (
         list(channels) if channels is not None else choose_channels(app.settings, "auto", registry)
     )

@@ -166,6 +166,9 @@ class TelegramConfig(_Section):
 class LineConfig(_Section):
     enabled: bool = False
     api_host: str = "https://api.line.me"
+    per_second: float = Field(default=1000.0, gt=0, le=20000)
+    """Messages a second to LINE members, replies and pushes; a multicast counts each of its
+    members (its requests have their own limit, 200 a second)."""
 
 
 class ChannelsConfig(_Section):

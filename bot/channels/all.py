@@ -7,10 +7,11 @@ bot/channels/registry.py) and one line here.
 
 from __future__ import annotations
 
+from bot.channels.line import KIND as LINE
 from bot.channels.registry import ChannelKind
 from bot.channels.telegram.channel import KIND as TELEGRAM
 
 REGISTRY: tuple[ChannelKind, ...] = (
     TELEGRAM,
-    # LINE: `from bot.channels.line import KIND as LINE` above, and LINE here.
+    LINE,
 )
