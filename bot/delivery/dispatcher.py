@@ -830,13 +830,7 @@ class Dispatcher:
     async def _unreachable(
         self, row: ClaimedDelivery, reason: str, report: DispatchReport
     ) -> _Rest:
-        log.info(
-            "member %s (%s %s) is unreachable: %s",
-            row.member_id,
-            row.channel,
-            row.external_id,
-            reason,
-        )
+        log.info("member %s (%s) is unreachable: %s", row.member_id, row.channel, reason)
         if await self._record(row, self._queue.mark_skipped, row.claim, SKIP_UNREACHABLE):
             report.skipped += 1
         else:

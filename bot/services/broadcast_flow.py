@@ -699,9 +699,10 @@ def _card(turn: Turn, occurrence_id: int | None) -> Outgoing | None:
 
 
 def _label(turn: Turn) -> str:
+    """How 送信一覧 and reports name the organiser: their name, else their member number
+    (never their channel id)."""
     member = turn.member
-    name = member.display_name or ""
-    return f"{member.channel}:{member.external_id} {name}".strip()[:100]
+    return (member.display_name or f"#{member.id}")[:100]
 
 
 def _token(turn: Turn) -> str:

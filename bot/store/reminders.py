@@ -232,16 +232,15 @@ class SqlReminderStore:
         return Counter((member_id, due.astimezone(zone).date()) for member_id, due in rows)
 
     def labels(self, member_ids: Collection[int]) -> dict[int, str]:
-        """How organisers know these members: their name, else channel and id."""
+        """How organisers know these members: their name, else their member number (never
+        their channel id: organisers do not need it)."""
         if not member_ids:
             return {}
         m = members.c
         return {
-            row.id: row.display_name or f"{row.channel}:{row.external_id}"
+            row.id: row.display_name or f"#{row.id}"
             for row in self._session.execute(
-                select(m.id, m.display_name, m.channel, m.external_id).where(
-                    m.id.in_(sorted(member_ids))
-                )
+                select(m.id, m.display_name).where(m.id.in_(sorted(member_ids)))
             )
         }
 

@@ -133,7 +133,7 @@ class TelegramHandlers:
         log.warning(
             "%d replies to %s deferred to the outbox: %r",
             len(failure.unsent),
-            incoming.member.external_id,
+            incoming.member,
             failure.__cause__,
         )
         await self._inbound.defer(incoming.member, failure.unsent)

@@ -205,7 +205,7 @@ async def _edit(bot: Bot, chat_id: int | str, message_id: int, reply: Outgoing) 
     except BadRequest as exc:
         # Pressing the same toggle twice quickly gives an identical message: nothing to do.
         if "not modified" not in exc.message:
-            log.info("message %s in chat %s not edited (%s): sent anew", message_id, chat_id, exc)
+            log.info("message %s not edited (%s): sent anew", message_id, exc)
             return None
     return message_id
 
