@@ -65,7 +65,7 @@ def test_eval_reads_several_files_and_totals_them(
 def test_calibrate_prints_the_thresholds_it_chose(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["faq", "calibrate", "--config", str(EXAMPLE_CONFIG)]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"\[ja\] \d+ phrasings", out)
+    assert re.search(r"\[ja\] \d+ questions \(phrasings left out", out)
     assert re.search(r"\[en\] answer_at: [\d.]+", out)
     assert "wrote" not in out, "only --write writes the file"
 
