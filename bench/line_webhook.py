@@ -250,7 +250,7 @@ def measure(
             bot = start_bare(fake, scratch, replies if kind == "bare-ours" else None)
         try:
             return drive(kind, bot, fake, members, events, concurrency)
-        except BaseException:
+        except Exception:  # a Ctrl-C needs no log
             print(f"--- {kind}'s log (end) ---\n{bot.text()[-3000:]}", file=sys.stderr)
             raise
         finally:
