@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 
 from bot.domain.messages import Action, Button, Outgoing, Paging, PagingWords
 
+CALENDAR_MEDIA_TYPE = "text/calendar"
+
 # The next and back buttons carry `Action(PAGE_ACTION, (page, screen name, *screen args))`.
 PAGE_ACTION = "page"
 
@@ -42,6 +44,12 @@ class Capabilities:
     batch_send: int = 1
     can_edit: bool = False
     can_send_files: bool = True
+    file_links: frozenset[str] = frozenset()
+    """Media types a channel that cannot send files offers as a link to open instead."""
+
+    def delivers(self, media_type: str) -> bool:
+        """Whether a member on this channel can receive a file of `media_type`."""
+        return self.can_send_files or media_type in self.file_links
 
     def __post_init__(self) -> None:
         # A page needs room for 「戻る」, 「次へ」 and one choice; a label for a mark, a
@@ -71,6 +79,9 @@ LINE = Capabilities(
     batch_send=500,  # multicast
     can_edit=False,
     can_send_files=False,
+    # Calendar files become signed links (bot/channels/line/files.py); a member's own data
+    # never travels as a link through LINE.
+    file_links=frozenset({CALENDAR_MEDIA_TYPE}),
 )
 CONSOLE = Capabilities(
     "console",

@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 
 from bot.calendar.ics import occurrence_ics
-from bot.domain.capabilities import PRESETS
+from bot.domain.capabilities import CALENDAR_MEDIA_TYPE, PRESETS
 from bot.domain.events import Occurrence, Rsvp, RsvpCounts, RsvpStatus
 from bot.domain.messages import Action, Attachment, Button, Link, Outgoing
 from bot.texts import Texts
@@ -277,7 +277,7 @@ def last_day(texts: Texts, closes: datetime, zone: tzinfo) -> str:
 def calendar_file(occurrence: Occurrence) -> Attachment:
     return Attachment(
         filename=f"{occurrence.slug}-{occurrence.key}.ics",
-        media_type="text/calendar",
+        media_type=CALENDAR_MEDIA_TYPE,
         content=occurrence_ics(occurrence),
     )
 

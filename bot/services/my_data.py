@@ -14,6 +14,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from bot.domain.capabilities import PRESETS
 from bot.domain.messages import Action, Attachment, Button, Outgoing
 from bot.domain.privacy import MemberData, spreadsheet_text
 from bot.services.turn import Turn
@@ -25,6 +26,9 @@ QUOTE_CHARS = 40
 """How much of a question the screen quotes."""
 JSON_NAME = "my-data.json"
 CSV_NAME = "my-data.csv"
+# Where a channel cannot deliver these (LINE: a member's data never travels as a link), the
+# screen offers no file; it still shows everything.
+FILE_TYPES = ("application/json", "text/csv")
 PENDING_STATES = frozenset({"queued", "sending"})
 
 
@@ -34,8 +38,10 @@ def show(turn: Turn) -> list[Outgoing]:
     if member.id is None:  # not stored: never answered the welcome
         return [turn.screens.with_menu(member, texts("mydata.nothing"))]
     data = turn.uow.privacy.export(member.id)
+    channel = PRESETS.get(member.channel)
+    files = channel is None or all(channel.delivers(kind) for kind in FILE_TYPES)
     buttons = (
-        (Button(texts("mydata.file_button"), Action("mydata_file")),),
+        *(((Button(texts("mydata.file_button"), Action("mydata_file")),),) if files else ()),
         (Button(texts("mydata.forget_button"), Action("menu", ("forget",))),),
         (Button(texts("settings.back"), Action("menu", ("menu",))),),
     )
@@ -49,8 +55,8 @@ def send_file(turn: Turn) -> list[Outgoing]:
         return [turn.screens.with_menu(member, turn.texts("mydata.nothing"))]
     data = turn.uow.privacy.export(member.id)
     files = (
-        Attachment(JSON_NAME, "application/json", as_json(data, turn.now)),
-        Attachment(CSV_NAME, "text/csv", as_csv(data, turn.texts)),
+        Attachment(JSON_NAME, FILE_TYPES[0], as_json(data, turn.now)),
+        Attachment(CSV_NAME, FILE_TYPES[1], as_csv(data, turn.texts)),
     )
     return [
         Outgoing(turn.texts("mydata.file"), attachments=files),

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.domain.capabilities import PRESETS
+from bot.domain.capabilities import CALENDAR_MEDIA_TYPE, PRESETS
 from bot.domain.deliveries import WAITLIST_PROMOTED, About
 from bot.domain.events import MAX_GUESTS, Occurrence, Rsvp, RsvpStatus
 from bot.domain.messages import Action, Button, Outgoing
@@ -169,7 +169,8 @@ def _guest_question(turn: Turn, occurrence: Occurrence, room: int) -> Outgoing:
 
 
 def _confirmation(turn: Turn, occurrence: Occurrence, rsvp: Rsvp, note: str = "") -> Outgoing:
-    """参加, with the guests, and 「カレンダーに追加」 where the channel can send files."""
+    """参加, with the guests, and 「カレンダーに追加」 where the channel can deliver a
+    calendar file (as a file, or as a link on LINE)."""
     texts = turn.texts
     day = texts.format_date(occurrence.starts_at, turn.campaign.timezone)
     if rsvp.guests:
@@ -178,7 +179,7 @@ def _confirmation(turn: Turn, occurrence: Occurrence, rsvp: Rsvp, note: str = ""
         said = texts("rsvp.going", title=occurrence.title, day=day)
     text = f"{note}\n{said}" if note else said
     channel = PRESETS.get(turn.member.channel)
-    if channel is not None and not channel.can_send_files:
+    if channel is not None and not channel.delivers(CALENDAR_MEDIA_TYPE):
         return turn.screens.with_menu(turn.member, text)
     button = Button(texts("rsvp.calendar_button"), Action("rsvp", (str(occurrence.id), CALENDAR)))
     return Outgoing(text, buttons=((button,),))

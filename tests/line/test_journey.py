@@ -144,3 +144,12 @@ async def test_unblocking_shows_the_menu_and_keeps_a_stop(line_bot: LineBot) -> 
     member = bot.member(HANAKO)
     assert member.unreachable_at is None, "reachable again"
     assert member.subscription is Subscription.UNSUBSCRIBED, "adding the bot again is no resume"
+
+
+async def test_my_data_on_line_is_shown_but_never_offered_as_a_file(line_bot: LineBot) -> None:
+    bot = line_bot
+    await bot.register(HANAKO)
+    (screen,) = await bot.say(HANAKO, "登録情報")
+    assert "板橋区" in shown(screen), "what is stored is shown on the screen"
+    assert "登録を削除する" in quick_replies(screen)
+    assert "ファイルで受け取る" not in quick_replies(screen), "LINE cannot take a file"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 from sqlalchemy import select
 
 from bot.store.tables import DeliveryRow, RsvpRow
@@ -59,6 +60,18 @@ async def test_answer_with_guests_then_the_calendar_link(line_bot: LineBot) -> N
         "12月7日(月)の「保険証を残せ 12.7大集会」に、同行の方2人と参加で受け付けました。"
     )
     assert rsvps(bot) == [("going", 2)]
+    assert labels(confirmation) == ["カレンダーに追加"], "LINE offers the calendar, as a link"
+
+    replies = await bot.tap(ALICE, "カレンダーに追加")
+    ((label, address),) = [link for reply in replies for link in links(reply)]
+    assert label == "カレンダーに追加"
+    assert address.startswith(f"{bot.url}/line/ics/")
+    async with httpx.AsyncClient() as client:
+        served = await client.get(address)
+    assert served.status_code == 200
+    assert served.headers["content-type"].startswith("text/calendar")
+    assert b"SUMMARY:" in served.content
+    assert "12.7大集会".encode() in served.content
     assert bot.fake.quota_used == 0, "every answer went free, by reply token"
 
 
