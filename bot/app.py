@@ -61,6 +61,7 @@ from bot.texts import Catalogues
 log = logging.getLogger(__name__)
 
 PLAN_SOON = timedelta(seconds=2)
+LINE_PER_MEMBER_PER_SECOND = 10.0
 KEEP_WEBHOOK_EVENTS = timedelta(days=3)
 """Handled platform events are remembered this long: Telegram and LINE give up redelivering
 an event well within it, and Telegram draws update ids afresh only after a week of silence."""
@@ -134,14 +135,16 @@ class App:
                 )
 
             ledger = (channel, reserve)
-        per_second = delivery.per_second
+        per_second, per_chat = delivery.per_second, delivery.per_chat_per_second
         if channel == "line":
             # LINE limits requests, not messages (push 2,000/s; multicast 200/s, each of up
-            # to 500 members): Telegram's 25 a second would make a multicast wait 20 s.
+            # to 500 members): Telegram's 25 a second would make a multicast wait 20 s. Nor
+            # does LINE limit one member's messages to Telegram's one a second.
             per_second = self.settings.config.channels.line.per_second
+            per_chat = max(per_chat, LINE_PER_MEMBER_PER_SECOND)
         return Pacer(
             per_second=per_second,
-            per_chat_per_second=delivery.per_chat_per_second,
+            per_chat_per_second=per_chat,
             per_chat_burst=delivery.per_chat_burst,
             reply_burst=delivery.reply_burst,
             ledger=ledger,

@@ -161,3 +161,20 @@ def test_the_budget_is_shared_through_the_database_on_postgresql_only_unless_tol
     assert pacer("auto") is database_url.startswith("postgresql")
     assert pacer(True) is True
     assert pacer(False) is False
+
+
+def test_line_is_paced_by_its_own_rate_not_telegrams(
+    settings: Settings, database_url: str, clock: FakeClock
+) -> None:
+    app = build(
+        Settings(
+            config=settings.config, path=settings.path, secrets=Secrets(database_url=database_url)
+        ),
+        clock=clock,
+    )
+    try:
+        assert app.pacer("telegram").per_second == settings.config.delivery.per_second
+        assert app.pacer("line").per_second == settings.config.channels.line.per_second
+        assert app.pacer("line").per_second > 10 * settings.config.delivery.per_second
+    finally:
+        app.close()
