@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from bot.domain.broadcasts import BroadcastSettings
 from bot.domain.campaign import Allowance, Campaign, Contact, Limits
 from bot.domain.members import Region
-from bot.domain.reminders import PolicyBook, QuietHours, ReminderPolicy
+from bot.domain.reminders import PolicyBook, QuietHours, ReminderKind, ReminderPolicy
 from bot.yaml_validation import InvalidDocument, Loc, Problem, YamlDocument, read_yaml, validate
 from bot.yaml_values import parse_clock, parse_duration
 
@@ -231,6 +231,35 @@ class ReminderRulesConfig(_Section):
         return self.model_dump(exclude_none=True)
 
 
+ReminderKindName = Literal["invitation", "nudge", "day_before", "same_day", "digest"]
+
+
+class ChannelReminderConfig(_Section):
+    kinds: list[ReminderKindName] | None = None
+    """The only kinds of reminder members on this channel get; None: every kind."""
+
+
+class ReminderChannelsConfig(_Section):
+    """Per channel, the reminders its members get (LINE's pushes count against a paid
+    monthly quota, so a campaign may send its LINE members fewer)."""
+
+    console: ChannelReminderConfig = ChannelReminderConfig()
+    telegram: ChannelReminderConfig = ChannelReminderConfig()
+    line: ChannelReminderConfig = ChannelReminderConfig()
+
+    def kinds(self) -> dict[str, frozenset[ReminderKind]]:
+        """Channel -> the kinds its members get, for the channels that restrict them."""
+        return {
+            channel: frozenset(ReminderKind(kind) for kind in rules.kinds)
+            for channel, rules in (
+                ("console", self.console),
+                ("telegram", self.telegram),
+                ("line", self.line),
+            )
+            if rules.kinds is not None
+        }
+
+
 class RemindersConfig(_Section):
     enabled: bool = True
     day_before_at: LocalTime = time(10, 0)
@@ -245,6 +274,7 @@ class RemindersConfig(_Section):
     kinds: dict[EventKindName, ReminderRulesConfig] = {
         "street": ReminderRulesConfig(same_day_before=timedelta(hours=1), digest=True)
     }
+    channels: ReminderChannelsConfig = ReminderChannelsConfig()
 
 
 def reminder_book(reminders: RemindersConfig, zone: ZoneInfo) -> PolicyBook:
@@ -267,6 +297,7 @@ def reminder_book(reminders: RemindersConfig, zone: ZoneInfo) -> PolicyBook:
         daily_cap=reminders.daily_cap,
         digest_at=reminders.digest_at,
         enabled=reminders.enabled,
+        channel_kinds=reminders.channels.kinds(),
     )
 
 
@@ -335,6 +366,14 @@ class Config(_Section):
                 yield ("reminders", name), "must not be negative"
         if reminders.plan_ahead < timedelta(hours=1):
             yield ("reminders", "plan_ahead"), "must be at least 1h"
+        for channel in ("console", "telegram", "line"):
+            kinds = getattr(reminders.channels, channel).kinds or []
+            for index, kind in enumerate(kinds):
+                if kind in kinds[:index]:
+                    yield (
+                        ("reminders", "channels", channel, "kinds", index),
+                        f"{kind} is listed twice; name each kind once",
+                    )
         problem = database_url_problem(self.database.url)
         if problem:
             yield ("database", "url"), problem

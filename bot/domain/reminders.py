@@ -12,7 +12,9 @@ pinned by property tests:
 - one reminder per (member, occurrence, kind): the reference names both, and the outbox's
   unique key (purpose, reference, member) holds it in the database too;
 - nothing for a member who stopped notices or cannot be reached;
-- at most `daily_cap` pushes a member's day, counting the announcements already queued.
+- at most `daily_cap` pushes a member's day, counting the announcements already queued;
+- a member on a channel whose kinds are restricted (`PolicyBook.channel_kinds`: LINE's pushes
+  cost the campaign money) gets none of the kinds it leaves out.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ GAP = timedelta(hours=2)
 
 
 BIG_KINDS = frozenset({"rally"})
+_ALL_KINDS = frozenset(ReminderKind)
 
 
 @dataclass(frozen=True)
@@ -142,10 +145,18 @@ class PolicyBook:
     """An invitation not queued within this long of publication is not sent any more (a bot
     started for the first time does not invite members to everything at once)."""
     enabled: bool = True
+    channel_kinds: Mapping[str, frozenset[ReminderKind]] = field(default_factory=dict)
+    """Channel -> the only kinds its members get (a channel not named: every kind). The rest
+    of the policy applies to them as to everyone."""
 
     def policy(self, kind: str, overrides: Mapping[str, Any] | None = None) -> ReminderPolicy:
         policy = self.default.merged(self.by_kind.get(kind, {}))
         return policy.merged(overrides) if overrides else policy
+
+    def left_out(self, channel: str | None) -> frozenset[ReminderKind]:
+        """The kinds members on `channel` do not get."""
+        allowed = self.channel_kinds.get(channel) if channel is not None else None
+        return _ALL_KINDS - allowed if allowed is not None else frozenset()
 
 
 @dataclass(frozen=True)
@@ -173,6 +184,8 @@ class PlanMember:
     subscribed: bool = True
     reachable: bool = True
     scope: Scope = Scope.ALL
+    channel: str | None = None
+    """Where the member is ("telegram", "line", "console"); None: unrestricted."""
 
 
 @dataclass(frozen=True)
@@ -285,7 +298,11 @@ def decode_overrides(encoded: Mapping[str, Any]) -> dict[str, Any]:
 SKIP_REPLANNED = "no longer planned"
 SKIP_ANSWERED = "answered"
 SKIP_STOPPED = "notices stopped"
-REVIVABLE = frozenset({SKIP_REPLANNED, SKIP_RSVP_CHANGED, SKIP_EVENT_CANCELLED, SKIP_ANSWERED})
+SKIP_CHANNEL = "kind off on channel"
+"""The member's channel no longer gets this kind (reminders.channels in the config)."""
+REVIVABLE = frozenset(
+    {SKIP_REPLANNED, SKIP_RSVP_CHANGED, SKIP_EVENT_CANCELLED, SKIP_ANSWERED, SKIP_CHANNEL}
+)
 """Reasons that stop standing when the plan wants the reminder again (never sent)."""
 
 
@@ -327,18 +344,23 @@ def skip_reason(
     occurrence: PlanOccurrence | None,
     answers: Mapping[tuple[int, int], RsvpStatus],
     subscribed: Collection[int],
+    left_out: Collection[str] = (),
 ) -> str:
-    """Why a queued reminder is no longer planned, in words an organiser can read."""
+    """Why a queued reminder is no longer planned, in words an organiser can read.
+    `left_out`: the kinds the member's channel does not get."""
     member_id = reminder_key[0]
     if member_id not in subscribed:
         return SKIP_STOPPED
+    kind = row.reference.split(":", 1)[0]
     if row.occurrence_id is not None:
         if occurrence is None:
             return SKIP_EVENT_GONE
         if occurrence.cancelled:
             return SKIP_EVENT_CANCELLED
+    if kind in left_out:
+        return SKIP_CHANNEL
+    if row.occurrence_id is not None:
         answer = answers.get((row.occurrence_id, member_id))
-        kind = row.reference.split(":", 1)[0]
         if kind in (ReminderKind.INVITATION.value, ReminderKind.NUDGE.value):
             if answer is not None:
                 return SKIP_ANSWERED
@@ -468,14 +490,37 @@ def plan_batches(
         )
     for (slug, month), first in digests.items():
         candidates.extend(_digest(slug, month, first, reachable, outbox, book, now, last))
+    off = _off_by_kind(reachable, book)
     wanted: list[Batch] = []
-    for batch in candidates:
-        kept = outbox.kept.get(batch.reference)
-        if kept:
-            batch = batch.with_members([i for i in batch.member_ids if i not in kept])
+    for batch in candidates:  # a pass over a batch's members only when something is dropped
+        kept = outbox.kept.get(batch.reference) or ()
+        left_out = off.get(batch.kind) or ()
+        if kept and left_out:
+            batch = batch.with_members(
+                [i for i in batch.member_ids if i not in kept and i not in left_out]
+            )
+        elif kept or left_out:
+            dropped = kept or left_out
+            batch = batch.with_members([i for i in batch.member_ids if i not in dropped])
         if batch.member_ids:
             wanted.append(batch)
     return _capped(wanted, outbox, book, last)
+
+
+def _off_by_kind(members: list[PlanMember], book: PolicyBook) -> dict[ReminderKind, set[int]]:
+    """Kind -> the members whose channel leaves it out; only the kinds some channel leaves
+    out (nothing at all when no channel is restricted). Worked out once a plan, a channel at
+    a time, so that a batch is filtered in one pass before the daily cap counts it."""
+    if not book.channel_kinds:
+        return {}
+    by_channel: dict[str | None, list[int]] = defaultdict(list)
+    for member in members:
+        by_channel[member.channel].append(member.id)
+    off: dict[ReminderKind, set[int]] = {}
+    for channel, ids in by_channel.items():
+        for kind in book.left_out(channel):
+            off.setdefault(kind, set()).update(ids)
+    return off
 
 
 def _end_of_day(moment: datetime, zone: tzinfo) -> datetime:

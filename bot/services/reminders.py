@@ -4,7 +4,7 @@ timer. Everything planned is in the database at once; nothing waits in memory.""
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,6 +14,7 @@ from bot.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from bot.domain.reminders import (
     Applied,
     Batch,
+    PlanMember,
     PlanOccurrence,
     PolicyBook,
     Reminder,
@@ -101,7 +102,7 @@ class ReminderPlanner:
         planned = plan_batches(
             occurrences, members, answers, outbox, self._book, now, until=now + ahead
         )
-        reasons = _SkipReasons(stored, occurrences, answers, {m.id for m in members})
+        reasons = _SkipReasons(stored, occurrences, answers, members, self._book)
         return planned, stored, reasons
 
     def _plan(self, uow: UnitOfWork, now: datetime) -> Applied:
@@ -119,13 +120,23 @@ class _SkipReasons(Mapping[tuple[int, str], str]):
         stored: list[Stored],
         occurrences: list[PlanOccurrence],
         answers: Mapping[tuple[int, int], RsvpStatus],
-        subscribed: Collection[int],
+        members: list[PlanMember],
+        book: PolicyBook,
     ) -> None:
         self._stored = stored
         self._occurrences = {o.id: o for o in occurrences}
         self._answers = answers
-        self._subscribed = subscribed
+        self._members = members
+        self._book = book
+        self._channels: dict[int, str | None] | None = None
         self._queued: dict[tuple[int, str], Stored] | None = None
+
+    @property
+    def _channel_of(self) -> dict[int, str | None]:
+        """Member -> channel, of the members who may get reminders (subscribed, reachable)."""
+        if self._channels is None:
+            self._channels = {m.id: m.channel for m in self._members}
+        return self._channels
 
     @property
     def _rows(self) -> dict[tuple[int, str], Stored]:
@@ -141,7 +152,9 @@ class _SkipReasons(Mapping[tuple[int, str], str]):
     def __getitem__(self, key: tuple[int, str]) -> str:
         row = self._rows[key]
         occurrence = self._occurrences.get(row.occurrence_id or -1)
-        return skip_reason(key, row, occurrence, self._answers, self._subscribed)
+        channels = self._channel_of
+        left_out = self._book.left_out(channels.get(key[0]))
+        return skip_reason(key, row, occurrence, self._answers, channels, left_out)
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
         return iter(self._rows)

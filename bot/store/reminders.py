@@ -133,10 +133,11 @@ class SqlReminderStore:
         return result
 
     def members(self) -> list[PlanMember]:
-        """Members who may get reminders: agreed to notices and reachable."""
+        """Members who may get reminders: agreed to notices and reachable, with their
+        channel (whose reminder kinds the config may restrict)."""
         m = members.c
         rows = self._session.execute(
-            select(m.id, m.notify_scope).where(
+            select(m.id, m.notify_scope, m.channel).where(
                 m.subscription == Subscription.SUBSCRIBED.value, m.unreachable_at.is_(None)
             )
         ).all()
@@ -150,15 +151,16 @@ class SqlReminderStore:
             )
         ):
             regions[member_id].add(region)
-        scopes = {stored: scope_of(stored) for stored in {scope for _, scope in rows}}
+        scopes = {stored: scope_of(stored) for stored in {scope for _, scope, _ in rows}}
         nowhere: frozenset[str] = frozenset()
         return [
             PlanMember(
                 id=member_id,
                 regions=frozenset(regions[member_id]) if member_id in regions else nowhere,
                 scope=scopes[scope],
+                channel=channel,
             )
-            for member_id, scope in rows
+            for member_id, scope, channel in rows
         ]
 
     def answers(self, occurrence_ids: Collection[int]) -> dict[tuple[int, int], RsvpStatus]:

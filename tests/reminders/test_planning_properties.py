@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,7 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 BASE = datetime(2026, 12, 1, 0, 0, tzinfo=TOKYO)
 REGIONS = ["toshima", "itabashi", "nerima"]
 KINDS = ["rally", "street", "study"]
+CHANNELS = ["telegram", "line", "console"]
 
 minutes = st.integers(min_value=0, max_value=60 * 24 * 20)
 
@@ -64,6 +66,7 @@ def members(draw: st.DrawFn) -> list[PlanMember]:
             subscribed=draw(st.booleans()),
             reachable=draw(st.booleans()),
             scope=draw(st.sampled_from(list(Scope))),
+            channel=draw(st.sampled_from(CHANNELS)),
         )
         for index in range(count)
     ]
@@ -83,11 +86,17 @@ def scenarios(draw: st.DrawFn) -> tuple:
         start=time(draw(st.integers(18, 23)), draw(st.sampled_from([0, 30]))),
         end=time(draw(st.integers(5, 9)), draw(st.sampled_from([0, 30]))),
     )
+    # Most often LINE members get only some kinds (the frugal policy), sometimes every kind.
+    restricted = draw(st.sampled_from([(), ("line",), ("line", "console")]))
     book = PolicyBook(
         zone=TOKYO,
         quiet=quiet,
         daily_cap=draw(st.integers(1, 4)),
         by_kind={"street": {"same_day_before": timedelta(hours=1), "digest": True}},
+        channel_kinds={
+            channel: frozenset(draw(st.sets(st.sampled_from(list(ReminderKind)))))
+            for channel in restricted
+        },
     )
     other = {
         (m.id, (BASE + timedelta(days=d)).date()): draw(st.integers(0, 3))
@@ -190,3 +199,33 @@ def test_a_horizon_ends_with_a_day_and_keeps_every_guarantee(scenario: tuple, ho
             ReminderKind.INVITATION,
             ReminderKind.DIGEST,
         ), "only what the cap moved to a later day may differ"
+
+
+@settings(max_examples=300, deadline=None)
+@given(scenarios())
+def test_a_line_member_never_gets_a_reminder_kind_the_line_policy_leaves_out(
+    scenario: tuple,
+) -> None:
+    occ, mem, answers, outbox, book, now = scenario
+    on = {m.id: m.channel for m in mem}
+    for reminder in plan(occ, mem, answers, outbox, book, now):
+        allowed = book.channel_kinds.get(on[reminder.member_id])
+        assert allowed is None or reminder.kind in allowed, reminder
+
+
+@settings(max_examples=300, deadline=None)
+@given(scenarios())
+def test_restricting_a_channel_changes_nothing_for_members_on_the_others(
+    scenario: tuple,
+) -> None:
+    occ, mem, answers, outbox, book, now = scenario
+    free = {m.id for m in mem if m.channel not in book.channel_kinds}
+
+    def planned(policy: PolicyBook) -> set[tuple]:
+        return {
+            (r.member_id, r.reference, r.due_at)
+            for r in plan(occ, mem, answers, outbox, policy, now)
+            if r.member_id in free
+        }
+
+    assert planned(book) == planned(replace(book, channel_kinds={}))

@@ -62,7 +62,7 @@ def test_unknown_key_names_the_key_and_what_is_allowed(tmp_path: Path) -> None:
     assert found == [
         "config.yaml:5: reminders.quiet_hour: unknown key (misspelt?); "
         "allowed keys: enabled, day_before_at, same_day_before, invite, invite_ahead, "
-        "nudge_before, digest_at, daily_cap, plan_ahead, quiet_hours, kinds"
+        "nudge_before, digest_at, daily_cap, plan_ahead, quiet_hours, kinds, channels"
     ]
 
 
