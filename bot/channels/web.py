@@ -77,7 +77,14 @@ class WebServer:
         self._wanted_port = port
         self.app = Starlette(routes=[*routes, Route(HEALTH_PATH, self._health, methods=["GET"])])
         self._server = uvicorn.Server(
-            uvicorn.Config(self.app, host=listen, port=port, log_level="warning", lifespan="off")
+            uvicorn.Config(
+                self.app,
+                host=listen,
+                port=port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+            )
         )
         self._task: asyncio.Task[None] | None = None
         self._socket: socket.socket | None = None

@@ -144,7 +144,7 @@ class LineMessenger:
         when LINE no longer takes the token, else a `DeliveryError`."""
         try:
             await self.api.reply_message(
-                ReplyMessageRequest(reply_token=reply_token, messages=messages),
+                _Reply(reply_token=reply_token, messages=messages),
                 _request_timeout=self._timeout,
             )
         except ApiException as exc:
@@ -158,7 +158,7 @@ class LineMessenger:
         """One push call; returns the id of its last message object."""
         try:
             response = await self.api.push_message(
-                PushMessageRequest(to=to, messages=messages),
+                _Push(to=to, messages=messages),
                 x_line_retry_key=retry_key,
                 _request_timeout=self._timeout,
             )
@@ -174,7 +174,7 @@ class LineMessenger:
     async def multicast(self, to: Sequence[str], messages: list[Message], retry_key: str) -> str:
         try:
             response = await self.api.multicast_with_http_info(
-                MulticastRequest(to=list(to), messages=messages),
+                _Multicast(to=list(to), messages=messages),
                 x_line_retry_key=retry_key,
                 _request_timeout=self._timeout,
             )
@@ -185,6 +185,32 @@ class LineMessenger:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TemporaryFailure(f"LINE could not be reached: {type(exc).__name__}") from exc
         return str((response.headers or {}).get("x-line-request-id", ""))
+
+
+# The SDK turns a request into JSON with its models' `to_dict`, which at every level first
+# dumps the whole subtree (pydantic's `dict`) and then dumps each child again with its own
+# `to_dict`: a Flex bubble, five levels deep, is dumped five or six times over, and that was
+# the largest CPU cost of an answer. For the requests we send, every `to_dict` on the way down
+# is exactly pydantic's `dict(by_alias=True, exclude_none=True)` of the same models (the SDK's
+# generated overrides only call `to_dict` on the children), so these requests dump once and
+# give the SDK the same dict. tests/line/test_serialization.py holds them to the SDK's own.
+
+
+class _DumpedOnce:
+    def to_dict(self) -> dict[str, Any]:
+        return self.dict(by_alias=True, exclude_none=True)  # type: ignore[attr-defined,no-any-return]
+
+
+class _Reply(_DumpedOnce, ReplyMessageRequest):  # type: ignore[misc]  # SDK models are untyped
+    pass
+
+
+class _Push(_DumpedOnce, PushMessageRequest):  # type: ignore[misc]
+    pass
+
+
+class _Multicast(_DumpedOnce, MulticastRequest):  # type: ignore[misc]
+    pass
 
 
 def call_key(retry_key: str, number: int) -> str:

@@ -14,12 +14,18 @@ choices with labels of at most 20 characters, texts of at most 5,000. Then:
 
 Every postback carries our encoded `Action` (at most 64 bytes; LINE allows 300) and shows the
 button's label in the chat as the member's own words, so they see what they tapped.
+
+The SDK's models are made with `construct`, without pydantic's validation: every value here is
+a string we checked above or one of LINE's fixed words ("vertical", "secondary"...), and
+validating every button of every answer again cost more CPU than anything else in a turn.
+tests/line/test_serialization.py checks that the SDK's own validation takes what we make.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from linebot.v3.messaging import (  # type: ignore[import-untyped]  # no py.typed
     FlexBox,
@@ -86,13 +92,13 @@ def render_with_origins(
         last = index == len(parts) - 1
         message: Message
         if part.card or part.links or (part.buttons and not last):
-            message = _bubble(part)
-        elif last and part.buttons:
-            message = TextMessage(text=part.text, quick_reply=_quick_reply(part.buttons))
+            message = _bubble(part, _quick_reply(menu) if last and menu else None)
+        elif last and (part.buttons or menu):
+            message = TextMessage.construct(
+                text=part.text, quick_reply=_quick_reply(part.buttons or menu)
+            )
         else:
-            message = TextMessage(text=part.text)
-        if last and menu and message.quick_reply is None:
-            message.quick_reply = _quick_reply(menu)
+            message = TextMessage.construct(text=part.text)
         messages.append((origin, message))
     return messages
 
@@ -135,27 +141,33 @@ def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+# The same buttons come back turn after turn (the main menu ends most replies): their models
+# are made once. Models are never changed after rendering, so sharing them is safe.
+@lru_cache(maxsize=1024)
 def _postback(button: Button) -> PostbackAction:
-    return PostbackAction(
+    return PostbackAction.construct(
         label=button.label, data=button.action.encode(), display_text=button.label
     )
 
 
+@lru_cache(maxsize=256)
 def _quick_reply(rows: Rows) -> QuickReply:
     buttons = [button for row in rows for button in row][: CAPABILITIES.max_buttons]
-    return QuickReply(items=[QuickReplyItem(action=_postback(button)) for button in buttons])
+    return QuickReply.construct(
+        items=[QuickReplyItem.construct(action=_postback(button)) for button in buttons]
+    )
 
 
-def _bubble(part: _Part) -> FlexMessage:
+def _bubble(part: _Part, quick_reply: QuickReply | None = None) -> FlexMessage:
     """A Flex bubble: the text, then big buttons (choices first, then the pages to open)."""
     footer: list[FlexComponent] = []
     for row in part.buttons:
         buttons = [
-            FlexButton(action=_postback(button), style="secondary", height="md", flex=1)
+            FlexButton.construct(action=_postback(button), style="secondary", height="md", flex=1)
             for button in row
         ]
         if len(row) > 1 and all(len(button.label) <= _SHORT_LABEL for button in row):
-            footer.append(FlexBox(layout="horizontal", spacing="sm", contents=buttons))
+            footer.append(FlexBox.construct(layout="horizontal", spacing="sm", contents=buttons))
         else:
             footer.extend(buttons)
     for link in part.links:
@@ -163,22 +175,28 @@ def _bubble(part: _Part) -> FlexMessage:
         if len(label) > LINK_LABEL_CHARS:
             label = label[: LINK_LABEL_CHARS - 1] + "…"
         footer.append(
-            FlexButton(action=URIAction(label=label, uri=link.url), style="link", height="md")
+            FlexButton.construct(
+                action=URIAction.construct(label=label, uri=link.url), style="link", height="md"
+            )
         )
     title, _, rest = part.text.partition("\n")
     if part.card and rest.strip():
         # An event's title (「【集会】…」) stands out above its date and place.
         body = [
-            FlexText(text=title, wrap=True, weight="bold", size="lg"),
-            FlexText(text=rest, wrap=True, margin="md"),
+            FlexText.construct(text=title, wrap=True, weight="bold", size="lg"),
+            FlexText.construct(text=rest, wrap=True, margin="md"),
         ]
     else:
-        body = [FlexText(text=part.text, wrap=True)]
-    bubble = FlexBubble(
-        body=FlexBox(layout="vertical", contents=body),
-        footer=FlexBox(layout="vertical", spacing="sm", contents=footer) if footer else None,
+        body = [FlexText.construct(text=part.text, wrap=True)]
+    bubble = FlexBubble.construct(
+        body=FlexBox.construct(layout="vertical", contents=body),
+        footer=FlexBox.construct(layout="vertical", spacing="sm", contents=footer)
+        if footer
+        else None,
     )
-    return FlexMessage(alt_text=_alt_text(part.text), contents=bubble)
+    return FlexMessage.construct(
+        alt_text=_alt_text(part.text), contents=bubble, quick_reply=quick_reply
+    )
 
 
 def _alt_text(text: str) -> str:
