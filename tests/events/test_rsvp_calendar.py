@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from icalendar import Calendar as ICalendar
 from sqlalchemy import select
 
+from bot.domain.capabilities import PRESETS, Capabilities
 from bot.domain.messages import MemberRef
 from bot.services.calendar_sync import CalendarSync
 from bot.services.conversation import Conversation
@@ -90,10 +92,8 @@ def test_a_deleted_event_sends_no_file(
     assert attachments(chat) == []
 
 
-def test_a_channel_that_cannot_send_files_is_not_offered_the_button(
-    conversation: Conversation, calendar_sync: CalendarSync, database: Database
-) -> None:
-    chat = Chat(conversation, MemberRef("line", "U0123456789abcdef"))
+def _answer_going(conversation: Conversation, ref: MemberRef) -> Chat:
+    chat = Chat(conversation, ref)
     chat.say("/start")
     chat.press("はい、受け取ります")
     chat.press("板橋区")
@@ -101,6 +101,35 @@ def test_a_channel_that_cannot_send_files_is_not_offered_the_button(
     chat.open_event("12.7大集会")
     chat.press("参加する")
     chat.press("ひとりで行く")
+    return chat
+
+
+def test_line_is_offered_the_calendar_it_gets_as_a_link(
+    conversation: Conversation, calendar_sync: CalendarSync, database: Database
+) -> None:
+    chat = _answer_going(conversation, MemberRef("line", "U0123456789abcdef"))
+    (confirmation,) = chat.replies
+    assert [b.label for row in confirmation.buttons for b in row] == ["カレンダーに追加"]
+    chat.press("カレンダーに追加")
+    assert attachments(chat) == ["rally-1207-once.ics"], "the channel makes it a link"
+
+
+def test_a_channel_that_cannot_send_files_is_not_offered_the_button(
+    conversation: Conversation,
+    calendar_sync: CalendarSync,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fax = Capabilities(
+        "fax",
+        max_text_chars=1000,
+        max_buttons=10,
+        max_buttons_per_row=1,
+        max_label_chars=20,
+        can_send_files=False,
+    )
+    monkeypatch.setitem(PRESETS, "fax", fax)
+    chat = _answer_going(conversation, MemberRef("fax", "0312345678"))
 
     (confirmation,) = chat.replies
     assert confirmation.text == "12月7日(月)の「保険証を残せ 12.7大集会」に参加で受け付けました。"
