@@ -237,6 +237,9 @@ def test_one_members_updates_across_two_processes_are_handled_once_and_in_order(
     assert "Traceback" not in a.text() + b.text()
 
 
+ANNOUNCEMENT = "12月の集会のお知らせです"
+
+
 def test_a_timed_job_runs_in_one_process_at_a_time_and_the_outbox_is_shared(
     bots: Callable[[str], Bot], fake: FakeTelegram, database_url: str, workdir: Path
 ) -> None:
@@ -257,7 +260,7 @@ def test_a_timed_job_runs_in_one_process_at_a_time_and_the_outbox_is_shared(
         with JobLocks(database.engine).exclusive("broadcasts.watch") as mine:
             assert mine
             a, b = bots("a"), bots("b")
-            (workdir / "message.txt").write_text("12月の集会のお知らせです", encoding="utf-8")
+            (workdir / "message.txt").write_text(ANNOUNCEMENT, encoding="utf-8")
             sent = subprocess.run(
                 [
                     *(str(Path(sys.executable).parent / "campaign-bot"), "broadcast"),
@@ -272,11 +275,11 @@ def test_a_timed_job_runs_in_one_process_at_a_time_and_the_outbox_is_shared(
             )
             assert sent.returncode == 0, sent.stderr
             until(
-                lambda: all(len(fake.messages(chat)) == 1 for chat in chats),
+                lambda: all(len(announcements(fake, chat)) == 1 for chat in chats),
                 "the broadcast reached everyone",
             )
             # (c) both dispatchers shared the outbox: one message each, no row sent twice.
-            assert sum(len(fake.messages(chat)) for chat in chats) == len(chats)
+            assert sum(len(announcements(fake, chat)) for chat in chats) == len(chats)
             skipped = {bot.name: bot.text().count(SKIPPED_BROADCASTS) for bot in (a, b)}
             until(
                 lambda: all(
@@ -303,7 +306,13 @@ def test_a_timed_job_runs_in_one_process_at_a_time_and_the_outbox_is_shared(
         database.dispose()
     assert finished == 1
     assert states == ["sent"] * len(chats)
-    assert all(len(fake.messages(chat)) == 1 for chat in chats)
+    assert all(len(announcements(fake, chat)) == 1 for chat in chats)
+
+
+def announcements(fake: FakeTelegram, chat: int) -> list[str]:
+    """The broadcast as `chat` got it; reminders of the shipped schedules may come beside it
+    (outside the quiet hours), and are not what this test counts."""
+    return [m.text for m in fake.messages(chat) if m.text and ANNOUNCEMENT in m.text]
 
 
 def broadcast_statuses(database: Database) -> list[str]:
