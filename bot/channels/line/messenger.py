@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import urllib.request
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -87,6 +90,7 @@ class LineMessenger:
             # aiohttp's session belongs to the running loop: made here, not in __init__.
             self._client = AsyncApiClient(self._configuration)
             self._api = AsyncMessagingApi(self._client)
+            _no_env_lookups(self._client)
 
     async def close(self) -> None:
         if self._client is not None:
@@ -211,6 +215,21 @@ class _Push(_DumpedOnce, PushMessageRequest):  # type: ignore[misc]
 
 class _Multicast(_DumpedOnce, MulticastRequest):  # type: ignore[misc]
     pass
+
+
+def _no_env_lookups(client: AsyncApiClient) -> None:
+    """The SDK's aiohttp session trusts the environment: before every call, aiohttp looks for
+    a proxy in the environment and reads ~/.netrc, on a thread of the default executor (a
+    thread hop and a file read per answer, a large share of an answer's CPU). When the
+    environment names no proxy and there is no netrc file, those lookups can only come back
+    empty, so they are turned off; otherwise the session is left as the SDK made it."""
+    if urllib.request.getproxies() or os.environ.get("NETRC"):
+        return
+    if (Path.home() / ".netrc").exists() or (Path.home() / "_netrc").exists():
+        return
+    session = getattr(getattr(client, "rest_client", None), "pool_manager", None)
+    if isinstance(session, aiohttp.ClientSession) and hasattr(session, "_trust_env"):
+        session._trust_env = False
 
 
 def call_key(retry_key: str, number: int) -> str:
