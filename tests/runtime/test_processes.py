@@ -226,18 +226,24 @@ def test_one_members_updates_across_two_processes_are_handled_once_and_in_order(
 
     # Telegram sends an update again when its answer was lost; behind the load balancer the
     # copies may reach both processes at once: one turn, one answer.
-    before = len(fake.messages(HANAKO))
+    # (Counted by the help's words: outside the quiet hours the shipped schedules'
+    # invitations reach her too.)
+    def helps() -> int:
+        return sum(HELP_WORDS in (m.text or "") for m in fake.messages(HANAKO))
+
+    before = helps()
     assert a.post(latest_update(fake, lambda: fake.send_text(HANAKO, "/help"))) == 200
-    one_turn = len(fake.messages(HANAKO)) - before
+    one_turn = helps() - before
     again = latest_update(fake, lambda: fake.send_text(HANAKO, "/help"))
     with ThreadPoolExecutor(6) as pool:
         assert list(pool.map(lambda bot: bot.post(again), [a, b] * 3)) == [200] * 6
     assert one_turn >= 1
-    assert len(fake.messages(HANAKO)) - before == 2 * one_turn
+    assert helps() - before == 2 * one_turn
     assert "Traceback" not in a.text() + b.text()
 
 
 ANNOUNCEMENT = "12月の集会のお知らせです"
+HELP_WORDS = "使い方"
 
 
 def test_a_timed_job_runs_in_one_process_at_a_time_and_the_outbox_is_shared(
