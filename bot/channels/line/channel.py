@@ -41,7 +41,6 @@ from bot.texts import Texts
 log = logging.getLogger(__name__)
 
 
-CALENDAR_TYPE = "text/calendar"
 PUSH_RETRY_WAITS = (0.5, 1.0)
 """Seconds before pushing an answer again after a timeout or a 5xx, within the turn."""
 REPLY_TOKEN_SECONDS = 50.0
@@ -224,7 +223,7 @@ class LineChannel:
     def _file_link(self, attachment: Attachment) -> Link | None:
         """A calendar file as a link to our web app. Other files (a member's data export)
         are not put behind a link: they are personal, and a link travels through LINE."""
-        if attachment.media_type != CALENDAR_TYPE:
+        if not self.messenger.capabilities.delivers(attachment.media_type):
             log.warning("a %s file cannot be sent on LINE; left out", attachment.media_type)
             return None
         if self._public_url is None:
