@@ -20,6 +20,8 @@ from functools import cache
 
 from sudachipy import Dictionary, Morpheme, SplitMode, Tokenizer
 
+from bot.faq import spelling
+
 # Parts of speech that carry meaning for matching; particles, endings, symbols do not.
 _CONTENT = {"名詞", "動詞", "形容詞", "形状詞", "副詞", "接尾辞", "接頭辞"}
 # Words so common in every question that they only add noise.
@@ -104,8 +106,46 @@ class Features:
 
 
 @cache
+def _dictionary() -> Dictionary:
+    return Dictionary(dict="core")
+
+
+@cache
 def _tokenizer() -> Tokenizer:
-    return Dictionary(dict="core").tokenizer()
+    return _dictionary().tokenizer()
+
+
+@cache
+def kanji_readings(kanji: str) -> frozenset[str]:
+    """Every reading the dictionary gives one kanji written alone, folded (公: こう, おおやけ)."""
+    return frozenset(
+        fold_reading(m.reading_form()) for m in _dictionary().lookup(kanji) if m.reading_form()
+    )
+
+
+@cache
+def is_word(text: str) -> bool:
+    """The dictionary reads the whole text as one word of its own (預金, not 粉 + 失)."""
+    units = _tokenizer().tokenize(text, SplitMode.C)
+    return len(units) == 1 and not units[0].is_oov()
+
+
+@cache
+def reading(text: str) -> str:
+    """What the text sounds like, folded (see `fold_reading`)."""
+    return fold_reading("".join(u.reading_form() for u in _tokenizer().tokenize(text)))
+
+
+def lone_kanji(text: str) -> frozenset[int]:
+    """Offsets of the kanji the dictionary could join to nothing (粉 in 粉失しました)."""
+    return frozenset(
+        unit.begin()
+        for unit in _tokenizer().tokenize(text, SplitMode.C)
+        if len(unit.surface()) == 1 and "一" <= unit.surface() <= "龯"
+    )
+
+
+SPELLING = spelling.Dictionary(kanji_readings, reading, lone_kanji, is_word)
 
 
 class Analyser:

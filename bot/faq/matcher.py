@@ -36,10 +36,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from bot.faq import english
-from bot.faq.analysis import INTERROGATIVES, Analyser, Features
+from bot.faq.analysis import INTERROGATIVES, SPELLING, Analyser, Features
 from bot.faq.index import Document, Hit, Index, mostly_kana
 from bot.faq.knowledge import Entry, KnowledgeBase, Route, RouteKind, Scheme, Thresholds
 from bot.faq.normalise import Normaliser, fold
+from bot.faq.spelling import Speller
 
 ROUTE_AT = 0.30  # reach from which a route (events, greeting, decline) beats a weaker entry
 CLEAR_LEAD = 1.15  # entries scoring within this factor of the best are offered beside it
@@ -157,6 +158,8 @@ class FaqEngine:
             if entry.about or entry.about_en
         }
         self.index = Index(list(self._documents()))
+        # The knowledge base's own kanji words, for questions whose kanji were mis-converted.
+        self._speller = Speller((document.text for document in self.index.documents), SPELLING)
         self.english_index = Index(list(self._english_documents()))
         self._subjects = [
             (
@@ -232,7 +235,7 @@ class FaqEngine:
             normalised = english.normalise(question)
             query = english.features(question + _scheme_of_age(question, language))
         else:
-            normalised = self._normalise(question)
+            normalised = self._speller.correct(self._normalise(question))
             query = self._analyser.features(normalised + _scheme_of_age(normalised, language))
         return self._search(question, normalised, query, language, None)
 
