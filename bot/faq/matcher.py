@@ -172,6 +172,9 @@ class FaqEngine:
             for route in knowledge.routes
             if route.subject
         ]
+        # A decline route's `unless:` words make a question ours: its phrasings do not
+        # decline such a question either (「救急車で運ばれて保険証がなかった」 is ours).
+        self._unless = {route.id: unless for route, _, unless in self._subjects if unless}
 
     # --- building -------------------------------------------------------------------------
 
@@ -258,6 +261,9 @@ class FaqEngine:
             return Asked(normalised, language, routed=_ROUTED[subject.kind])
         kana = language == "ja" and mostly_kana(normalised)
         hits = index.search(query, leave_out=leave_out, limit=12, kana=kana)
+        hits = [
+            h for h in hits if not self._ours_after_all(h.target, normalised, question, language)
+        ]
         if language == "ja":
             hits = self._on_subject(hits, normalised)
         hits = self._on_about(hits, normalised, question, language)[:8]
@@ -313,6 +319,14 @@ class FaqEngine:
             ):
                 return route
         return None
+
+    def _ours_after_all(self, target: str, normalised: str, question: str, language: str) -> bool:
+        """The target is a decline route and the question uses one of its `unless:` words."""
+        unless = self._unless.get(target)
+        if not unless:
+            return False
+        written = fold(question) if language == "ja" else english.normalise(question)
+        return any(word and (word in written or word in normalised) for word in unless)
 
     def _limited(self, hits: list[Hit], normalised: str, question: str, language: str) -> list[Hit]:
         """Hits without the entries the question rules out, successors before expired ones."""

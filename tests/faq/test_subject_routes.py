@@ -1,0 +1,65 @@
+"""Neighbouring subjects are declined by rule of subject, and card questions about them are not."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.faq.matcher import FaqEngine, Outcome
+
+
+@pytest.mark.parametrize(
+    ("question", "route"),
+    [
+        ("傷病手当金の振込はいつ", "decline-other-benefits"),
+        ("雇用保険の被保険者証が見つからない", "decline-other-benefits"),
+        ("労災の書類を会社が書いてくれない", "decline-other-benefits"),
+        ("孫の医療証をなくしてしまった", "decline-other-certificates"),
+        ("お薬手帳を忘れたら薬局で高くなる？", "decline-other-certificates"),
+        ("マイナンバーの通知カードが出てきた", "decline-other-certificates"),
+        ("紹介状をもらうのにお金はかかる？", "decline-hospital-charges"),
+        ("ケアマネを変えたいときは誰に言う", "decline-care-services"),
+        ("特定健診の案内がまだ来ない", "decline-checkups-and-private-insurance"),
+    ],
+)
+def test_a_neighbouring_subject_is_declined(
+    shipped_engine: FaqEngine, question: str, route: str
+) -> None:
+    found = shipped_engine._subject(shipped_engine._normalise(question), question, "ja")
+    assert found is not None
+    assert found.id == route
+    assert shipped_engine.decide(question).outcome is Outcome.DECLINE
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # The card itself, asked beside a neighbouring subject: still ours.
+        "障害者手帳があると資格確認書を申請できますか",
+        "救急車で運ばれて保険証を持っていなかった",
+        "子どもの医療証とマイナ保険証はいっしょに出すの？",
+    ],
+)
+def test_a_card_question_naming_a_neighbour_is_not_declined_by_rule(
+    shipped_engine: FaqEngine, question: str
+) -> None:
+    assert shipped_engine._subject(shipped_engine._normalise(question), question, "ja") is None
+    assert shipped_engine.decide(question).outcome is not Outcome.DECLINE
+
+
+def test_no_phrasing_of_an_entry_is_declined_by_a_new_subject(shipped_engine: FaqEngine) -> None:
+    new = {"decline-other-benefits", "decline-other-certificates", "decline-hospital-charges"}
+    swallowed = [
+        (entry.id, phrasing)
+        for entry in shipped_engine.knowledge.entries
+        for phrasing in (entry.title, *entry.questions, *entry.questions_en)
+        if (
+            route := shipped_engine._subject(
+                shipped_engine._normalise(phrasing),
+                phrasing,
+                "en" if phrasing.isascii() else "ja",
+            )
+        )
+        is not None
+        and route.id in new
+    ]
+    assert swallowed == []
