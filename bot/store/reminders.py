@@ -315,8 +315,8 @@ class SqlReminderStore:
     def _insert_new_postgres(self, batches: list[Batch], now: datetime) -> int:
         """Every row of `batches` in one INSERT, from arrays sent in binary: a row per member,
         the columns it shares with its batch joined in (JSON parsed once a batch). Checked
-        by the database (the unique key, the members' and occurrences' foreign keys); no
-        member is read again: the planner has just read them under its lock."""
+        by the database (the unique key, the members' foreign key); no member is read
+        again: the planner has just read them under its lock."""
         member_ids: list[int] = []
         numbers: list[int] = []
         for number, batch in enumerate(batches, start=1):

@@ -204,13 +204,11 @@ class DeliveryRow(Base):
     """What to render at send time (a template's arguments, or a fixed message); emptied once
     the row has been done with for `delivery.keep_message_days`."""
     lane: Mapped[int] = mapped_column(Integer, default=3)
-    occurrence_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("occurrences.id", ondelete="SET NULL")
-    )
-    relay_id: Mapped[int | None] = mapped_column(Id, ForeignKey("relays.id", ondelete="SET NULL"))
-    broadcast_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("broadcasts.id", ondelete="SET NULL")
-    )
+    # What the message is about, looked up when it is due (skipped if it cannot be found):
+    # no foreign keys, whose checks cost a trigger call per row queued (migration 0011).
+    occurrence_id: Mapped[int | None] = mapped_column(Id)
+    relay_id: Mapped[int | None] = mapped_column(Id)
+    broadcast_id: Mapped[int | None] = mapped_column(Id)
     expect_rsvp: Mapped[str | None] = mapped_column(String(64))
     """Comma-separated answers the member must still have to the occurrence when it is sent."""
     state: Mapped[str] = mapped_column(String(16), default="queued")

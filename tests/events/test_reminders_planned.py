@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.config import Settings, reminder_book
@@ -22,7 +22,7 @@ from bot.services.reminders import ReminderPlanner
 from bot.store.database import Database
 from bot.store.deliveries import SqlDeliveryQueue
 from bot.store.outbox import about_of
-from bot.store.tables import DeliveryRow, EventRow, MemberRow, OccurrenceRow
+from bot.store.tables import DeliveryRow, EventRow, MemberRow, OccurrenceRow, RsvpRow
 from tests.delivery.fakes import FakeMessenger, direct
 from tests.dialogs.chat import Chat
 from tests.events.conftest import CALENDAR, RALLY, TOKYO, at, called_off
@@ -174,6 +174,44 @@ async def test_the_day_before_reminder_goes_out_fresh_with_its_buttons(
     (sent,) = [text for text in messenger.texts("ayako") if "明日は" in text]
     assert "明日は「保険証を残せ 12.7大集会」です" in sent
     assert "日比谷野外音楽堂" in sent
+
+
+async def test_a_reminder_whose_occurrence_was_deleted_by_hand_is_skipped_not_sent(
+    member: Member,
+    planner: ReminderPlanner,
+    database: Database,
+    conversation: Conversation,
+    clock: FakeClock,
+) -> None:
+    """The outbox refers to occurrences without a foreign key (migration 0011): a row whose
+    occurrence is gone (deleted in the database by hand) is found out when it is due."""
+    ayako = member("ayako", "豊島区")
+    rally_answer(ayako, "参加する")
+    planner.plan_now()
+    occurrence = occurrence_of(database, "rally-1207")
+    with database.sessions.begin() as session:
+        session.execute(delete(RsvpRow).where(RsvpRow.occurrence_id == occurrence))
+        session.execute(delete(OccurrenceRow).where(OccurrenceRow.id == occurrence))
+    messenger = FakeMessenger()
+    dispatcher = Dispatcher(
+        SqlDeliveryQueue(database.sessions),
+        {"console": messenger},
+        clock,
+        run_blocking=direct,
+        renderer=DeliveryContent(database.unit_of_work, conversation.screens, clock),
+    )
+
+    clock.set(at("2026-12-06", "10:00"))
+    while (await dispatcher.run_once()).claimed:
+        pass
+
+    (day_before,) = [
+        state
+        for reference, state in reminders(database).items()
+        if reference.endswith(f":day_before:{occurrence}")
+    ]
+    assert day_before[:2] == ("skipped", "event gone")
+    assert not [text for text in messenger.texts("ayako") if "明日は" in text]
 
 
 def planned_for(database: Database, external_id: str) -> dict[str, tuple[str, str | None, str]]:
