@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from sudachipy import Dictionary, Morpheme, SplitMode, Tokenizer
 
@@ -123,14 +123,14 @@ def kanji_readings(kanji: str) -> frozenset[str]:
     )
 
 
-@cache
+@lru_cache(maxsize=4096)  # bounded: members' questions bring new stretches without end
 def is_word(text: str) -> bool:
     """The dictionary reads the whole text as one word of its own (預金, not 粉 + 失)."""
     units = _tokenizer().tokenize(text, SplitMode.C)
     return len(units) == 1 and not units[0].is_oov()
 
 
-@cache
+@lru_cache(maxsize=4096)
 def reading(text: str) -> str:
     """What the text sounds like, folded (see `fold_reading`)."""
     return fold_reading("".join(u.reading_form() for u in _tokenizer().tokenize(text)))
