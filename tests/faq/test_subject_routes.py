@@ -19,6 +19,9 @@ from bot.faq.matcher import FaqEngine, Outcome
         ("紹介状をもらうのにお金はかかる？", "decline-hospital-charges"),
         ("ケアマネを変えたいときは誰に言う", "decline-care-services"),
         ("特定健診の案内がまだ来ない", "decline-checkups-and-private-insurance"),
+        ("ひとり親の医療費助成は何歳まで", "decline-other-benefits"),
+        ("老人ホームの料金が払えるか心配", "decline-care-services"),
+        ("ふるさと納税をしたら住民税はどうなる", "decline-tax"),
     ],
 )
 def test_a_neighbouring_subject_is_declined(
