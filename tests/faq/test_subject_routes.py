@@ -22,6 +22,10 @@ from bot.faq.matcher import FaqEngine, Outcome
         ("ひとり親の医療費助成は何歳まで", "decline-other-benefits"),
         ("老人ホームの料金が払えるか心配", "decline-care-services"),
         ("ふるさと納税をしたら住民税はどうなる", "decline-tax"),
+        ("接骨院で腰をみてもらうのに保険はきく？", "decline-coverage"),
+        ("交通事故でけがをしたときの治療費は誰が払う", "decline-coverage"),
+        ("夫の扶養から外れたらどうなる", "decline-dependants"),
+        ("マイナンバーカードを図書館カードにできる？", "decline-mynumber-card-other-uses"),
     ],
 )
 def test_a_neighbouring_subject_is_declined(
@@ -40,6 +44,7 @@ def test_a_neighbouring_subject_is_declined(
         "障害者手帳があると資格確認書を申請できますか",
         "救急車で運ばれて保険証を持っていなかった",
         "子どもの医療証とマイナ保険証はいっしょに出すの？",
+        "交通事故で運ばれた病院で保険証がなく全額払った",
     ],
 )
 def test_a_card_question_naming_a_neighbour_is_not_declined_by_rule(
@@ -50,7 +55,12 @@ def test_a_card_question_naming_a_neighbour_is_not_declined_by_rule(
 
 
 def test_no_phrasing_of_an_entry_is_declined_by_a_new_subject(shipped_engine: FaqEngine) -> None:
-    new = {"decline-other-benefits", "decline-other-certificates", "decline-hospital-charges"}
+    new = {
+        "decline-other-benefits",
+        "decline-other-certificates",
+        "decline-hospital-charges",
+        "decline-coverage",
+    }
     swallowed = [
         (entry.id, phrasing)
         for entry in shipped_engine.knowledge.entries
