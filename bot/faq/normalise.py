@@ -31,12 +31,39 @@ _FRAMING = re.compile(
 )
 
 
+# An age written in kanji or kana numerals (七十五歳, ななじゅうごさい) is written in digits, so
+# that the rules about ages (75 and over is the 後期高齢者医療) read it. Only from ten up: the
+# ages that matter here are 70 and 75, and a lone digit before さい is too often something else.
+_DIGITS = {
+    **dict.fromkeys(("一", "いち"), 1),
+    **dict.fromkeys(("二", "に"), 2),
+    **dict.fromkeys(("三", "さん"), 3),
+    **dict.fromkeys(("四", "よん", "し"), 4),
+    **dict.fromkeys(("五", "ご"), 5),
+    **dict.fromkeys(("六", "ろく"), 6),
+    **dict.fromkeys(("七", "なな", "しち"), 7),
+    **dict.fromkeys(("八", "はち"), 8),
+    **dict.fromkeys(("九", "きゅう", "く"), 9),
+}
+_DIGIT = "|".join(sorted(_DIGITS, key=len, reverse=True))
+_NUMERAL_AGE = re.compile(
+    rf"(?<![一-龯])(?:({_DIGIT})?(?:十|じゅう|じゅー|じゅっ|じゅ)({_DIGIT})?|(百|ひゃく))(?:歳|才|さい)"
+)
+
+
+def _age(match: re.Match[str]) -> str:
+    tens, units, hundred = match.groups()
+    if hundred:
+        return "100歳"
+    return f"{_DIGITS.get(tens or '', 1) * 10 + _DIGITS.get(units or '', 0)}歳"
+
+
 def fold(text: str) -> str:
-    """NFKC, lower case, one long-vowel mark, no spaces or invisible characters."""
+    """NFKC, lower case, one long-vowel mark, no spaces or invisible characters, ages in digits."""
     folded = unicodedata.normalize("NFKC", text).lower()
     folded = "".join(ch for ch in folded if unicodedata.category(ch) not in ("Cf", "Cc"))
     folded = _LONG_VOWEL.sub("ー", folded)
-    return _SPACE.sub("", folded)
+    return _NUMERAL_AGE.sub(_age, _SPACE.sub("", folded))
 
 
 class Normaliser:

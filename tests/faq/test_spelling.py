@@ -1,4 +1,4 @@
-"""Wrongly converted kanji (粉失, 再公付, 高期高齢者) are read as the knowledge base's words."""
+"""Kanji slips (粉失, 再公付) and ages in numerals, read as our own texts write them."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 from bot.faq.analysis import SPELLING
 from bot.faq.matcher import FaqEngine, Outcome
+from bot.faq.normalise import fold
 from bot.faq.spelling import Speller
 
 VOCABULARY = [
@@ -68,3 +69,26 @@ def test_the_engine_answers_a_slip_as_its_kanji_form(engine: FaqEngine) -> None:
     assert slip.outcome is right.outcome
     assert slip.entry == right.entry
     assert "有効期限" in slip.normalised
+
+
+@pytest.mark.parametrize(
+    ("written", "folded"),
+    [
+        ("ななじゅうごさいになったら", "75歳になったら"),
+        ("母は八十二歳です", "母は82歳です"),
+        ("はちじゅう さい", "80歳"),
+        ("ごじゅっさい", "50歳"),
+        # Not ages: a lone digit before さい, and さい after other kana.
+        ("ごさい", "ごさい"),
+        ("ください", "ください"),
+    ],
+)
+def test_an_age_in_numerals_is_written_in_digits(written: str, folded: str) -> None:
+    assert fold(written) == folded
+
+
+def test_an_age_in_kana_puts_the_question_in_its_scheme(shipped_engine: FaqEngine) -> None:
+    # 75 and over is the 後期高齢者医療, however the age is written.
+    digits = shipped_engine.ask("75歳になったら何が届きますか")
+    kana = shipped_engine.ask("ななじゅうごさいになったら何が届きますか")
+    assert [h.target for h in kana.hits[:3]] == [h.target for h in digits.hits[:3]]
