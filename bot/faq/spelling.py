@@ -32,6 +32,9 @@ from dataclasses import dataclass
 
 _KANJI_RUN = re.compile(r"[一-龯々〆]{2,}")
 LONGEST = 10  # known runs are remembered up to this many kanji
+# Stretches of kanji looked at in one question, at most: members' questions need a few dozen
+# (72 at most in the tuning files); a pasted page of kanji would otherwise cost tens of ms.
+BUDGET = 100
 MASK = "\0"
 
 
@@ -72,11 +75,12 @@ class Speller:
         lone: frozenset[int] | None = None
         parts: list[str] = []
         done = 0
+        budget = [BUDGET]
         for match in _KANJI_RUN.finditer(text):
             run = match.group(0)
             if run in self._known:
                 continue
-            for start, window, found in self._near(run):
+            for start, window, found in self._near(run, budget):
                 if lone is None:
                     lone = self._dictionary.lone_kanji(text)
                 offset = match.start() + start
@@ -87,11 +91,14 @@ class Speller:
                     break
         return "".join(parts) + text[done:] if parts else text
 
-    def _near(self, run: str) -> Iterable[tuple[int, str, set[str]]]:
+    def _near(self, run: str, budget: list[int]) -> Iterable[tuple[int, str, set[str]]]:
         """(offset, stretch, known runs one or two kanji away) for each stretch of the run that
-        may be a slip, longest first."""
+        may be a slip, longest first, while `budget` (stretches left to look at) lasts."""
         for length in range(min(len(run), LONGEST), 1, -1):
             for start in range(len(run) - length + 1):
+                budget[0] -= 1
+                if budget[0] < 0:
+                    return
                 window = run[start : start + length]
                 if window in self._known:
                     continue

@@ -92,3 +92,11 @@ def test_an_age_in_kana_puts_the_question_in_its_scheme(shipped_engine: FaqEngin
     digits = shipped_engine.ask("75歳になったら何が届きますか")
     kana = shipped_engine.ask("ななじゅうごさいになったら何が届きますか")
     assert [h.target for h in kana.hits[:3]] == [h.target for h in digits.hits[:3]]
+
+
+def test_a_page_of_kanji_costs_the_speller_a_bounded_number_of_look_ups(speller: Speller) -> None:
+    # Pasted text: one long run of kanji the knowledge base never wrote. Only `BUDGET`
+    # stretches are looked at, and a slip past them stays as written.
+    page = "国民健康保険被保険者資格確認書再交付申請書様式第一号" * 10 + "再公付"
+    assert speller.correct(page) == page
+    assert speller.correct("再公付は" + page).startswith("再交付は")
