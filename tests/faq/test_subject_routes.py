@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.faq import english
 from bot.faq.matcher import FaqEngine, Outcome
 
 
@@ -26,12 +27,18 @@ from bot.faq.matcher import FaqEngine, Outcome
         ("交通事故でけがをしたときの治療費は誰が払う", "decline-coverage"),
         ("夫の扶養から外れたらどうなる", "decline-dependants"),
         ("マイナンバーカードを図書館カードにできる？", "decline-mynumber-card-other-uses"),
+        # お知らせ is our word; the yearly 医療費のお知らせ is the tax's.
+        ("医療費のお知らせはいつ届く", "decline-tax"),
+        ("ペット保険の請求方法", "decline-checkups-and-private-insurance"),
+        ("在留カードの住所変更はどこで", "decline-residence"),
+        ("How do I extend my visa?", "decline-residence"),
     ],
 )
 def test_a_neighbouring_subject_is_declined(
     shipped_engine: FaqEngine, question: str, route: str
 ) -> None:
-    found = shipped_engine._subject(shipped_engine._normalise(question), question, "ja")
+    language = "en" if english.is_english(question) else "ja"
+    found = shipped_engine._subject(shipped_engine._normalise(question), question, language)
     assert found is not None
     assert found.id == route
     assert shipped_engine.decide(question).outcome is Outcome.DECLINE
@@ -45,6 +52,7 @@ def test_a_neighbouring_subject_is_declined(
         "救急車で運ばれて保険証を持っていなかった",
         "子どもの医療証とマイナ保険証はいっしょに出すの？",
         "交通事故で運ばれた病院で保険証がなく全額払った",
+        "在留カードしか持っていない外国人でも資格確認書はもらえる？",
     ],
 )
 def test_a_card_question_naming_a_neighbour_is_not_declined_by_rule(
@@ -60,6 +68,7 @@ def test_no_phrasing_of_an_entry_is_declined_by_a_new_subject(shipped_engine: Fa
         "decline-other-certificates",
         "decline-hospital-charges",
         "decline-coverage",
+        "decline-residence",
     }
     swallowed = [
         (entry.id, phrasing)
