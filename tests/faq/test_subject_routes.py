@@ -32,6 +32,8 @@ from bot.faq.matcher import FaqEngine, Outcome
         ("ペット保険の請求方法", "decline-checkups-and-private-insurance"),
         ("在留カードの住所変更はどこで", "decline-residence"),
         ("How do I extend my visa?", "decline-residence"),
+        ("Is dental treatment covered by insurance?", "decline-coverage"),
+        ("Where is the tax office for my ward?", "decline-tax"),
     ],
 )
 def test_a_neighbouring_subject_is_declined(
@@ -85,3 +87,19 @@ def test_no_phrasing_of_an_entry_is_declined_by_a_new_subject(shipped_engine: Fa
         and route.id in new
     ]
     assert swallowed == []
+
+
+@pytest.mark.parametrize(
+    "phrasing",
+    [
+        # An entry's own phrasings that a subject rule used to decline: the 限度額 certificate in
+        # English, the 介護保険被保険者証 beside the care certification it records.
+        "What happened to the high-cost medical expense ceiling certificate?",
+        "要介護認定の結果が書いてある被保険者証はどうなる",
+    ],
+)
+def test_an_entry_phrasing_naming_a_neighbour_is_not_declined_by_rule(
+    shipped_engine: FaqEngine, phrasing: str
+) -> None:
+    language = "en" if english.is_english(phrasing) else "ja"
+    assert shipped_engine._subject(shipped_engine._normalise(phrasing), phrasing, language) is None
