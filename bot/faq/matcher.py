@@ -19,7 +19,8 @@ The thresholds (one set for Japanese, one for English: two indexes, two scales) 
 (leave-one-out over the knowledge base's own phrasings, see `bot.faq.calibration`).
 
 Before the thresholds, what an entry is limited to is applied: an entry for one ward answers
-only a question that names the ward; an entry for one scheme (後期高齢者, 国保 ...) yields to a
+only a question that names the ward, and comes first there when nearly as good as the best; an
+entry for one scheme (後期高齢者, 国保 ...) yields to a
 question that names another scheme or an age outside it; an expired entry ranks below the entry
 that succeeds it, unless the question asks about the past. A decline route's subject words
 (年金, 免許証 ...) decline a question outright, unless it also names the insurance card.
@@ -345,20 +346,30 @@ class FaqEngine:
             named & {Scheme.KYOKAI, Scheme.KUMIAI}
         )
         kept: list[Hit] = []
+        named_ward: set[str] = set()
         for hit in hits:
             entry = self._entries.get(hit.target)
             if entry is None:
                 kept.append(hit)
                 continue
-            if entry.wards and not any(
-                ward in text or ward.rstrip("区市") in text
-                for ward in entry.wards
-                for text in (folded, normalised)  # なかのく is 中野区 once normalised
-            ):
-                continue
+            if entry.wards:
+                if not any(
+                    ward in text or ward.rstrip("区市") in text
+                    for ward in entry.wards
+                    for text in (folded, normalised)  # なかのく is 中野区 once normalised
+                ):
+                    continue
+                # The ward is named: its own entry, when nearly as good as the best (within
+                # `CLEAR_LEAD`), comes first: 「中野区の国保の保険証はいつまで」 is asked by a
+                # member of 中野区, whose rules the general entry does not give.
+                best = max(h.score for h in hits if h.target in self._entries)
+                if hit.score * CLEAR_LEAD >= best:
+                    hit = replace(hit, score=best)
+                    named_ward.add(hit.target)
             if entry.scheme is not None and _other_scheme(entry.scheme, named, employee, ages):
                 continue
             kept.append(hit)
+        kept.sort(key=lambda h: (-h.score, h.target not in named_ward))
         today = self._today()
         past = (_PAST_EN if language == "en" else _PAST_JA).search(
             question.lower() if language == "en" else folded

@@ -192,3 +192,22 @@ def test_a_ward_written_in_kana_is_named(shipped_engine: FaqEngine) -> None:
     decision = shipped_engine.decide("なかのくの国保の資格確認書はいつまで使える")
     shown = {e.id for e in (decision.entry, *decision.suggestions) if e is not None}
     assert "nakano-kokuho" in shown
+
+
+def test_a_named_wards_entry_comes_first_when_nearly_as_good(shipped_engine: FaqEngine) -> None:
+    question = "中野区です。国保の保険証はいつまで使えましたか"
+    asked = shipped_engine.ask(question)
+    hit = asked.hits[0]
+    general = replace(hit, target="old-card-expiry-by-insurance", score=10.0)
+    nearly = replace(hit, target="nakano-kokuho", score=9.0)  # within CLEAR_LEAD of the best
+    far = replace(hit, target="nakano-kokuho", score=5.0)
+    ranked = shipped_engine._limited([general, nearly], asked.normalised, question, "ja")
+    assert [h.target for h in ranked[:2]] == ["nakano-kokuho", "old-card-expiry-by-insurance"]
+    ranked = shipped_engine._limited([general, far], asked.normalised, question, "ja")
+    assert [h.target for h in ranked[:2]] == ["old-card-expiry-by-insurance", "nakano-kokuho"]
+    # Without the ward named, its entry is not offered at all.
+    other = "国保の保険証はいつまで使えましたか"
+    ranked = shipped_engine._limited(
+        [general, nearly], shipped_engine._normalise(other), other, "ja"
+    )
+    assert [h.target for h in ranked] == ["old-card-expiry-by-insurance"]
