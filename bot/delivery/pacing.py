@@ -25,7 +25,9 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Protocol
 
-# Chats not heard of for a while are forgotten once this many are remembered.
+# Chats not heard of for a while are forgotten once this many are remembered; the next look
+# waits until twice as many as were left are remembered, so that a broadcast to ten thousand
+# waiting chats does not walk them all after every message.
 _PRUNE_ABOVE = 2048
 
 REPLY = -1
@@ -74,9 +76,11 @@ class Pacer:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         ledger: tuple[str, BlockingReserve] | None = None,
         wall: Callable[[], float] = time.time,
+        remember: int = _PRUNE_ABOVE,
     ) -> None:
         """`ledger`: the channel's name and an awaitable `SlotLedger.reserve` (run off the
-        event loop by the caller)."""
+        event loop by the caller). `remember`: how many chats are kept before those idle
+        are forgotten."""
         if per_second <= 0 or per_chat_per_second <= 0:
             raise ValueError("rates must be positive")
         if per_chat_burst < 1 or reply_burst < 1:
@@ -92,6 +96,7 @@ class Pacer:
         self._tat = float("-inf")
         self._held_until = float("-inf")
         self._chats: dict[str, _Chat] = {}
+        self._remember = self._prune_above = remember
         self._waiting: Counter[int] = Counter()
         self._reserving = asyncio.Lock()
 
@@ -122,7 +127,7 @@ class Pacer:
                 await self._overall_turn([state], count, priority)
         finally:
             state.waiting -= 1
-            if len(self._chats) > _PRUNE_ABOVE:
+            if len(self._chats) > self._prune_above:
                 self._prune()
 
     async def acquire_many(self, chats: Collection[str], count: int = 1, *, priority: int) -> None:
@@ -148,7 +153,7 @@ class Pacer:
         finally:
             for state in states:
                 state.waiting -= 1
-            if len(self._chats) > _PRUNE_ABOVE:
+            if len(self._chats) > self._prune_above:
                 self._prune()
 
     async def _chat_turn(self, state: _Chat) -> None:
@@ -237,3 +242,4 @@ class Pacer:
         ]
         for name in idle:
             del self._chats[name]
+        self._prune_above = max(self._remember, 2 * len(self._chats))

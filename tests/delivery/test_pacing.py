@@ -138,15 +138,16 @@ async def test_a_hold_that_arrives_while_waiting_for_a_slot_is_obeyed(time: Fake
 
 
 async def test_forgets_chats_it_has_not_seen_for_a_while(time: FakeTime) -> None:
-    limiter = pacer(time, per_second=1000.0)
-    await send_all(time, limiter, [str(n) for n in range(3000)])
+    limiter = Pacer(monotonic=time.monotonic, sleep=time.sleep, per_second=1000.0, remember=64)
+    await send_all(time, limiter, [f"early{n}" for n in range(100)])
+    assert len(limiter._chats) == 100, "chats still within their second are all kept"
 
-    async def later() -> None:
-        await time.sleep(2.0)
-        await limiter.acquire("new", priority=REPLY)
+    await time.run(time.sleep(2.0))
+    # Over twice the chats that could not be forgotten last time: it looks again.
+    await send_all(time, limiter, [f"late{n}" for n in range(150)])
 
-    await time.run(later())
-    assert len(limiter._chats) < 3000
+    assert not [chat for chat in limiter._chats if chat.startswith("early")]
+    assert len(limiter._chats) <= 150
 
 
 async def test_a_chat_may_get_a_short_burst_then_one_a_second(time: FakeTime) -> None:
