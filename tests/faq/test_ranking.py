@@ -211,3 +211,35 @@ def test_a_named_wards_entry_comes_first_when_nearly_as_good(shipped_engine: Faq
         [general, nearly], shipped_engine._normalise(other), other, "ja"
     )
     assert [h.target for h in ranked] == ["old-card-expiry-by-insurance"]
+
+
+@pytest.mark.parametrize(
+    ("entry_id", "off_question", "on_question", "language"),
+    [
+        # Fact sheet 39 vs 40: WHEN the 電子証明書 expires (5回目の誕生日, earlier than the card)
+        # is one entry, what happens once it HAS expired (3 months' grace) another.
+        ("e-cert-expiry-when", "電子証明書が切れたらどうなる", "電子証明書はいつ切れる", "ja"),
+        ("e-cert-expiry-when", "my certificate expired. what now?", "when does it expire", "en"),
+        # Fact sheet 19: holding both cards is not allowed as a rule; the entry on a
+        # certificate that ARRIVED although one has the マイナ保険証 is another subject.
+        ("myna-holder-got-kakuninsho", "両方持てますか", "資格確認書が届いたのはなぜ", "ja"),
+        ("myna-holder-got-kakuninsho", "can i have both cards", "why did i get one", "en"),
+    ],
+)
+def test_sibling_entries_are_told_apart_by_their_about_words(
+    shipped_engine: FaqEngine, entry_id: str, off_question: str, on_question: str, language: str
+) -> None:
+    hit = replace(shipped_engine.ask("資格確認書").hits[0], target=entry_id, score=10.0)
+    off = shipped_engine._on_about([hit], off_question, off_question, language)
+    assert off[0].score == pytest.approx(10.0 * OFF_ABOUT)
+    on = shipped_engine._on_about([hit], on_question, on_question, language)
+    assert on[0].score == pytest.approx(10.0)
+
+
+def test_a_question_on_an_expired_certificate_gets_the_grace_period(
+    shipped_engine: FaqEngine,
+) -> None:
+    decision = shipped_engine.decide("電子証明書が切れるとどうなる")
+    assert decision.outcome is Outcome.ANSWER
+    assert decision.entry is not None
+    assert decision.entry.id == "e-cert-expired-what-happens"
