@@ -149,7 +149,8 @@ class FaqEngine:
         }
         self._about: dict[str, tuple[tuple[str, ...], tuple[re.Pattern[str], ...]]] = {
             entry.id: (
-                tuple({*map(fold, entry.about), *map(self._normalise, entry.about)}),
+                # As words, not sentences: 「届かな」 is not cut to 「届」 (see `Normaliser.word`).
+                tuple({*map(fold, entry.about), *map(self._normalise.word, entry.about)}),
                 tuple(
                     re.compile(r"(?<![a-z0-9])" + re.escape(english.normalise(word)))
                     for word in entry.about_en

@@ -94,3 +94,15 @@ class Normaliser:
         if self._pattern is None:
             return trimmed
         return self._pattern.sub(lambda m: self._pairs[m.group(0)], trimmed)
+
+    def word(self, text: str) -> str:
+        """A word (not a sentence) in the compared form: folded, variants replaced, nothing cut.
+
+        A sentence loses its endings (か, な, の ...), but they belong to a word that is looked
+        for inside questions: 「届かな」 trimmed like a sentence would be 「届」, found in 届いた
+        too, and 「どこか」 would be 「どこ」, found in every "where" question.
+        """
+        folded = fold(text)
+        if self._pattern is None:
+            return folded
+        return self._pattern.sub(lambda m: self._pairs[m.group(0)], folded)

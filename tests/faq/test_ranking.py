@@ -224,6 +224,9 @@ def test_a_named_wards_entry_comes_first_when_nearly_as_good(shipped_engine: Faq
         # certificate that ARRIVED although one has the マイナ保険証 is another subject.
         ("myna-holder-got-kakuninsho", "両方持てますか", "資格確認書が届いたのはなぜ", "ja"),
         ("myna-holder-got-kakuninsho", "can i have both cards", "why did i get one", "en"),
+        # Fact sheet 13/17: it comes without applying; one that has NOT come is another entry.
+        ("shikaku-kakuninsho-not-arrived", "届いた資格確認書は何に使う", "まだ届かない", "ja"),
+        ("shikaku-kakuninsho-not-arrived", "does it come by itself", "it never came", "en"),
     ],
 )
 def test_sibling_entries_are_told_apart_by_their_about_words(
@@ -243,3 +246,15 @@ def test_a_question_on_an_expired_certificate_gets_the_grace_period(
     assert decision.outcome is Outcome.ANSWER
     assert decision.entry is not None
     assert decision.entry.id == "e-cert-expired-what-happens"
+
+
+def test_about_words_are_looked_for_as_written() -> None:
+    from bot.faq.normalise import Normaliser
+
+    normalise = Normaliser({"再発行": ["さいはっこう"]})
+    # A sentence loses its endings; a word looked for inside questions keeps them: 「届かな」
+    # cut to 「届」 would be found in 届いた, 「どこか」 cut to 「どこ」 in every "where".
+    assert normalise("届かな") == "届"
+    assert normalise.word("届かな") == "届かな"
+    assert normalise.word("どこか") == "どこか"
+    assert normalise.word("さいはっこう") == "再発行"
