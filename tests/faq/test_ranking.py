@@ -227,6 +227,14 @@ def test_a_named_wards_entry_comes_first_when_nearly_as_good(shipped_engine: Faq
         # Fact sheet 13/17: it comes without applying; one that has NOT come is another entry.
         ("shikaku-kakuninsho-not-arrived", "届いた資格確認書は何に使う", "まだ届かない", "ja"),
         ("shikaku-kakuninsho-not-arrived", "does it come by itself", "it never came", "en"),
+        # Fact sheet 24: the お知らせ ALONE is not enough; a question that only mentions it
+        # (left at home, lost) is about something else: the reader failing, or losing it.
+        (
+            "oshirase-alone",
+            "カードが読めずお知らせも置いてきた",
+            "お知らせの紙だけで受診できる",
+            "ja",
+        ),
     ],
 )
 def test_sibling_entries_are_told_apart_by_their_about_words(
