@@ -266,3 +266,19 @@ def test_about_words_are_looked_for_as_written() -> None:
     assert normalise.word("届かな") == "届かな"
     assert normalise.word("どこか") == "どこか"
     assert normalise.word("さいはっこう") == "再発行"
+
+
+def test_a_proxy_entry_names_what_the_proxy_applies_for(shipped_engine: FaqEngine) -> None:
+    # Both entries are about a family member applying instead; one for the 要配慮者's
+    # 資格確認書, one for the マイナ保険証's 解除. Their titles (also the もしかして buttons) say
+    # which, so a question naming the one subject does not get the other.
+    assert shipped_engine._entry_subjects["youhairyo-proxy"] == {"kakuninsho"}
+    assert shipped_engine._entry_subjects["myna-cancel-proxy"] == {"myna"}
+    asked = shipped_engine.ask("マイナ保険証の解除を家族が代わりにできる？")
+    hits = {hit.target: hit for hit in asked.hits}
+    tied = [
+        replace(hits["myna-cancel-proxy"], target="youhairyo-proxy", score=11.0),
+        replace(hits["myna-cancel-proxy"], score=10.0),
+    ]
+    ranked = shipped_engine._on_subject(tied, asked.normalised)
+    assert [hit.target for hit in ranked] == ["myna-cancel-proxy", "youhairyo-proxy"]
