@@ -65,7 +65,8 @@ SUBJECTS: dict[str, tuple[str, ...]] = {
     "kakuninsho": ("資格確認書",),
     "oshirase": ("資格情報のお知らせ", "資格情報通知書", "お知らせ"),
     "ecert": ("電子証明書", "有効期限通知書"),
-    "myna": ("マイナ保険証", "マイナンバーカード", "マイナポータル"),
+    # 利用登録 (and 紐づけ, its synonym) is always the マイナ保険証's, whatever card is named.
+    "myna": ("マイナ保険証", "マイナンバーカード", "マイナポータル", "スマホ保険証", "利用登録"),
     "card": ("健康保険証", "保険証"),
     "shomeisho": ("資格証明書", "短期被保険者証", "短期証"),
     "gendogaku": ("限度額適用認定証", "限度額"),
@@ -76,6 +77,10 @@ _SUBJECT_WORDS = {fold(w): key for key, words in SUBJECTS.items() for w in words
 _SUBJECT = re.compile("|".join(map(re.escape, sorted(_SUBJECT_WORDS, key=len, reverse=True))))
 _LOOSE = {"card": {"kakuninsho", "myna"}}  # what a question's word also admits
 OFF_SUBJECT = 0.7  # share of its score an entry keeps when it is about another subject
+# Share an entry keeps when the question names its subject only loosely: 「古い保険証は返す？」
+# admits the 資格確認書's return entry (members call every card 保険証), but the entry about
+# the old 保険証 itself, nearly as good, comes first.
+LOOSE_SUBJECT = 0.8
 # Share of its score an entry with `about:` words keeps when the question uses none of them:
 # 「資格確認書をもらうのにお金はかかる？」 shares お金 and かかる with the reissue answer, but
 # asks nothing about losing the card.
@@ -278,17 +283,22 @@ class FaqEngine:
         return Asked(normalised, language, tuple(hits))
 
     def _on_subject(self, hits: list[Hit], normalised: str) -> list[Hit]:
-        """Hits re-ranked: entries about another subject than the question's lose ground."""
+        """Hits re-ranked: entries about another subject than the question's lose ground.
+
+        An entry about a subject the question only admits loosely (see `_LOOSE`) loses a little.
+        """
         asked = subjects_of(normalised)
         if not asked:
             return hits
         admitted = asked.union(*(_LOOSE.get(s, set()) for s in asked))
-        rescored = [
-            replace(hit, score=hit.score * OFF_SUBJECT)
-            if (about := self._entry_subjects.get(hit.target)) and not about & admitted
-            else hit
-            for hit in hits
-        ]
+        rescored = []
+        for hit in hits:
+            about = self._entry_subjects.get(hit.target)
+            if about and not about & admitted:
+                hit = replace(hit, score=hit.score * OFF_SUBJECT)
+            elif about and not about & asked:
+                hit = replace(hit, score=hit.score * LOOSE_SUBJECT)
+            rescored.append(hit)
         return sorted(rescored, key=lambda h: -h.score)
 
     def _on_about(

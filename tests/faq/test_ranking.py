@@ -10,7 +10,7 @@ import pytest
 from bot.faq import calibration
 from bot.faq.index import Index
 from bot.faq.knowledge import KnowledgeBase
-from bot.faq.matcher import OFF_ABOUT, FaqEngine, Outcome, subjects_of
+from bot.faq.matcher import LOOSE_SUBJECT, OFF_ABOUT, FaqEngine, Outcome, subjects_of
 
 
 @pytest.mark.parametrize(
@@ -22,6 +22,9 @@ from bot.faq.matcher import OFF_ABOUT, FaqEngine, Outcome, subjects_of
         ("マイナ保険証をなくした", {"myna"}),
         ("電子証明書が切れた", {"ecert"}),
         ("赤ちゃんが生まれた", set()),
+        # The smartphone's 保険証 and the 利用登録 are the マイナ保険証's, not the old card's.
+        ("スマホ保険証で受診", {"myna"}),
+        ("保険証の利用登録", {"myna", "card"}),
     ],
 )
 def test_a_question_names_its_subjects(normalised: str, subjects: set[str]) -> None:
@@ -282,3 +285,23 @@ def test_a_proxy_entry_names_what_the_proxy_applies_for(shipped_engine: FaqEngin
     ]
     ranked = shipped_engine._on_subject(tied, asked.normalised)
     assert [hit.target for hit in ranked] == ["myna-cancel-proxy", "youhairyo-proxy"]
+
+
+def test_an_entry_the_question_names_only_loosely_yields_to_one_it_names(
+    shipped_engine: FaqEngine,
+) -> None:
+    # 保険証 admits the 資格確認書's entries (members call every card so), but the entry about
+    # the 保険証 itself comes first when nearly as good.
+    asked = shipped_engine.ask("古い保険証は返すの？")
+    hits = {hit.target: hit for hit in asked.hits}
+    tied = [
+        replace(hits["old-card-disposal"], target="shikaku-kakuninsho-return", score=11.0),
+        replace(hits["old-card-disposal"], score=10.0),
+    ]
+    ranked = shipped_engine._on_subject(tied, asked.normalised)
+    assert [hit.target for hit in ranked] == ["old-card-disposal", "shikaku-kakuninsho-return"]
+    assert ranked[1].score == pytest.approx(11.0 * LOOSE_SUBJECT)
+    # Named outright, the 資格確認書 keeps its whole score.
+    named = shipped_engine._on_subject(tied, "資格確認書は返す")
+    assert named[0].target == "shikaku-kakuninsho-return"
+    assert named[0].score == pytest.approx(11.0)
