@@ -238,6 +238,10 @@ def test_a_named_wards_entry_comes_first_when_nearly_as_good(shipped_engine: Faq
             "お知らせの紙だけで受診できる",
             "ja",
         ),
+        # Fact sheet 48/49: 10割 under the 特別療養費 follows ARREARS; paying 10割 for another
+        # reason (an expired card, a failed reader) is another subject.
+        ("kokuho-tokubetsu-ryoyohi", "古い保険証で全額払った", "国保料を滞納している", "ja"),
+        ("kokuho-tokubetsu-ryoyohi", "i paid the full cost", "my premiums are unpaid", "en"),
     ],
 )
 def test_sibling_entries_are_told_apart_by_their_about_words(
