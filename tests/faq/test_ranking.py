@@ -242,6 +242,9 @@ def test_a_named_wards_entry_comes_first_when_nearly_as_good(shipped_engine: Faq
         # reason (an expired card, a failed reader) is another subject.
         ("kokuho-tokubetsu-ryoyohi", "古い保険証で全額払った", "国保料を滞納している", "ja"),
         ("kokuho-tokubetsu-ryoyohi", "i paid the full cost", "my premiums are unpaid", "en"),
+        # Fact sheet 31 vs 30: the refund (療養費) is for 10割 already PAID; whether one will
+        # be charged 10割 when the card fails is the reader entry's subject.
+        ("myna-paid-100-refund", "10割請求されることはある？", "全額払ったお金は戻る？", "ja"),
     ],
 )
 def test_sibling_entries_are_told_apart_by_their_about_words(
