@@ -155,14 +155,15 @@ class FaqEngine:
         self._about: dict[str, tuple[tuple[str, ...], tuple[re.Pattern[str], ...]]] = {
             entry.id: (
                 # As words, not sentences: 「届かな」 is not cut to 「届」 (see `Normaliser.word`).
-                tuple({*map(fold, entry.about), *map(self._normalise.word, entry.about)}),
+                tuple({*map(fold, about), *map(self._normalise.word, about)}),
                 tuple(
                     re.compile(r"(?<![a-z0-9])" + re.escape(english.normalise(word)))
-                    for word in entry.about_en
+                    for word in about_en
                 ),
             )
             for entry in knowledge.entries
-            if entry.about or entry.about_en
+            for about, about_en in [self._about_words(entry)]
+            if about or about_en
         }
         self.index = Index(list(self._documents()))
         # The knowledge base's own kanji words, for questions whose kanji were mis-converted.
@@ -199,6 +200,18 @@ class FaqEngine:
                 if not english.is_english(q)
             )
         return documents
+
+    def _about_words(self, entry: Entry) -> tuple[list[str], list[str]]:
+        """An entry's `about:` words; an expired entry without any has its successor's.
+
+        The two are about one subject in two periods, and the expired one lends its score to
+        its successor (`_limited`): without the successor's words it would carry a question
+        the successor's words rule out (「期限切れの保険証は返すの？」 is not about using it).
+        """
+        successor = self._entries.get(entry.superseded_by or "")
+        if entry.about or entry.about_en or successor is None:
+            return list(entry.about), list(entry.about_en)
+        return list(successor.about), list(successor.about_en)
 
     def _english_documents(self) -> list[Document]:
         documents: list[Document] = []

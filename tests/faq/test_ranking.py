@@ -245,6 +245,9 @@ def test_a_named_wards_entry_comes_first_when_nearly_as_good(shipped_engine: Faq
         # Fact sheet 31 vs 30: the refund (療養費) is for 10割 already PAID; whether one will
         # be charged 10割 when the card fails is the reader entry's subject.
         ("myna-paid-100-refund", "10割請求されることはある？", "全額払ったお金は戻る？", "ja"),
+        # Fact sheet 11: using an expired card at the clinic; giving it back (fact 6, 23) is
+        # another subject.
+        ("expired-card-use-now", "期限切れの保険証は返すの", "期限切れの保険証で受診できる", "ja"),
     ],
 )
 def test_sibling_entries_are_told_apart_by_their_about_words(
@@ -312,3 +315,19 @@ def test_an_entry_the_question_names_only_loosely_yields_to_one_it_names(
     named = shipped_engine._on_subject(tied, "資格確認書は返す")
     assert named[0].target == "shikaku-kakuninsho-return"
     assert named[0].score == pytest.approx(11.0)
+
+
+def test_an_expired_entry_without_about_words_has_its_successors(
+    shipped_engine: FaqEngine,
+) -> None:
+    # The expired entry lends its score to its successor: with no words of its own to rule a
+    # question out, it would carry the question the successor's words rule out.
+    expired = shipped_engine._entries["expired-card-interim-measure"]
+    assert expired.superseded_by == "expired-card-use-now"
+    assert not expired.about
+    assert shipped_engine._about[expired.id] == shipped_engine._about["expired-card-use-now"]
+    hit = replace(shipped_engine.ask("資格確認書").hits[0], target=expired.id, score=10.0)
+    off = shipped_engine._on_about(
+        [hit], "期限切れの保険証は返すの", "期限切れの保険証は返すの", "ja"
+    )
+    assert off[0].score == pytest.approx(10.0 * OFF_ABOUT)
