@@ -248,6 +248,9 @@ def test_a_named_wards_entry_comes_first_when_nearly_as_good(shipped_engine: Faq
         # Fact sheet 11: using an expired card at the clinic; giving it back (fact 6, 23) is
         # another subject.
         ("expired-card-use-now", "期限切れの保険証は返すの", "期限切れの保険証で受診できる", "ja"),
+        # Fact sheet 26 vs 24: whether the お知らせ expires, not what it is.
+        ("oshirase-expiry", "お知らせって何に使う紙", "お知らせはいつまで使える", "ja"),
+        ("oshirase-expiry", "what is the information notice", "does the notice expire", "en"),
     ],
 )
 def test_sibling_entries_are_told_apart_by_their_about_words(
