@@ -251,6 +251,8 @@ def test_a_named_wards_entry_comes_first_when_nearly_as_good(shipped_engine: Faq
         # Fact sheet 26 vs 24: whether the お知らせ expires, not what it is.
         ("oshirase-expiry", "お知らせって何に使う紙", "お知らせはいつまで使える", "ja"),
         ("oshirase-expiry", "what is the information notice", "does the notice expire", "en"),
+        # Fact sheet 41 vs 40: how to renew the 電子証明書, not what happens once it expired.
+        ("e-cert-renewal", "電子証明書が切れたらどうなる", "電子証明書の更新はどこで", "ja"),
     ],
 )
 def test_sibling_entries_are_told_apart_by_their_about_words(
