@@ -257,6 +257,10 @@ def test_a_named_wards_entry_comes_first_when_nearly_as_good(shipped_engine: Faq
         # questions naming both or asking the difference; "was it abolished?" is another.
         ("shikaku-kakuninsho-vs-shomeisho", "資格証明書は廃止された？", "資格確認書と同じ？", "ja"),
         ("shikaku-kakuninsho-vs-shomeisho", "was it abolished?", "is it the same thing?", "en"),
+        # Fact sheet 45: HOW Tokyo mailed the 75+ certificates in 2025 (or losing one); a
+        # question that asks none of that is about the certificate in general.
+        ("kouki-tokyo-mailing-2025", "資格確認書は何に使う", "去年は何色だった", "ja"),
+        ("kouki-tokyo-mailing-2025", "what is it for?", "what colour was it?", "en"),
     ],
 )
 def test_sibling_entries_are_told_apart_by_their_about_words(
