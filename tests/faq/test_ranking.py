@@ -261,6 +261,9 @@ def test_a_named_wards_entry_comes_first_when_nearly_as_good(shipped_engine: Faq
         # question that asks none of that is about the certificate in general.
         ("kouki-tokyo-mailing-2025", "資格確認書は何に使う", "去年は何色だった", "ja"),
         ("kouki-tokyo-mailing-2025", "what is it for?", "what colour was it?", "en"),
+        # Fact sheet 53: who counts as a 要配慮者; a question about no one in particular
+        # (where do I get it, may I hold both) is for the general entries.
+        ("youhairyo-who", "資格確認書はどこでもらえる", "認知症の母も対象ですか", "ja"),
     ],
 )
 def test_sibling_entries_are_told_apart_by_their_about_words(
