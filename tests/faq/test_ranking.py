@@ -264,6 +264,8 @@ def test_a_named_wards_entry_comes_first_when_nearly_as_good(shipped_engine: Faq
         # Fact sheet 53: who counts as a 要配慮者; a question about no one in particular
         # (where do I get it, may I hold both) is for the general entries.
         ("youhairyo-who", "資格確認書はどこでもらえる", "認知症の母も対象ですか", "ja"),
+        # Fact sheet 24 vs 26: what the お知らせ is (and why it came), not how long it lasts.
+        ("oshirase-what", "お知らせの有効期限はいつまで", "お知らせって何の紙", "ja"),
     ],
 )
 def test_sibling_entries_are_told_apart_by_their_about_words(
