@@ -266,6 +266,15 @@ def test_a_named_wards_entry_comes_first_when_nearly_as_good(shipped_engine: Faq
         ("youhairyo-who", "資格確認書はどこでもらえる", "認知症の母も対象ですか", "ja"),
         # Fact sheet 24 vs 26: what the お知らせ is (and why it came), not how long it lasts.
         ("oshirase-what", "お知らせの有効期限はいつまで", "お知らせって何の紙", "ja"),
+        # Fact sheet 13/14: it comes without applying, free, to those without the マイナ保険証;
+        # one that is late is the not-arrived entry's subject.
+        (
+            "shikaku-kakuninsho-automatic",
+            "資格確認書がまだ来ない",
+            "申請しないともらえない？",
+            "ja",
+        ),
+        ("shikaku-kakuninsho-automatic", "it has not arrived yet", "do i have to apply?", "en"),
     ],
 )
 def test_sibling_entries_are_told_apart_by_their_about_words(
