@@ -86,6 +86,17 @@ LOOSE_SUBJECT = 0.8
 # asks nothing about losing the card.
 OFF_ABOUT = 0.65
 
+# How an English question names a ward or city: by its romanised name (Itabashi, Setagaya).
+_WARDS_EN = {
+    "千代田区": "chiyoda", "中央区": "chuo", "港区": "minato", "新宿区": "shinjuku",
+    "文京区": "bunkyo", "台東区": "taito", "墨田区": "sumida", "江東区": "koto",
+    "品川区": "shinagawa", "目黒区": "meguro", "大田区": "ota", "世田谷区": "setagaya",
+    "渋谷区": "shibuya", "中野区": "nakano", "杉並区": "suginami", "豊島区": "toshima",
+    "北区": "kita", "荒川区": "arakawa", "板橋区": "itabashi", "練馬区": "nerima",
+    "足立区": "adachi", "葛飾区": "katsushika", "江戸川区": "edogawa",
+    "西東京市": "nishitokyo", "狛江市": "komae", "多摩市": "tama", "八王子市": "hachioji",
+    "町田市": "machida", "武蔵野市": "musashino", "三鷹市": "mitaka", "調布市": "chofu",
+}  # fmt: skip
 _EMPLOYEE = ("会社の保険", "会社の健康保険", "社会保険", "共済", "勤め先の")
 _EN_SCHEMES = {Scheme.KOKUHO: "nhi", Scheme.KOUKI: "kouki", Scheme.KYOKAI: "kyokai"}
 _AGE = re.compile(r"(\d{2,3})歳")
@@ -381,7 +392,7 @@ class FaqEngine:
                     ward in text or ward.rstrip("区市") in text
                     for ward in entry.wards
                     for text in (folded, normalised)  # なかのく is 中野区 once normalised
-                ):
+                ) and not (language == "en" and _names_ward_en(entry.wards, normalised)):
                     continue
                 # The ward is named: its own entry, when nearly as good as the best (within
                 # `CLEAR_LEAD`), comes first: 「中野区の国保の保険証はいつまで」 is asked by a
@@ -542,6 +553,12 @@ class FaqEngine:
 def subjects_of(normalised: str) -> frozenset[str]:
     """The subjects (keys of `SUBJECTS`) a normalised text names."""
     return frozenset(_SUBJECT_WORDS[m] for m in _SUBJECT.findall(normalised))
+
+
+def _names_ward_en(wards: Sequence[str], normalised: str) -> bool:
+    """An English question names one of the wards by its romanised name (a whole word)."""
+    words = set(re.findall(r"[a-z]+", normalised))
+    return any(_WARDS_EN.get(ward) in words for ward in wards)
 
 
 def _scheme_of_age(text: str, language: str) -> str:

@@ -358,3 +358,27 @@ def test_an_expired_entry_without_about_words_has_its_successors(
         [hit], "期限切れの保険証は返すの", "期限切れの保険証は返すの", "ja"
     )
     assert off[0].score == pytest.approx(10.0 * OFF_ABOUT)
+
+
+@pytest.mark.parametrize(
+    ("question", "entry_id"),
+    [
+        ("Until when were the Itabashi NHI cards valid?", "itabashi-kokuho"),
+        ("How long is the Nakano NHI certificate valid?", "nakano-kokuho"),
+    ],
+)
+def test_an_english_question_names_a_ward_by_its_romanised_name(
+    shipped_engine: FaqEngine, question: str, entry_id: str
+) -> None:
+    # A ward's entry answers only a question naming the ward; in English it is named Itabashi.
+    decision = shipped_engine.decide(question)
+    assert decision.entry is not None
+    assert decision.entry.id == entry_id
+
+
+def test_a_romanised_ward_name_is_a_whole_word() -> None:
+    from bot.faq.matcher import _names_ward_en
+
+    assert _names_ward_en(("板橋区",), "until when were itabashi cards valid?")
+    assert not _names_ward_en(("中央区",), "chuoh")  # not a word of the question
+    assert not _names_ward_en(("北区",), "kitakyushu")
