@@ -275,6 +275,15 @@ def test_a_named_wards_entry_comes_first_when_nearly_as_good(shipped_engine: Faq
             "ja",
         ),
         ("shikaku-kakuninsho-automatic", "it has not arrived yet", "do i have to apply?", "en"),
+        # Fact sheet 25/30: the card READER failing; getting a card for the first time is not
+        # that, though the reader answer mentions a clinic visited "for the first time".
+        ("myna-reader-failure", "マイナ保険証を初めて作る", "病院の機械でエラーになった", "ja"),
+        (
+            "myna-reader-failure",
+            "how do i get a card for the first time",
+            "the reader failed",
+            "en",
+        ),
     ],
 )
 def test_sibling_entries_are_told_apart_by_their_about_words(
