@@ -329,7 +329,8 @@ class FaqEngine:
         self, hits: list[Hit], normalised: str, question: str, language: str
     ) -> list[Hit]:
         """Hits re-ranked: an entry none of whose `about:` words the question uses loses ground."""
-        texts = (normalised, fold(question))
+        # こーしん is こうしん: a long-vowel mark is most often an う (こう, しょう, ほう).
+        texts = (normalised, fold(question), normalised.replace("ー", "う"))
         rescored = []
         changed = False
         for hit in hits:

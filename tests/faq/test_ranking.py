@@ -253,6 +253,13 @@ def test_a_named_wards_entry_comes_first_when_nearly_as_good(shipped_engine: Faq
         ("oshirase-expiry", "what is the information notice", "does the notice expire", "en"),
         # Fact sheet 41 vs 40: how to renew the 電子証明書, not what happens once it expired.
         ("e-cert-renewal", "電子証明書が切れたらどうなる", "電子証明書の更新はどこで", "ja"),
+        # A long-vowel mark stands for the う of こうしん.
+        (
+            "e-cert-renewal",
+            "でんししょうめいしょがきれたら",
+            "でんししょーめーしょのこーしん",
+            "ja",
+        ),
         # Fact sheet 47 vs 52: the entry telling the 資格確認書 from the 資格証明書 is for
         # questions naming both or asking the difference; "was it abolished?" is another.
         ("shikaku-kakuninsho-vs-shomeisho", "資格証明書は廃止された？", "資格確認書と同じ？", "ja"),
