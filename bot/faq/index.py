@@ -203,12 +203,18 @@ class Index:
         self, query: Features, kana: bool = False, leave_out: int | None = None
     ) -> npt.NDArray[np.float64]:
         """Cosine of the question with each target's centroid (`leave_out` taken out of its own)."""
-        scores = np.zeros(len(self._targets))
         asked = self._vector(query, kana)
+        rows: list[int] = []
+        values: list[float] = []
         for key, value in asked.items():
             row = self._centroid_rows.get(key)
             if row is not None:
-                scores += value * self._centroids[row]
+                rows.append(row)
+                values.append(value)
+        # One product over the question's rows, not an array addition per term.
+        scores = (
+            np.asarray(values) @ self._centroids[rows] if rows else np.zeros(len(self._targets))
+        )
         if leave_out is not None:
             target = self.documents[leave_out].target
             total: dict[tuple[int, str], float] = {}
@@ -322,8 +328,8 @@ class _Query:
 def _share(weights: dict[str, float], total: float, present: frozenset[str]) -> float:
     if total == 0:
         return 0.0
-    # Iterate over the question's few terms; `present` (a whole entry's terms) is large.
-    return sum(w for t, w in weights.items() if t in present) / total
+    # The question's few terms looked up in `present` (a whole entry's terms), in C.
+    return sum(map(weights.__getitem__, present.intersection(weights))) / total
 
 
 _KANA_CHARS = re.compile(r"[ぁ-んァ-ヶー]")

@@ -61,7 +61,8 @@ def _age(match: re.Match[str]) -> str:
 def fold(text: str) -> str:
     """NFKC, lower case, one long-vowel mark, no spaces or invisible characters, ages in digits."""
     folded = unicodedata.normalize("NFKC", text).lower()
-    folded = "".join(ch for ch in folded if unicodedata.category(ch) not in ("Cf", "Cc"))
+    if not folded.isprintable():  # printable text has no Cf or Cc character to drop
+        folded = "".join(ch for ch in folded if unicodedata.category(ch) not in ("Cf", "Cc"))
     folded = _LONG_VOWEL.sub("ー", folded)
     return _NUMERAL_AGE.sub(_age, _SPACE.sub("", folded))
 
