@@ -24,7 +24,7 @@ async def test_a_question_is_answered_with_source_and_date(line_bot: LineBot) ->
 async def test_a_close_call_offers_the_neighbouring_answers(line_bot: LineBot) -> None:
     bot = line_bot
     await bot.register(HANAKO)
-    (answer,) = await bot.say(HANAKO, "資格確認書")
+    (answer,) = await bot.say(HANAKO, "資格確認書の期限")
     assert "近い質問の答えもあります" in shown(answer)
     choices = [a["label"] for a in answer.actions if a["type"] == "postback"]
     others = [label for label in choices if label not in ("くわしく", "世話人に聞く")]

@@ -49,7 +49,7 @@ async def test_a_close_call_offers_the_neighbouring_answers(
     serving: RunningBot, fake: FakeTelegram
 ) -> None:
     await register(fake, HANAKO)
-    (answer,) = await reply_to(fake, HANAKO, lambda: fake.send_text(HANAKO, "資格確認書"))
+    (answer,) = await reply_to(fake, HANAKO, lambda: fake.send_text(HANAKO, "資格確認書の期限"))
     assert "近い質問の答えもあります" in answer.text
     others = [label for label, _ in choices(answer) if label not in ("くわしく", "世話人に聞く")]
     assert 1 <= len(others) <= 2
