@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,14 +12,18 @@ from sqlalchemy import select
 
 from bot.calendar.recurrence import expand
 from bot.config import Settings
+from bot.delivery.dispatcher import Dispatcher
 from bot.domain.calendar import Calendar, EventKind, EventSpec, Venue
 from bot.domain.members import Member
 from bot.domain.messages import MemberRef
 from bot.services.calendar_sync import CalendarSync
 from bot.services.conversation import Conversation
+from bot.services.deliveries import DeliveryContent
 from bot.store.database import Database
-from bot.store.tables import EventRow, OccurrenceRow
+from bot.store.deliveries import SqlDeliveryQueue
+from bot.store.tables import DeliveryRow, EventRow, OccurrenceRow
 from bot.texts import Catalogues
+from tests.delivery.fakes import FakeMessenger, direct
 from tests.dialogs.chat import Chat
 from tests.fakes.clock import FakeClock
 
@@ -150,3 +155,39 @@ def stored(database: Database) -> Callable[[str], Member]:
         return found
 
     return read
+
+
+@dataclass
+class Outbox:
+    """The real dispatcher and renderer, sending to a recording messenger on the console."""
+
+    dispatcher: Dispatcher
+    messenger: FakeMessenger
+    database: Database
+
+    async def send(self) -> list[tuple[str, str]]:
+        """Send everything due; (member's chat id, text) of what went out this time."""
+        before = len(self.messenger.sent)
+        while (await self.dispatcher.run_once()).claimed:
+            pass
+        return [(s.external_id, s.text) for s in self.messenger.sent[before:]]
+
+    def skipped(self) -> list[str | None]:
+        with self.database.session() as session:
+            rows = session.scalars(
+                select(DeliveryRow).where(DeliveryRow.state == "skipped").order_by(DeliveryRow.id)
+            )
+            return [row.skip_reason for row in rows]
+
+
+@pytest.fixture
+def outbox(database: Database, conversation: Conversation, clock: FakeClock) -> Outbox:
+    messenger = FakeMessenger()
+    dispatcher = Dispatcher(
+        SqlDeliveryQueue(database.sessions),
+        {"console": messenger},
+        clock,
+        run_blocking=direct,
+        renderer=DeliveryContent(database.unit_of_work, conversation.screens, clock),
+    )
+    return Outbox(dispatcher, messenger, database)

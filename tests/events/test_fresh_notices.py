@@ -4,62 +4,16 @@ language of that moment. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
-import pytest
-from sqlalchemy import select
-
-from bot.delivery.dispatcher import Dispatcher
 from bot.domain.calendar import EventSpec, Venue
 from bot.services.calendar_sync import CalendarSync
-from bot.services.conversation import Conversation
-from bot.services.deliveries import DeliveryContent
 from bot.store.database import Database
-from bot.store.deliveries import SqlDeliveryQueue
-from bot.store.tables import DeliveryRow
-from tests.delivery.fakes import FakeMessenger, direct
 from tests.dialogs.chat import Chat
-from tests.events.conftest import CALENDAR, RALLY, STUDY, at, called_off, with_changes
+from tests.events.conftest import CALENDAR, RALLY, STUDY, Outbox, at, called_off, with_changes
 from tests.fakes.clock import FakeClock
 
 Member = Callable[..., Chat]
 KOMABA = Venue("駒場公園", "東京都目黒区駒場四丁目")
-
-
-@dataclass
-class Outbox:
-    """The real dispatcher and renderer, sending to a recording messenger on the console."""
-
-    dispatcher: Dispatcher
-    messenger: FakeMessenger
-    database: Database
-
-    async def send(self) -> list[tuple[str, str]]:
-        """Send everything due; (member's chat id, text) of what went out this time."""
-        before = len(self.messenger.sent)
-        while (await self.dispatcher.run_once()).claimed:
-            pass
-        return [(s.external_id, s.text) for s in self.messenger.sent[before:]]
-
-    def skipped(self) -> list[str | None]:
-        with self.database.session() as session:
-            rows = session.scalars(
-                select(DeliveryRow).where(DeliveryRow.state == "skipped").order_by(DeliveryRow.id)
-            )
-            return [row.skip_reason for row in rows]
-
-
-@pytest.fixture
-def outbox(database: Database, conversation: Conversation, clock: FakeClock) -> Outbox:
-    messenger = FakeMessenger()
-    dispatcher = Dispatcher(
-        SqlDeliveryQueue(database.sessions),
-        {"console": messenger},
-        clock,
-        run_blocking=direct,
-        renderer=DeliveryContent(database.unit_of_work, conversation.screens, clock),
-    )
-    return Outbox(dispatcher, messenger, database)
 
 
 def synced(calendar_sync: CalendarSync, rally: EventSpec) -> int:

@@ -12,7 +12,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.config import Settings, reminder_book
-from bot.delivery.dispatcher import Dispatcher
 from bot.domain.deliveries import Later, Pending, message_payload
 from bot.domain.messages import Outgoing
 from bot.services.calendar_sync import CalendarSync
@@ -20,12 +19,10 @@ from bot.services.conversation import Conversation
 from bot.services.deliveries import DeliveryContent
 from bot.services.reminders import ReminderPlanner
 from bot.store.database import Database
-from bot.store.deliveries import SqlDeliveryQueue
 from bot.store.outbox import about_of
 from bot.store.tables import DeliveryRow, EventRow, MemberRow, OccurrenceRow, RsvpRow
-from tests.delivery.fakes import FakeMessenger, direct
 from tests.dialogs.chat import Chat
-from tests.events.conftest import CALENDAR, RALLY, TOKYO, at, called_off
+from tests.events.conftest import CALENDAR, RALLY, TOKYO, Outbox, at, called_off
 from tests.fakes.clock import FakeClock
 from tests.outbox_text import rendered
 
@@ -147,18 +144,11 @@ async def test_the_day_before_reminder_goes_out_fresh_with_its_buttons(
     database: Database,
     conversation: Conversation,
     clock: FakeClock,
+    outbox: Outbox,
 ) -> None:
     ayako = member("ayako", "豊島区")
     rally_answer(ayako, "参加する")
     planner.plan_now()
-    messenger = FakeMessenger()
-    dispatcher = Dispatcher(
-        SqlDeliveryQueue(database.sessions),
-        {"console": messenger},
-        clock,
-        run_blocking=direct,
-        renderer=DeliveryContent(database.unit_of_work, conversation.screens, clock),
-    )
 
     clock.set(at("2026-12-06", "10:00"))
     (day_before,) = [
@@ -166,12 +156,11 @@ async def test_the_day_before_reminder_goes_out_fresh_with_its_buttons(
         for row, message in rendered(database, conversation.screens, clock, "reminder")
         if row.reference.startswith("day_before")
     ]
-    while (await dispatcher.run_once()).claimed:
-        pass
+    await outbox.send()
 
     assert isinstance(day_before, Outgoing)
     assert [b.label for row in day_before.buttons for b in row] == ["行けなくなった"]
-    (sent,) = [text for text in messenger.texts("ayako") if "明日は" in text]
+    (sent,) = [text for text in outbox.messenger.texts("ayako") if "明日は" in text]
     assert "明日は「保険証を残せ 12.7大集会」です" in sent
     assert "日比谷野外音楽堂" in sent
 
@@ -180,8 +169,8 @@ async def test_a_reminder_whose_occurrence_was_deleted_by_hand_is_skipped_not_se
     member: Member,
     planner: ReminderPlanner,
     database: Database,
-    conversation: Conversation,
     clock: FakeClock,
+    outbox: Outbox,
 ) -> None:
     """The outbox refers to occurrences without a foreign key (migration 0011): a row whose
     occurrence is gone (deleted in the database by hand) is found out when it is due."""
@@ -192,18 +181,9 @@ async def test_a_reminder_whose_occurrence_was_deleted_by_hand_is_skipped_not_se
     with database.sessions.begin() as session:
         session.execute(delete(RsvpRow).where(RsvpRow.occurrence_id == occurrence))
         session.execute(delete(OccurrenceRow).where(OccurrenceRow.id == occurrence))
-    messenger = FakeMessenger()
-    dispatcher = Dispatcher(
-        SqlDeliveryQueue(database.sessions),
-        {"console": messenger},
-        clock,
-        run_blocking=direct,
-        renderer=DeliveryContent(database.unit_of_work, conversation.screens, clock),
-    )
 
     clock.set(at("2026-12-06", "10:00"))
-    while (await dispatcher.run_once()).claimed:
-        pass
+    await outbox.send()
 
     (day_before,) = [
         state
@@ -211,7 +191,7 @@ async def test_a_reminder_whose_occurrence_was_deleted_by_hand_is_skipped_not_se
         if reference.endswith(f":day_before:{occurrence}")
     ]
     assert day_before[:2] == ("skipped", "event gone")
-    assert not [text for text in messenger.texts("ayako") if "明日は" in text]
+    assert not [text for text in outbox.messenger.texts("ayako") if "明日は" in text]
 
 
 def planned_for(database: Database, external_id: str) -> dict[str, tuple[str, str | None, str]]:
