@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 
 from bot.store.database import Database, alembic_config
 from bot.store.dialect import check_foreign_keys, foreign_keys_off
@@ -29,18 +29,23 @@ def count(database: Database, table: str) -> int:
         return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
 
+def insert_member(connection: Connection) -> None:
+    """Member 1, in columns every revision since the first has."""
+    connection.execute(
+        text(
+            "INSERT INTO members (id, channel, external_id, language, role, subscription,"
+            " created_at, last_seen_at) VALUES (1, 'telegram', '1', 'ja', 'member',"
+            " 'subscribed', :now, :now)"
+        ),
+        {"now": NOW},
+    )
+
+
 def test_upgrading_from_the_reminders_release_keeps_every_answer(tmp_path: Path) -> None:
     database = Database(f"sqlite:///{tmp_path / 'in-use.sqlite3'}")
     database.upgrade("0005")
     with database.engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO members (id, channel, external_id, language, role, subscription,"
-                " created_at, last_seen_at) VALUES (1, 'telegram', '1', 'ja', 'member',"
-                " 'subscribed', :now, :now)"
-            ),
-            {"now": NOW},
-        )
+        insert_member(connection)
         connection.execute(text("INSERT INTO member_regions VALUES (1, 'toshima')"))
         connection.execute(
             text(
@@ -121,14 +126,7 @@ def test_the_outbox_keeps_a_foreign_key_to_its_members_only_and_can_go_back(
     database.upgrade()
     assert deliveries_keys(database) == {"members"}, "what a message is about: no keys (0011)"
     with database.engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO members (id, channel, external_id, language, role, subscription,"
-                " created_at, last_seen_at) VALUES (1, 'telegram', '1', 'ja', 'member',"
-                " 'subscribed', :now, :now)"
-            ),
-            {"now": NOW},
-        )
+        insert_member(connection)
         connection.execute(
             text(
                 "INSERT INTO deliveries (purpose, reference, member_id, payload, lane,"
