@@ -187,6 +187,85 @@ _VARIANTS = {
     "confirmation certificate": "certificate",
     "qualification certificate": "certificate",
     "my number card": "mynumbercard",
+    # The card and the 資格確認書 under the names insurers' English pages and members use.
+    "individual number card": "mynumbercard",
+    "my number health insurance card": "mynumbercard insurance card",
+    "my number insurance card": "mynumbercard insurance card",
+    "myna health insurance card": "mynumbercard insurance card",
+    "myna insurance card": "mynumbercard insurance card",
+    "myna hokensho": "mynumbercard insurance card",
+    "maina hokensho": "mynumbercard insurance card",
+    "my number hokensho": "mynumbercard insurance card",
+    "mynacard": "mynumbercard",
+    "myna-card": "mynumbercard",
+    "mnc": "mynumbercard",
+    "eligibility verification certificate": "certificate",
+    "health insurance eligibility certificate": "certificate",
+    "certificate of eligibility": "certificate",
+    "certificate of qualification": "certificate",
+    "shikaku kakunin sho": "certificate",
+    "shikakukakuninsho": "certificate",
+    "kakunin-sho": "certificate",
+    "kakunin sho": "certificate",
+    "shikaku joho no oshirase": "eligibility information notice",
+    "shikaku jouhou no oshirase": "eligibility information notice",
+    "notice of eligibility information": "eligibility information notice",
+    "notification of eligibility information": "eligibility information notice",
+    "notice of eligibility": "eligibility information notice",
+    "eligibility notice": "eligibility information notice",
+    "oshirase": "information notice",
+    "hoken-sho": "insurance card",
+    "hokenshou": "insurance card",
+    "hokensyo": "insurance card",
+    "hoken sho": "insurance card",
+    "shakai hoken": "employee insurance",
+    "shakaihoken": "employee insurance",
+    "shaho": "employee insurance",
+    "social insurance": "employee insurance",
+    "kokumin hoken": "nhi",
+    "kokumin kenkou hoken": "nhi",
+    "over-75s": "kouki",
+    "over 75s": "kouki",
+    "over-75": "kouki",
+    "75+": "kouki",
+    "75 and older": "kouki",
+    "aged 75 and over": "kouki",
+    "late stage elderly": "kouki",
+    "latter stage elderly": "kouki",
+    "koki koreisha": "kouki",
+    # The card's electronic certificate under other names (see also `_CARD_CERTIFICATE`).
+    "user authentication certificate": "ecert",
+    "e-cert": "ecert",
+    "denshi shomeisho": "ecert",
+    # Word forms the stemmer leaves apart: members write one, the answers the other.
+    "expiry": "expire",
+    "expiration": "expire",
+    "out of date": "expired",
+    "out-of-date": "expired",
+    "outdated": "expired",
+    "cancellation": "cancel",
+    "registration": "register",
+    "validity": "valid",
+    "info": "information",
+    "hospitals": "clinic",
+    "doctors": "clinic",
+    "pharmacies": "clinic",
+    "drugstore": "clinic",
+    "dentist": "clinic",
+    "medical institutions": "clinic",
+    "can't find": "lost",
+    "cannot find": "lost",
+    "couldn't find": "lost",
+    "misplace": "lost",
+    "100 percent": "fullcost",
+    "100 per cent": "fullcost",
+    "out of pocket": "fullcost",
+    "town office": "municipal office",
+    "village office": "municipal office",
+    "yakusho": "municipal office",
+    "kuyakusyo": "municipal office",
+    "spouse": "family",
+    "grandparents": "family",
     "mynumber card": "mynumbercard",
     "my-number card": "mynumbercard",
     "my number": "mynumbercard",
@@ -391,6 +470,15 @@ _VARIANT = re.compile(
 )
 
 
+# The card's electronic certificate named through the card ("the certificate in my My Number
+# card", "my card's certificate"): not the 資格確認書, which members call "the certificate" too.
+_CARD_CERTIFICATE = re.compile(
+    r"(?<![a-z0-9])certificate (?:on|in|inside|of) (?:(?:my|the|your|his|her) )?"
+    r"(mynumbercard|card)(?![a-z0-9])"
+)
+_CERTIFICATE_OF_CARD = re.compile(r"(?<![a-z0-9])(mynumbercard|card)'s certificate(?![a-z0-9])")
+
+
 def is_english(text: str) -> bool:
     """Written mostly in Latin letters: at least two English words, more Latin than Japanese."""
     folded = unicodedata.normalize("NFKC", text).lower()
@@ -402,7 +490,9 @@ def is_english(text: str) -> bool:
 
 def normalise(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
-    return _VARIANT.sub(lambda m: _VARIANTS[m.group(0)], folded)
+    varied = _VARIANT.sub(lambda m: _VARIANTS[m.group(0)], folded)
+    varied = _CARD_CERTIFICATE.sub(r"ecert \1", varied)
+    return _CERTIFICATE_OF_CARD.sub(r"\1 ecert", varied)
 
 
 _DOUBLE = re.compile(r"([bdfgklmnprt])\1$")

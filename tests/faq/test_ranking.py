@@ -123,7 +123,23 @@ def test_members_questions_count_in_calibration(tmp_path: Path, knowledge: Knowl
 
 @pytest.mark.parametrize(
     ("written", "concept"),
-    [("Is it mandatory?", "voluntary"), ("My certificate runs out soon", "expire")],
+    [
+        ("Is it mandatory?", "voluntary"),
+        ("My certificate runs out soon", "expire"),
+        # names insurers' pages and members give the card, the 資格確認書 and the お知らせ
+        ("Where do I show my Individual Number Card?", "mynumbercard"),
+        ("My mynacard is broken", "mynumbercard"),
+        ("What is the Eligibility Verification Certificate?", "certificate"),
+        ("I lost the Notice of Eligibility Information", "eligibility information notice"),
+        ("Is the oshirase enough?", "information notice"),
+        # the card's electronic certificate, not the 資格確認書
+        ("The certificate in my My Number card runs out soon", "ecert mynumbercard"),
+        ("When does my card's certificate expire?", "card ecert"),
+        # word forms the stemmer leaves apart
+        ("What is the expiry date?", "expire"),
+        ("How long does the cancellation take?", "cancel"),
+        ("What is the validity period?", "valid period"),
+    ],
 )
 def test_english_questions_ask_in_the_answers_words(written: str, concept: str) -> None:
     from bot.faq import english
