@@ -184,7 +184,7 @@ class FaqEngine:
         self._subjects = [
             (
                 route,
-                tuple(map(self._subject_form, route.subject)),
+                tuple(tuple(map(self._subject_form, word.split("+"))) for word in route.subject),
                 tuple(
                     {*map(self._subject_form, route.unless), *map(self._normalise, route.unless)}
                 ),
@@ -352,7 +352,7 @@ class FaqEngine:
         """A decline route whose subject the question names (and no insurance-card word)."""
         written = fold(question) if language == "ja" else english.normalise(question)
         for route, subject, unless in self._subjects:
-            if any(word and word in written for word in subject) and not any(
+            if any(_names(words, written, normalised) for words in subject) and not any(
                 word and (word in written or word in normalised) for word in unless
             ):
                 return route
@@ -550,6 +550,16 @@ class FaqEngine:
 
     def route(self, route_id: str) -> Route | None:
         return self._routes.get(route_id)
+
+
+def _names(words: tuple[str, ...], written: str, normalised: str) -> bool:
+    """A question names a subject word: one word as written (眼科, not the 病院 the synonyms
+    fold it into), or all the parts of a word written with `+` (マイナンバーカード+旧姓), each as
+    written or after the synonyms (マイナカード is マイナンバーカード): two ordinary words that
+    name a neighbouring subject together, as the card beside its photo or its address."""
+    if len(words) == 1:
+        return bool(words[0]) and words[0] in written
+    return all(word and (word in written or word in normalised) for word in words)
 
 
 def subjects_of(normalised: str) -> frozenset[str]:

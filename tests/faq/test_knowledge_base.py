@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from bot.faq.knowledge import ANSWER_MAX, MORE_MAX, KnowledgeBase, Scheme, load_knowledge
+from bot.faq import english
+from bot.faq.knowledge import (
+    ANSWER_MAX,
+    MORE_MAX,
+    KnowledgeBase,
+    Route,
+    RouteKind,
+    Scheme,
+    load_knowledge,
+)
 from bot.faq.matcher import FaqEngine, Outcome
 from tests.conftest import ROOT
 
@@ -253,10 +263,95 @@ def test_every_entry_rests_on_facts_and_answers_in_english(shipped: KnowledgeBas
         "来週の東京の天気と服装",
         "Can I use my My Number card as a driving license?",
         "I forgot my e-Tax password for the tax return",
+        # the My Number card as an ID card: its photo, pick-up, name, address, renewal
+        "マイナカードの顔写真を今の顔に変えたい",
+        "マイナカードの受取に代理人が行ってもいい？",
+        "結婚して名字が変わったのでマイナンバーカードの氏名も変えたい",
+        "マイナンバーカードに旧姓も載せられますか",
+        "転勤で引っ越す。マイナンバーカードの住所はどこで書き換える？",
+        "英数字6文字以上のパスワードがわからなくなった",
+        "How do I change the address on my My Number card after I moved?",
+        "Can someone else pick up my new My Number card for me?",
+        # premiums: their amount, and which insurance is cheaper
+        "国保の保険料はどうやって決まるの",
+        "会社をやめたら任意継続と国保のどちらが安い？",
+        "Why did my NHI premium go up this year?",
+        "Is voluntary continuation cheaper than national health insurance?",
+        "高額療養費の自己負担限度額を計算したい",
+        # care insurance, vaccinations, private insurers' paperwork, municipal records, scams
+        "40歳になったら介護保険の第2号被保険者になるの？",
+        "介護保険で車いすを借りたい",
+        "シングリックスの接種に区の助成はある？",
+        "Where can I get the shingles vaccine?",
+        "民間の保険会社に出す診断書の代金",
+        "転入届は引っ越してから何日以内？",
+        "厚生労働省を名乗って保険証が止まるという電話が来た。詐欺？",
+        "マイナポータルのアプリが起動しない",
     ],
 )
 def test_neighbouring_subjects_are_declined(shipped_engine: FaqEngine, question: str) -> None:
     assert shipped_engine.decide(question).outcome is Outcome.DECLINE
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # The card as the insurance card, asked with a neighbouring subject's words: ours.
+        "マイナンバーカードの電子証明書が切れたら保険証として使える？",
+        "マイナカードの期限はまだ先なのに電子証明書だけ切れるのはなぜ",
+        "マイナカードの写真が昔のままで顔認証が通らない",
+        "引っ越したらマイナ保険証はそのまま使えますか",
+        "結婚して名字が変わったら資格確認書の届出はいる？",
+        "施設にいる母のマイナンバーカードを預かってもらえない",
+        "マイナンバーカードの再発行を待つ間、病院はどうすれば",
+        "マイナンバーカードを盗まれた。まずどこに電話する？",
+        "詐欺がこわいのでマイナ保険証の登録を解除したい",
+        "国保の保険料を1年以上払えていない。病院で10割？",
+        "保険料が払えない家の高校生の子は病院でどうなる",
+        "要介護の母はデイサービスに通っている。資格確認書をもらえる？",
+        "マイナ保険証で医療費控除が楽になるって本当？",
+        "高額療養費の限度額を資格確認書に書いてもらえる？",
+        "My card's certificate runs out next month. Is the card still good as insurance then?",
+        "If I fall behind on NHI premiums, can I still see a doctor at 30%?",
+    ],
+)
+def test_a_card_question_with_a_neighbouring_subjects_words_is_not_declined(
+    shipped_engine: FaqEngine, question: str
+) -> None:
+    language = "en" if english.is_english(question) else "ja"
+    normalised = (
+        english.normalise(question) if language == "en" else shipped_engine._normalise(question)
+    )
+    assert shipped_engine._subject(normalised, question, language) is None
+    assert shipped_engine.decide(question).outcome is not Outcome.DECLINE
+
+
+def test_a_subject_of_two_words_needs_both(knowledge: KnowledgeBase) -> None:
+    """「マイナンバーカード+住所」: the card and its address together name the subject, each
+    as written or after the synonyms (マイナカード); either alone does not, nor beside an
+    unless word."""
+    route = Route(
+        "card-address",
+        RouteKind.DECLINE,
+        ("カードの住所変更",),
+        subject=("マイナンバーカード+住所", "mynumbercard+address"),
+        unless=("保険証", "insurance"),
+    )
+    engine = FaqEngine(replace(knowledge, routes=(route,)))
+
+    def named(question: str) -> bool:
+        language = "en" if english.is_english(question) else "ja"
+        normalised = (
+            english.normalise(question) if language == "en" else engine._normalise(question)
+        )
+        return engine._subject(normalised, question, language) is route
+
+    assert named("マイナカードの住所を変えたい")
+    assert named("How do I change the address on my My Number card?")
+    assert not named("引っ越して住所が変わった")
+    assert not named("マイナンバーカードをなくした")
+    assert not named("マイナンバーカードの住所が変わったら保険証はどうなる")
+    assert not named("I changed my address. Do I need a new insurance card for my My Number card?")
 
 
 @pytest.mark.parametrize(
