@@ -184,9 +184,9 @@ class FaqEngine:
         self._subjects = [
             (
                 route,
-                tuple(tuple(map(self._subject_form, word.split("+"))) for word in route.subject),
-                tuple(
-                    {*map(self._subject_form, route.unless), *map(self._normalise, route.unless)}
+                _SubjectRule.of(
+                    [tuple(map(self._subject_form, word.split("+"))) for word in route.subject],
+                    {*map(self._subject_form, route.unless), *map(self._normalise, route.unless)},
                 ),
             )
             for route in knowledge.routes
@@ -194,7 +194,7 @@ class FaqEngine:
         ]
         # A decline route's `unless:` words make a question ours: its phrasings do not
         # decline such a question either (「救急車で運ばれて保険証がなかった」 is ours).
-        self._unless = {route.id: unless for route, _, unless in self._subjects if unless}
+        self._unless = {route.id: rule for route, rule in self._subjects if rule.unless}
 
     # --- building -------------------------------------------------------------------------
 
@@ -351,20 +351,18 @@ class FaqEngine:
     def _subject(self, normalised: str, question: str, language: str) -> Route | None:
         """A decline route whose subject the question names (and no insurance-card word)."""
         written = fold(question) if language == "ja" else english.normalise(question)
-        for route, subject, unless in self._subjects:
-            if any(_names(words, written, normalised) for words in subject) and not any(
-                word and (word in written or word in normalised) for word in unless
-            ):
+        for route, rule in self._subjects:
+            if rule.names(written, normalised) and not rule.spares(written, normalised):
                 return route
         return None
 
     def _ours_after_all(self, target: str, normalised: str, question: str, language: str) -> bool:
         """The target is a decline route and the question uses one of its `unless:` words."""
-        unless = self._unless.get(target)
-        if not unless:
+        rule = self._unless.get(target)
+        if rule is None:
             return False
         written = fold(question) if language == "ja" else english.normalise(question)
-        return any(word and (word in written or word in normalised) for word in unless)
+        return rule.spares(written, normalised)
 
     def _limited(self, hits: list[Hit], normalised: str, question: str, language: str) -> list[Hit]:
         """Hits without the entries the question rules out, successors before expired ones."""
@@ -552,14 +550,40 @@ class FaqEngine:
         return self._routes.get(route_id)
 
 
-def _names(words: tuple[str, ...], written: str, normalised: str) -> bool:
-    """A question names a subject word: one word as written (眼科, not the 病院 the synonyms
-    fold it into), or all the parts of a word written with `+` (マイナンバーカード+旧姓), each as
-    written or after the synonyms (マイナカード is マイナンバーカード): two ordinary words that
-    name a neighbouring subject together, as the card beside its photo or its address."""
-    if len(words) == 1:
-        return bool(words[0]) and words[0] in written
-    return all(word and (word in written or word in normalised) for word in words)
+@dataclass(frozen=True)
+class _SubjectRule:
+    """A decline route's subject words and `unless:` words, compiled to be searched in C.
+
+    A question names the subject with one word as written (眼科, not the 病院 the synonyms
+    fold it into), or with all the parts of a word written with `+` (マイナンバーカード+旧姓),
+    each as written or after the synonyms (マイナカード is マイナンバーカード): two ordinary
+    words that name a neighbouring subject together, as the card beside its photo or its
+    address. An `unless:` word, as written or after the synonyms, spares the question.
+    """
+
+    words: re.Pattern[str] | None  # the one-word subjects
+    together: tuple[tuple[str, ...], ...]  # the `+` subjects, part by part
+    unless: re.Pattern[str] | None
+
+    @classmethod
+    def of(cls, subject: Sequence[tuple[str, ...]], unless: set[str]) -> _SubjectRule:
+        return cls(
+            _any_of({parts[0] for parts in subject if len(parts) == 1}),
+            tuple(parts for parts in subject if len(parts) > 1 and all(parts)),
+            _any_of(set(unless)),
+        )
+
+    def names(self, written: str, normalised: str) -> bool:
+        if self.words is not None and self.words.search(written):
+            return True
+        return any(
+            all(part in written or part in normalised for part in parts) for parts in self.together
+        )
+
+    def spares(self, written: str, normalised: str) -> bool:
+        return self.unless is not None and bool(
+            self.unless.search(written) or self.unless.search(normalised)
+        )
 
 
 def subjects_of(normalised: str) -> frozenset[str]:
