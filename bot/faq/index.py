@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -89,11 +90,14 @@ class Bm25:
         self, query: Sequence[str], factor: float, totals: npt.NDArray[np.float64]
     ) -> None:
         """Add each document's score for `query`, times `factor`, into the array `totals`."""
-        for term in set(query):
-            found = self.arrays.get(term)
-            if found is not None:
-                # A term's postings name each document once, so fancy-index += is exact.
-                totals[found[0]] += factor * found[1]
+        found = [postings for term in set(query) if (postings := self.arrays.get(term))]
+        if found:
+            # One C pass over all the question's postings, not an array addition per term.
+            totals += factor * np.bincount(
+                np.concatenate([documents for documents, _ in found]),
+                weights=np.concatenate([weights for _, weights in found]),
+                minlength=totals.size,
+            )
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,7 @@ class Index:
             dtype=np.intp,
         )
         self._build_centroids()
+        self._build_mentions()
 
     def _channels(
         self, features: Features, kana: bool = False
@@ -198,6 +203,24 @@ class Index:
                 matrix[rows[key], column] = value / norm
         self._centroid_rows = rows
         self._centroids = matrix
+
+    def _build_mentions(self) -> None:
+        """Which targets mention each term (by channel): a question's reach of every target is
+        then one product per channel (`_Query.reaches`), not set intersections per target."""
+        rows: dict[tuple[int, str], int] = {}
+        cells: list[tuple[int, int]] = []
+        for column, target in enumerate(self._targets):
+            vocabulary = self._vocabulary[target].features
+            channels = (vocabulary.words, vocabulary.bigrams, vocabulary.readings)
+            for channel, terms in enumerate(channels):
+                cells.extend(
+                    (rows.setdefault((channel, term), len(rows)), column) for term in terms
+                )
+        mentions = np.zeros((len(rows), len(self._targets)), dtype=np.bool_)
+        if cells:
+            mentions[tuple(np.array(cells).T)] = True
+        self._mention_rows = rows
+        self._mentions = mentions
 
     def centroid_scores(
         self, query: Features, kana: bool = False, leave_out: int | None = None
@@ -267,29 +290,28 @@ class Index:
         if leave_out is not None:
             totals[leave_out] = 0.0
         matrix = totals[self._slot_docs]
-        order = np.argsort(-matrix, axis=1, kind="stable")[:, :2]
-        top_two = np.take_along_axis(matrix, order, axis=1)
-        best, second = top_two[:, 0], top_two[:, 1]
+        first = matrix.argmax(axis=1)  # the first of equals, as a stable sort would
+        best = np.take_along_axis(matrix, first[:, None], axis=1)[:, 0]
+        second = np.partition(matrix, -2, axis=1)[:, -2]
         # An entry several of whose phrasings fit is likelier than one with a single lucky one.
         combined = best + SECOND_WEIGHT * second + ANSWER_WEIGHT * totals[self._answer_docs]
         if CENTROID_WEIGHT:
             combined = combined + CENTROID_WEIGHT * self.centroid_scores(query, kana, leave_out)
         found = np.flatnonzero(best > 0)
         ranked_rows = found[np.argsort(-combined[found], kind="stable")][:limit]
-        # Coverage is only needed for the few targets a decision can look at.
+        # The decision needs how much of the question each whole entry mentions.
         weights = _Query(self, query)
+        reaches = weights.reaches(self)
         left_out_target = self.documents[leave_out].target if leave_out is not None else None
         hits = []
         for row in ranked_rows:
             target = self._targets[row]
-            index = int(self._slot_docs[row, order[row, 0]])
-            vocabulary = (
-                self._merged(target, leave_out)
+            index = int(self._slot_docs[row, first[row]])
+            reach = (
+                weights.coverage(self._merged(target, leave_out))
                 if target == left_out_target
-                else self._vocabulary[target]
+                else float(reaches[row])
             )
-            # The decision needs how much of the question the whole entry mentions.
-            reach = weights.coverage(vocabulary)
             hits.append(Hit(target, float(combined[row]), reach, self.documents[index], reach))
         return hits
 
@@ -313,16 +335,44 @@ class _Query:
         self.reading_total = sum(self.readings.values())
 
     def coverage(self, document: Document) -> float:
-        bigram_part = _share(self.bigrams, self.bigram_total, document.bigram_set)
-        reading_part = _share(self.readings, self.reading_total, document.reading_set)
+        return float(
+            self._combined(
+                _share(self.words, self.word_total, document.word_set),
+                _share(self.bigrams, self.bigram_total, document.bigram_set),
+                _share(self.readings, self.reading_total, document.reading_set),
+            )
+        )
+
+    def reaches(self, index: Index) -> npt.NDArray[np.float64]:
+        """`coverage` of every target's whole vocabulary at once (see `Index._build_mentions`)."""
+        parts = []
+        for channel, weights, total in (
+            (0, self.words, self.word_total),
+            (1, self.bigrams, self.bigram_total),
+            (2, self.readings, self.reading_total),
+        ):
+            rows, values = [], []
+            for term, weight in weights.items():
+                row = index._mention_rows.get((channel, term))
+                if row is not None:
+                    rows.append(row)
+                    values.append(weight)
+            if total == 0 or not rows:
+                parts.append(np.zeros(len(index._targets)))
+            else:
+                parts.append(np.asarray(values) @ index._mentions[rows] / total)
+        reaches: npt.NDArray[np.float64] = self._combined(*parts)
+        return reaches
+
+    def _combined(self, word_part: Any, bigram_part: Any, reading_part: Any) -> Any:
+        """The parts (numbers, or arrays of one per target) weighed into one coverage."""
         if not self.words:
-            return max(bigram_part, reading_part) if self.readings else bigram_part
-        word_part = _share(self.words, self.word_total, document.word_set)
+            return np.maximum(bigram_part, reading_part) if self.readings else bigram_part
         if not self.readings:
             return 0.7 * word_part + 0.3 * bigram_part
         written = 0.6 * word_part + 0.2 * bigram_part + 0.2 * reading_part
         # Kana-only writing defeats the words but not the sounds: trust the sounds as much.
-        return max(written, READING_TRUST * reading_part)
+        return np.maximum(written, READING_TRUST * reading_part)
 
 
 def _share(weights: dict[str, float], total: float, present: frozenset[str]) -> float:
