@@ -86,19 +86,6 @@ class Bm25:
     def weight(self, term: str) -> float:
         return self.idf.get(term, self.unknown_idf)
 
-    def add_into(
-        self, query: Sequence[str], factor: float, totals: npt.NDArray[np.float64]
-    ) -> None:
-        """Add each document's score for `query`, times `factor`, into the array `totals`."""
-        found = [postings for term in set(query) if (postings := self.arrays.get(term))]
-        if found:
-            # One C pass over all the question's postings, not an array addition per term.
-            totals += factor * np.bincount(
-                np.concatenate([documents for documents, _ in found]),
-                weights=np.concatenate([weights for _, weights in found]),
-                minlength=totals.size,
-            )
-
 
 @dataclass(frozen=True)
 class Document:
@@ -135,6 +122,7 @@ class Index:
         self._words = Bm25([d.features.words for d in self.documents])
         self._bigrams = Bm25([d.features.bigrams for d in self.documents], COMMON)
         self._readings = Bm25([d.features.readings for d in self.documents], COMMON_READING)
+        self._bm25s = (self._words, self._bigrams, self._readings)
         self._by_target: dict[str, list[int]] = defaultdict(list)
         for index, document in enumerate(self.documents):
             self._by_target[document.target].append(index)
@@ -162,8 +150,8 @@ class Index:
             ],
             dtype=np.intp,
         )
-        self._build_centroids()
         self._build_mentions()
+        self._build_centroids()
 
     def _channels(
         self, features: Features, kana: bool = False
@@ -184,7 +172,8 @@ class Index:
         return {k: v / norm for k, v in vector.items()}
 
     def _build_centroids(self) -> None:
-        rows: dict[tuple[int, str], int] = {}
+        """Each target's phrasings' centroid, a column on the rows of `_build_mentions`."""
+        rows = self._rows
         sums = [dict[tuple[int, str], float]() for _ in self._targets]
         row_of = {t: i for i, t in enumerate(self._targets)}
         for document in self.documents:
@@ -193,20 +182,20 @@ class Index:
             total = sums[row_of[document.target]]
             for key, value in self._vector(document.features).items():
                 total[key] = total.get(key, 0.0) + value
-        for total in sums:
-            for key in total:
-                rows.setdefault(key, len(rows))
         matrix = np.zeros((len(rows), len(self._targets)))
         for column, total in enumerate(sums):
             norm = math.sqrt(sum(v * v for v in total.values())) or 1.0
             for key, value in total.items():
                 matrix[rows[key], column] = value / norm
-        self._centroid_rows = rows
         self._centroids = matrix
 
     def _build_mentions(self) -> None:
-        """Which targets mention each term (by channel): a question's reach of every target is
-        then one product per channel (`_Query.reaches`), not set intersections per target."""
+        """A row for each term the index knows (by channel), and which targets mention it.
+
+        A question looks each of its terms up once (`_Query`): its row gives the term's
+        postings, its centroid weights and the targets that mention it, so the reach of every
+        target is one product per channel, not set intersections per target.
+        """
         rows: dict[tuple[int, str], int] = {}
         cells: list[tuple[int, int]] = []
         for column, target in enumerate(self._targets):
@@ -219,37 +208,19 @@ class Index:
         mentions = np.zeros((len(rows), len(self._targets)), dtype=np.bool_)
         if cells:
             mentions[tuple(np.array(cells).T)] = True
-        self._mention_rows = rows
+        self._rows = rows
         self._mentions = mentions
+        self._row_postings: list[tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]] | None] = [
+            None
+        ] * len(rows)
+        for (channel, term), row in rows.items():
+            self._row_postings[row] = self._bm25s[channel].arrays.get(term)
 
     def centroid_scores(
         self, query: Features, kana: bool = False, leave_out: int | None = None
     ) -> npt.NDArray[np.float64]:
         """Cosine of the question with each target's centroid (`leave_out` taken out of its own)."""
-        asked = self._vector(query, kana)
-        rows: list[int] = []
-        values: list[float] = []
-        for key, value in asked.items():
-            row = self._centroid_rows.get(key)
-            if row is not None:
-                rows.append(row)
-                values.append(value)
-        # One product over the question's rows, not an array addition per term.
-        scores = (
-            np.asarray(values) @ self._centroids[rows] if rows else np.zeros(len(self._targets))
-        )
-        if leave_out is not None:
-            target = self.documents[leave_out].target
-            total: dict[tuple[int, str], float] = {}
-            for index in self._by_target[target]:
-                if index == leave_out or self.documents[index].field == "answer":
-                    continue
-                for key, value in self._vector(self.documents[index].features).items():
-                    total[key] = total.get(key, 0.0) + value
-            norm = math.sqrt(sum(v * v for v in total.values())) or 1.0
-            column = self._targets.index(target)
-            scores[column] = sum(v * total.get(k, 0.0) for k, v in asked.items()) / norm
-        return scores
+        return _Query(self, query, kana).centroid(leave_out)
 
     def _merged(self, target: str, leave_out: int | None) -> Document:
         words: set[str] = set()
@@ -280,13 +251,9 @@ class Index:
         out, as if a member had written it. (The terms' idf still counts it: a small bias,
         the same for every phrasing.)
         """
+        asked = _Query(self, query, kana)
         # One slot past the last document stays 0: padding of the matrix, missing answers.
-        totals = np.zeros(len(self.documents) + 1)
-        # A question written mostly in kana is split into nonsense words: trust its sounds.
-        word_weight, reading_weight = (0.5, KANA_READING_WEIGHT) if kana else (1.0, READING_WEIGHT)
-        self._words.add_into(query.words, word_weight, totals)
-        self._bigrams.add_into(query.bigrams, BIGRAM_WEIGHT, totals)
-        self._readings.add_into(query.readings, reading_weight, totals)
+        totals = asked.bm25(len(self.documents) + 1)
         if leave_out is not None:
             totals[leave_out] = 0.0
         matrix = totals[self._slot_docs]
@@ -296,19 +263,18 @@ class Index:
         # An entry several of whose phrasings fit is likelier than one with a single lucky one.
         combined = best + SECOND_WEIGHT * second + ANSWER_WEIGHT * totals[self._answer_docs]
         if CENTROID_WEIGHT:
-            combined = combined + CENTROID_WEIGHT * self.centroid_scores(query, kana, leave_out)
+            combined = combined + CENTROID_WEIGHT * asked.centroid(leave_out)
         found = np.flatnonzero(best > 0)
         ranked_rows = found[np.argsort(-combined[found], kind="stable")][:limit]
         # The decision needs how much of the question each whole entry mentions.
-        weights = _Query(self, query)
-        reaches = weights.reaches(self)
+        reaches = asked.reaches()
         left_out_target = self.documents[leave_out].target if leave_out is not None else None
         hits = []
         for row in ranked_rows:
             target = self._targets[row]
             index = int(self._slot_docs[row, first[row]])
             reach = (
-                weights.coverage(self._merged(target, leave_out))
+                asked.coverage(self._merged(target, leave_out))
                 if target == left_out_target
                 else float(reaches[row])
             )
@@ -321,18 +287,90 @@ class Index:
 
 
 class _Query:
-    """A question's terms with their weights, computed once for all the documents compared."""
+    """A question's terms, each looked up once in the index: its weight, row and postings."""
 
-    def __init__(self, index: Index, query: Features) -> None:
-        self.words = {
-            t: index._words.weight(t) * (1.0 if t in index._words.idf else UNKNOWN_SHARE)
-            for t in set(query.words)
-        }
-        self.bigrams = {t: index._bigrams.weight(t) for t in set(query.bigrams)}
-        self.readings = {t: index._readings.weight(t) for t in set(query.readings)}
-        self.word_total = sum(self.words.values())
-        self.bigram_total = sum(self.bigrams.values())
-        self.reading_total = sum(self.readings.values())
+    def __init__(self, index: Index, query: Features, kana: bool = False) -> None:
+        self.index = index
+        # A question written mostly in kana is split into nonsense words: trust its sounds.
+        word_weight, reading_weight = (0.5, KANA_READING_WEIGHT) if kana else (1.0, READING_WEIGHT)
+        self.factors = (word_weight, BIGRAM_WEIGHT, reading_weight)
+        # Per channel, the known terms' idf (what coverage weighs) and rows; the totals count
+        # unknown terms too (a word no text uses weighs `UNKNOWN_SHARE` of the rarest's).
+        self.known: list[dict[str, float]] = []
+        self.rows: list[list[int]] = []
+        self.totals: list[float] = []
+        squares = 0.0  # of the centroid vector, unknown terms included
+        for channel, terms in enumerate((query.words, query.bigrams, query.readings)):
+            bm25, factor = index._bm25s[channel], self.factors[channel]
+            share = UNKNOWN_SHARE if channel == 0 else 1.0
+            known: dict[str, float] = {}
+            rows: list[int] = []
+            total = 0.0
+            for term in set(terms):
+                idf = bm25.idf.get(term)
+                if idf is None:
+                    total += bm25.unknown_idf * share
+                    value = factor * bm25.unknown_idf
+                else:
+                    known[term] = idf
+                    rows.append(index._rows[(channel, term)])
+                    total += idf
+                    value = factor * idf
+                squares += value * value
+            self.known.append(known)
+            self.rows.append(rows)
+            self.totals.append(total)
+        self.norm = math.sqrt(squares) or 1.0
+        self.words, self.bigrams, self.readings = self.known
+        # Whether the question has words and sounds at all, known or not.
+        self.has_words, self.has_readings = bool(query.words), bool(query.readings)
+        self.word_total, self.bigram_total, self.reading_total = self.totals
+
+    def bm25(self, size: int) -> npt.NDArray[np.float64]:
+        """Each document's BM25 score, channels weighed (an array of `size`)."""
+        totals = np.zeros(size)
+        for factor, rows in zip(self.factors, self.rows, strict=True):
+            found = [p for row in rows if (p := self.index._row_postings[row]) is not None]
+            if found:
+                # One C pass over all the channel's postings, not an addition per term.
+                totals += factor * np.bincount(
+                    np.concatenate([documents for documents, _ in found]),
+                    weights=np.concatenate([weights for _, weights in found]),
+                    minlength=size,
+                )
+        return totals
+
+    def centroid(self, leave_out: int | None = None) -> npt.NDArray[np.float64]:
+        """Cosine with each target's centroid (`leave_out` taken out of its own)."""
+        index = self.index
+        rows = [row for channel_rows in self.rows for row in channel_rows]
+        values = np.asarray(
+            [
+                factor * idf / self.norm
+                for factor, known in zip(self.factors, self.known, strict=True)
+                for idf in known.values()
+            ]
+        )
+        # One product over the question's rows, not an array addition per term.
+        scores = values @ index._centroids[rows] if rows else np.zeros(len(index._targets))
+        if leave_out is not None:
+            target = index.documents[leave_out].target
+            total: dict[tuple[int, str], float] = {}
+            for position in index._by_target[target]:
+                if position == leave_out or index.documents[position].field == "answer":
+                    continue
+                for key, value in index._vector(index.documents[position].features).items():
+                    total[key] = total.get(key, 0.0) + value
+            norm = math.sqrt(sum(v * v for v in total.values())) or 1.0
+            asked = (
+                ((channel, term), self.factors[channel] * idf / self.norm)
+                for channel, known in enumerate(self.known)
+                for term, idf in known.items()
+            )
+            scores[index._targets.index(target)] = (
+                sum(v * total.get(k, 0.0) for k, v in asked) / norm
+            )
+        return scores
 
     def coverage(self, document: Document) -> float:
         return float(
@@ -343,32 +381,22 @@ class _Query:
             )
         )
 
-    def reaches(self, index: Index) -> npt.NDArray[np.float64]:
+    def reaches(self) -> npt.NDArray[np.float64]:
         """`coverage` of every target's whole vocabulary at once (see `Index._build_mentions`)."""
-        parts = []
-        for channel, weights, total in (
-            (0, self.words, self.word_total),
-            (1, self.bigrams, self.bigram_total),
-            (2, self.readings, self.reading_total),
-        ):
-            rows, values = [], []
-            for term, weight in weights.items():
-                row = index._mention_rows.get((channel, term))
-                if row is not None:
-                    rows.append(row)
-                    values.append(weight)
-            if total == 0 or not rows:
-                parts.append(np.zeros(len(index._targets)))
-            else:
-                parts.append(np.asarray(values) @ index._mentions[rows] / total)
+        parts = [
+            np.asarray(list(known.values())) @ self.index._mentions[rows] / total
+            if rows and total
+            else np.zeros(len(self.index._targets))
+            for known, rows, total in zip(self.known, self.rows, self.totals, strict=True)
+        ]
         reaches: npt.NDArray[np.float64] = self._combined(*parts)
         return reaches
 
     def _combined(self, word_part: Any, bigram_part: Any, reading_part: Any) -> Any:
         """The parts (numbers, or arrays of one per target) weighed into one coverage."""
-        if not self.words:
-            return np.maximum(bigram_part, reading_part) if self.readings else bigram_part
-        if not self.readings:
+        if not self.has_words:
+            return np.maximum(bigram_part, reading_part) if self.has_readings else bigram_part
+        if not self.has_readings:
             return 0.7 * word_part + 0.3 * bigram_part
         written = 0.6 * word_part + 0.2 * bigram_part + 0.2 * reading_part
         # Kana-only writing defeats the words but not the sounds: trust the sounds as much.

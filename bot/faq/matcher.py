@@ -195,6 +195,9 @@ class FaqEngine:
         # A decline route's `unless:` words make a question ours: its phrasings do not
         # decline such a question either (「救急車で運ばれて保険証がなかった」 is ours).
         self._unless = {route.id: rule for route, rule in self._subjects if rule.unless}
+        self._parts = tuple(
+            {part for _, rule in self._subjects for t in rule.together for part in t}
+        )
 
     # --- building -------------------------------------------------------------------------
 
@@ -351,8 +354,10 @@ class FaqEngine:
     def _subject(self, normalised: str, question: str, language: str) -> Route | None:
         """A decline route whose subject the question names (and no insurance-card word)."""
         written = fold(question) if language == "ja" else english.normalise(question)
+        # The parts of the `+` subjects the question names, looked for once for all the routes.
+        present = {part for part in self._parts if part in written or part in normalised}
         for route, rule in self._subjects:
-            if rule.names(written, normalised) and not rule.spares(written, normalised):
+            if rule.names(written, present) and not rule.spares(written, normalised):
                 return route
         return None
 
@@ -562,23 +567,22 @@ class _SubjectRule:
     """
 
     words: re.Pattern[str] | None  # the one-word subjects
-    together: tuple[tuple[str, ...], ...]  # the `+` subjects, part by part
+    together: tuple[frozenset[str], ...]  # the `+` subjects, part by part
     unless: re.Pattern[str] | None
 
     @classmethod
     def of(cls, subject: Sequence[tuple[str, ...]], unless: set[str]) -> _SubjectRule:
         return cls(
             _any_of({parts[0] for parts in subject if len(parts) == 1}),
-            tuple(parts for parts in subject if len(parts) > 1 and all(parts)),
+            tuple(frozenset(parts) for parts in subject if len(parts) > 1 and all(parts)),
             _any_of(set(unless)),
         )
 
-    def names(self, written: str, normalised: str) -> bool:
+    def names(self, written: str, present: set[str]) -> bool:
+        """The question names the subject: `present` holds the `+` parts it names."""
         if self.words is not None and self.words.search(written):
             return True
-        return any(
-            all(part in written or part in normalised for part in parts) for parts in self.together
-        )
+        return any(parts <= present for parts in self.together)
 
     def spares(self, written: str, normalised: str) -> bool:
         return self.unless is not None and bool(
