@@ -115,6 +115,10 @@ class Hit:
     document: Document
     reach: float = 0.0  # share of the question's information the whole target mentions
 
+    def scored(self, score: float) -> Hit:
+        """The hit with another score (a re-ranking); cheaper than `dataclasses.replace`."""
+        return Hit(self.target, score, self.coverage, self.document, self.reach)
+
 
 class Index:
     def __init__(self, documents: Sequence[Document]) -> None:
@@ -150,6 +154,7 @@ class Index:
             ],
             dtype=np.intp,
         )
+        self._rows_range = np.arange(len(self._targets))
         self._build_mentions()
         self._build_centroids()
 
@@ -258,7 +263,7 @@ class Index:
             totals[leave_out] = 0.0
         matrix = totals[self._slot_docs]
         first = matrix.argmax(axis=1)  # the first of equals, as a stable sort would
-        best = np.take_along_axis(matrix, first[:, None], axis=1)[:, 0]
+        best = matrix[self._rows_range, first]
         second = np.partition(matrix, -2, axis=1)[:, -2]
         # An entry several of whose phrasings fit is likelier than one with a single lucky one.
         combined = best + SECOND_WEIGHT * second + ANSWER_WEIGHT * totals[self._answer_docs]

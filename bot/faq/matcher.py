@@ -323,9 +323,9 @@ class FaqEngine:
         for hit in hits:
             about = self._entry_subjects.get(hit.target)
             if about and not about & admitted:
-                hit = replace(hit, score=hit.score * OFF_SUBJECT)
+                hit = hit.scored(hit.score * OFF_SUBJECT)
             elif about and not about & asked:
-                hit = replace(hit, score=hit.score * LOOSE_SUBJECT)
+                hit = hit.scored(hit.score * LOOSE_SUBJECT)
             rescored.append(hit)
         return sorted(rescored, key=lambda h: -h.score)
 
@@ -345,7 +345,7 @@ class FaqEngine:
             else:
                 named = words is None or any(words.search(text) for text in texts)
             if not named:
-                rescored.append(replace(hit, score=hit.score * OFF_ABOUT))
+                rescored.append(hit.scored(hit.score * OFF_ABOUT))
                 changed = True
             else:
                 rescored.append(hit)
@@ -404,7 +404,7 @@ class FaqEngine:
                 # member of 中野区, whose rules the general entry does not give.
                 best = max(h.score for h in hits if h.target in self._entries)
                 if hit.score * CLEAR_LEAD >= best:
-                    hit = replace(hit, score=best)
+                    hit = hit.scored(best)
                     named_ward.add(hit.target)
             if entry.scheme is not None and _other_scheme(entry.scheme, named, employee, ages):
                 continue
