@@ -287,6 +287,17 @@ def test_every_entry_rests_on_facts_and_answers_in_english(shipped: KnowledgeBas
         "転入届は引っ越してから何日以内？",
         "厚生労働省を名乗って保険証が止まるという電話が来た。詐欺？",
         "マイナポータルのアプリが起動しない",
+        # the copayment rate's rules, the ward office's hours, what insurance covers abroad or for
+        # glasses, and the ward's other everyday business
+        "75歳以上で窓口負担が2割になる基準を知りたい",
+        "区役所は日曜日もやっていますか",
+        "区役所の駐車場は無料？",
+        "眼鏡を作るとき健康保険はきく？",
+        "海外で病院にかかったお金は戻る？",
+        "粗大ごみの申し込み方法",
+        "保育園の入園の申請はいつまで",
+        "Is the ward office open on Sunday?",
+        "Can I get money back for treatment I had overseas?",
     ],
 )
 def test_neighbouring_subjects_are_declined(shipped_engine: FaqEngine, question: str) -> None:
@@ -313,6 +324,11 @@ def test_neighbouring_subjects_are_declined(shipped_engine: FaqEngine, question:
         "高額療養費の限度額を資格確認書に書いてもらえる？",
         "My card's certificate runs out next month. Is the card still good as insurance then?",
         "If I fall behind on NHI premiums, can I still see a doctor at 30%?",
+        "75歳で2割になった。資格確認書に書いてある割合を見たい",
+        "電子証明書の更新は土曜日でも区役所でできる？",
+        "眼鏡をかけたままマイナ保険証の顔認証はできる？",
+        "資格確認書が届かない。区役所は土日も開いている？",
+        "Can I renew my electronic certificate at the ward office on Saturday?",
     ],
 )
 def test_a_card_question_with_a_neighbouring_subjects_words_is_not_declined(
