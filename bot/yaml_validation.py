@@ -151,8 +151,27 @@ _TextDatesLoader.yaml_implicit_resolvers = {
 }
 
 
+class _TextDatesCLoader(yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader):  # type: ignore[misc]
+    """The same, parsed by libyaml in C where PyYAML has it: the knowledge base's 5,000 lines
+    take 0.1 s instead of 1.5 s. Its error messages are worded differently, so a file that
+    does not parse is read again by `_TextDatesLoader`, whose words the messages keep."""
+
+
+_TextDatesCLoader.yaml_implicit_resolvers = _TextDatesLoader.yaml_implicit_resolvers
+
+
 def parse_yaml(text: str, file: str) -> YamlDocument:
     """Parse YAML text; syntax errors and duplicate keys raise `InvalidDocument`."""
+    fast = _TextDatesCLoader(text)
+    try:
+        root = fast.get_single_node()
+        data = fast.construct_document(root) if root is not None else None
+    except yaml.YAMLError:
+        pass
+    else:
+        return _checked(file, data, root)
+    finally:
+        fast.dispose()
     loader = _TextDatesLoader(text)
     try:
         root = loader.get_single_node()
@@ -168,6 +187,10 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
         raise InvalidDocument([Problem(file, None, "", f"not valid YAML: {exc}")]) from exc
     finally:
         loader.dispose()
+    return _checked(file, data, root)
+
+
+def _checked(file: str, data: Any, root: yaml.Node | None) -> YamlDocument:
     duplicates = duplicate_keys(file, root)
     if duplicates:
         raise InvalidDocument(duplicates)
