@@ -286,10 +286,6 @@ class Index:
             hits.append(Hit(target, float(combined[row]), reach, self.documents[index], reach))
         return hits
 
-    def coverage(self, query: Features, document: Document) -> float:
-        """How much of the question (by information, idf-weighted) the document contains."""
-        return _Query(self, query).coverage(document)
-
 
 class _Query:
     """A question's terms, each looked up once in the index: its weight, row and postings."""
@@ -326,10 +322,8 @@ class _Query:
             self.rows.append(rows)
             self.totals.append(total)
         self.norm = math.sqrt(squares) or 1.0
-        self.words, self.bigrams, self.readings = self.known
         # Whether the question has words and sounds at all, known or not.
         self.has_words, self.has_readings = bool(query.words), bool(query.readings)
-        self.word_total, self.bigram_total, self.reading_total = self.totals
 
     def bm25(self, size: int) -> npt.NDArray[np.float64]:
         """Each document's BM25 score, channels weighed (an array of `size`)."""
@@ -380,9 +374,15 @@ class _Query:
     def coverage(self, document: Document) -> float:
         return float(
             self._combined(
-                _share(self.words, self.word_total, document.word_set),
-                _share(self.bigrams, self.bigram_total, document.bigram_set),
-                _share(self.readings, self.reading_total, document.reading_set),
+                *(
+                    _share(known, total, present)
+                    for known, total, present in zip(
+                        self.known,
+                        self.totals,
+                        (document.word_set, document.bigram_set, document.reading_set),
+                        strict=True,
+                    )
+                )
             )
         )
 
