@@ -186,7 +186,7 @@ class FaqEngine:
                 route,
                 _SubjectRule.of(
                     [tuple(map(self._subject_form, word.split("+"))) for word in route.subject],
-                    {*map(self._subject_form, route.unless), *map(self._normalise, route.unless)},
+                    {*map(self._subject_form, route.unless), *map(self._normalise.word, route.unless)},
                 ),
             )
             for route in knowledge.routes

@@ -34,6 +34,10 @@ from bot.faq.matcher import FaqEngine, Outcome
         ("How do I extend my visa?", "decline-residence"),
         ("Is dental treatment covered by insurance?", "decline-coverage"),
         ("Where is the tax office for my ward?", "decline-tax"),
+        # The unless: word 預か is a word, not a sentence cut to 預: 預金 does not spare it.
+        ("認知症の母の預金をおろせない", "decline-care-services"),
+        ("父が認知症かもしれない。どこに相談すればいい？", "decline-care-services"),
+        ("When can I apply to extend my period of stay?", "decline-residence"),
     ],
 )
 def test_a_neighbouring_subject_is_declined(
@@ -55,6 +59,8 @@ def test_a_neighbouring_subject_is_declined(
         "子どもの医療証とマイナ保険証はいっしょに出すの？",
         "交通事故で運ばれた病院で保険証がなく全額払った",
         "在留カードしか持っていない外国人でも資格確認書はもらえる？",
+        "認知症の母の代わりに資格確認書を申請できますか",
+        "施設に保険証を預けている認知症の父",
     ],
 )
 def test_a_card_question_naming_a_neighbour_is_not_declined_by_rule(
