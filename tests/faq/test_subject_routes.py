@@ -61,6 +61,8 @@ def test_a_neighbouring_subject_is_declined(
         "在留カードしか持っていない外国人でも資格確認書はもらえる？",
         "認知症の母の代わりに資格確認書を申請できますか",
         "施設に保険証を預けている認知症の父",
+        # The card's own expiry beside the e-certificate's is fact 39.
+        "マイナンバーカード本体の有効期限はいつまで？",
     ],
 )
 def test_a_card_question_naming_a_neighbour_is_not_declined_by_rule(
