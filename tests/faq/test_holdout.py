@@ -20,6 +20,7 @@ import pytest
 from bot.faq.evaluation import EvalQuestion, evaluate, load_questions
 from bot.faq.matcher import FaqEngine
 from tests.conftest import ROOT
+from tests.faq import fact_sheet
 
 FIXTURES = ROOT / "tests" / "fixtures" / "faq"
 HOLDOUT = FIXTURES / "holdout_2026_11.yaml"
@@ -46,9 +47,9 @@ def test_holdout_is_reported(path: Path, shipped_engine: FaqEngine) -> None:
 
 
 def test_the_holdout_names_real_facts() -> None:
-    facts = ROOT.parent / "shared" / "content" / "insurance_facts.md"
-    if not facts.exists():
-        pytest.skip("the fact sheet is not next to the repository")
+    facts = fact_sheet.find()
+    if facts is None:
+        pytest.skip("the fact sheet is not beside the repository (../shared)")
     import re
 
     numbers = {int(n) for n in re.findall(r"^(\d+)\. ", facts.read_text("utf-8"), re.M)}
