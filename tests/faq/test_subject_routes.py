@@ -61,6 +61,8 @@ def test_a_neighbouring_subject_is_declined(
         "在留カードしか持っていない外国人でも資格確認書はもらえる？",
         "認知症の母の代わりに資格確認書を申請できますか",
         "施設に保険証を預けている認知症の父",
+        "認知症の母の確認書の申請はケアマネさんに頼める？",
+        "My father has dementia and cannot remember a PIN. What can he use?",
         # The card's own expiry beside the e-certificate's is fact 39.
         "マイナンバーカード本体の有効期限はいつまで？",
     ],
