@@ -101,7 +101,9 @@ _EMPLOYEE = ("会社の保険", "会社の健康保険", "社会保険", "共済
 _EN_SCHEMES = {Scheme.KOKUHO: "nhi", Scheme.KOUKI: "kouki", Scheme.KYOKAI: "kyokai"}
 _AGE = re.compile(r"(\d{2,3})歳")
 _EN_AGE = re.compile(r"\b(\d{2,3})(?:-year-old| years? old| year old)\b")
-_EN_AGE_PLAIN = re.compile(r"\b(?:i am|i'm|is|aged|turned) (\d{2,3})\b")
+_EN_AGE_PLAIN = re.compile(
+    r"\b(?:i am|i'm|is|aged|turn|turns|turned|turning|reach|reaches|reached|reaching) (\d{2,3})\b"
+)
 # A question about how things were (当時, でした, 3月末まで) may be answered by an expired entry.
 _PAST_JA = re.compile(r"当時|以前|前は|の頃|去年|昨年|まででした|だったの|だった頃")
 _PAST_EN = re.compile(r"\b(was it|were they|back then|at the time|used to|last year)\b")
@@ -186,7 +188,10 @@ class FaqEngine:
                 route,
                 _SubjectRule.of(
                     [tuple(map(self._subject_form, word.split("+"))) for word in route.subject],
-                    {*map(self._subject_form, route.unless), *map(self._normalise.word, route.unless)},
+                    {
+                        *map(self._subject_form, route.unless),
+                        *map(self._normalise.word, route.unless),
+                    },
                 ),
             )
             for route in knowledge.routes
@@ -372,12 +377,7 @@ class FaqEngine:
     def _limited(self, hits: list[Hit], normalised: str, question: str, language: str) -> list[Hit]:
         """Hits without the entries the question rules out, successors before expired ones."""
         folded = fold(question)
-        ages = [
-            int(a)
-            for a in (_EN_AGE if language == "en" else _AGE).findall(
-                question.lower() if language == "en" else folded
-            )
-        ]
+        ages = _ages(question, language)
         named = {s for s, words in SCHEME_WORDS.items() if any(w in normalised for w in words)}
         if language == "en":
             words = set(normalised.replace("-", " ").split())
@@ -608,21 +608,34 @@ def _scheme_of_age(text: str, language: str) -> str:
     出せば」 asks about that scheme's certificates without naming it. Empty when the question
     names a scheme itself or gives no such age.
     """
+    ages = _ages(text, language)
     if language == "en":
         lowered = english.normalise(text)
-        ages = [int(a) for a in _EN_AGE.findall(lowered)] + [
-            int(a) for a in _EN_AGE_PLAIN.findall(lowered)
-        ]
         named = any(word in lowered.split() for word in _EN_SCHEMES.values())
         return " kouki" if not named and any(75 <= a <= 120 for a in ages) else ""
     folded = fold(text)
     named = any(w in folded for words in SCHEME_WORDS.values() for w in words)
-    ages = [int(a) for a in _AGE.findall(folded)]
     return "、後期高齢者" if not named and any(75 <= a <= 120 for a in ages) else ""
 
 
+def _ages(text: str, language: str) -> list[int]:
+    """The ages a question gives (82歳, 82-year-old, I'm 82, turns 75)."""
+    if language == "en":
+        lowered = english.normalise(text)
+        found = _EN_AGE.findall(lowered) + _EN_AGE_PLAIN.findall(lowered)
+    else:
+        found = _AGE.findall(fold(text))
+    return [int(age) for age in found]
+
+
 def _other_scheme(scheme: Scheme, named: set[Scheme], employee: bool, ages: list[int]) -> bool:
-    """The question is about another scheme than the entry's (by name, or by age)."""
+    """The question is about another scheme than the entry's (by name, or by age).
+
+    An age of 75 or more names the 後期高齢者医療 beside any scheme named: 「国保の母が75歳に
+    なったら」 asks about the move from one to the other.
+    """
+    if ages and max(ages) >= 75:
+        named = named | {Scheme.KOUKI}
     if named and scheme not in named:
         return True
     if employee and scheme in (Scheme.KOKUHO, Scheme.KOUKI):

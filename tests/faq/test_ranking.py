@@ -197,6 +197,7 @@ def test_a_word_no_text_knows_counts_less_in_the_reach(
         ("My mother is 85 and has no card", "en", True),
         ("I am 76. What do I show?", "en", True),
         ("I am 60. What do I show?", "en", False),
+        ("My father turns 78 next month", "en", True),
     ],
 )
 def test_an_age_of_75_or_more_is_searched_with_its_scheme(
@@ -205,6 +206,23 @@ def test_an_age_of_75_or_more_is_searched_with_its_scheme(
     from bot.faq.matcher import _scheme_of_age
 
     assert bool(_scheme_of_age(text, language)) is added
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "国民健康保険の人が75歳になったら資格確認書はどうなる",
+        "国保の母が来月75歳になります。何が届きますか",
+        "My mother is on NHI and turns 75 next month. What will she get?",
+    ],
+)
+def test_a_scheme_named_beside_an_age_of_75_still_admits_the_late_elderly_scheme(
+    shipped_engine: FaqEngine, question: str
+) -> None:
+    """Turning 75 moves a member of 国保 into the 後期高齢者医療: both are named."""
+    decision = shipped_engine.decide(question)
+    assert decision.entry is not None
+    assert decision.entry.id == "kouki-turning-75"
 
 
 def test_a_ward_written_in_kana_is_named(shipped_engine: FaqEngine) -> None:
