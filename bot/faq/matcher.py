@@ -143,6 +143,9 @@ class Asked:
     hits: tuple[Hit, ...] = ()
     routed: Outcome | None = None  # decided before any threshold: a route, or nothing to go on
     route_hit: Hit | None = None
+    # The best entry the question's scheme, age or ward ruled out, when every entry was: the
+    # question is about what we answer, but not for this member (not "not ours").
+    ruled_out: Hit | None = None
 
 
 class FaqEngine:
@@ -312,8 +315,12 @@ class FaqEngine:
             hits = [h for h in hits if h.target in self._routes]
             if not hits:
                 return Asked(normalised, language, routed=Outcome.EMPTY)
-        hits = self._limited(hits, normalised, question, language)
-        return Asked(normalised, language, tuple(hits))
+        limited = self._limited(hits, normalised, question, language)
+        entries = [h for h in hits if h.target in self._entries]
+        ruled_out = (
+            entries[0] if entries and not any(h.target in self._entries for h in limited) else None
+        )
+        return Asked(normalised, language, tuple(limited), ruled_out=ruled_out)
 
     def _on_subject(self, hits: list[Hit], normalised: str) -> list[Hit]:
         """Hits re-ranked: entries about another subject than the question's lose ground.
@@ -453,6 +460,9 @@ class FaqEngine:
             kind = self._routes[route_hit.target].kind
             return self._decision(_ROUTED[kind], normalised, language, hits, route_hit)
         if top is None:
+            ruled_out = asked.ruled_out
+            if ruled_out is not None and ruled_out.reach >= limits.unknown_at:
+                return self._decision(Outcome.UNKNOWN, normalised, language, hits, ruled_out)
             return Decision(Outcome.DECLINE, normalised, language=language, hits=tuple(hits))
         runner_up = entry_hits[1] if len(entry_hits) > 1 else None
         rival = (

@@ -217,3 +217,24 @@ def test_a_sole_candidate_is_answered_not_offered_alone(engine: FaqEngine) -> No
     two = engine.choose(engine.ask("資格確認書と株価と天体と為替の星座"), limits)
     assert two.outcome is Outcome.SUGGEST
     assert [e.id for e in two.suggestions][:2] == ["kakuninsho-what", "kakuninsho-apply"]
+
+
+def test_a_question_whose_every_answer_is_for_another_scheme_is_unknown_not_declined() -> None:
+    """The member asked what we answer, but for a scheme none of our answers covers: a human
+    is offered (unknown), not "that is not something I answer" (declined)."""
+    from bot.faq.knowledge import KnowledgeBase, Scheme
+    from tests.faq.conftest import entry
+
+    kouki = entry(
+        "kouki-card",
+        "kouki",
+        "後期高齢者の資格確認書",
+        ["後期高齢者の資格確認書はいつ届く", "後期高齢者医療の資格確認書の色"],
+        "後期高齢者医療の資格確認書は7月に届きます。",
+        scheme=Scheme.KOUKI,
+    )
+    engine = FaqEngine(KnowledgeBase(entries=(kouki,), routes=(), synonyms={}))
+    assert engine.decide("後期高齢者の資格確認書はいつ届く").outcome is Outcome.ANSWER
+    decision = engine.decide("70歳の資格確認書はいつ届く")  # under 75: not that scheme
+    assert decision.outcome is Outcome.UNKNOWN
+    assert decision.entry is None
