@@ -236,6 +236,12 @@ _VARIANTS = {
     # The card's electronic certificate under other names (see also `_CARD_CERTIFICATE`).
     "user authentication certificate": "ecert",
     "e-cert": "ecert",
+    # "My Number card certificate": the card's own certificate, not the 資格確認書.
+    "my number card certificate": "mynumbercard ecert",
+    "mynumber card certificate": "mynumbercard ecert",
+    "myna card certificate": "mynumbercard ecert",
+    "mynacard certificate": "mynumbercard ecert",
+    "individual number card certificate": "mynumbercard ecert",
     "denshi shomeisho": "ecert",
     # Other cards and certificates by their romanised Japanese names.
     "gendogaku tekiyo nintei-sho": "ceiling certificate",
@@ -246,6 +252,9 @@ _VARIANTS = {
     "gendogaku": "ceiling",
     "limit certificate": "ceiling certificate",
     "limit application certificate": "ceiling certificate",
+    "hihokensha shikaku shomeisho": "被保険者資格証明書",
+    "certificate of insured status": "被保険者資格証明書",
+    "insured status certificate": "被保険者資格証明書",
     "shikaku shomeisho": "資格証明書",
     "shikaku shoumeisho": "資格証明書",
     "tanki hihokenshasho": "short-term card 短期証",
@@ -454,6 +463,15 @@ _VARIANTS = {
     "torn": "damaged",
     "ripped": "damaged",
     "code": "pin",
+    # The answers say "medicine" (records, information sharing).
+    "medications": "medicine",
+    "medication": "medicine",
+    "medicines": "medicine",
+    # Throwing a card away, however it is put.
+    "garbage": "rubbish",
+    "trash": "rubbish",
+    "bin it": "throw it away",
+    "the bin": "the rubbish",
     # Money back after paying in full.
     "money back": "refund",
     "get it back": "refund",

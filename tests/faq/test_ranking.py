@@ -135,6 +135,10 @@ def test_members_questions_count_in_calibration(tmp_path: Path, knowledge: Knowl
         # the card's electronic certificate, not the 資格確認書
         ("The certificate in my My Number card runs out soon", "ecert mynumbercard"),
         ("When does my card's certificate expire?", "card ecert"),
+        ("My My Number card certificate expired", "mynumbercard ecert"),
+        ("Can I put the old card in the trash?", "rubbish"),
+        ("Is my medication history shared?", "medicine history"),
+        ("My employer gave me a certificate of insured status", "被保険者資格証明書"),
         # word forms the stemmer leaves apart
         ("What is the expiry date?", "expire"),
         ("How long does the cancellation take?", "cancel"),
