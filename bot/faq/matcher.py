@@ -225,16 +225,18 @@ class FaqEngine:
         return documents
 
     def _about_words(self, entry: Entry) -> tuple[list[str], list[str]]:
-        """An entry's `about:` words; an expired entry without any has its successor's.
+        """An entry's `about:` words; an expired entry without any (in a language) has its
+        successor's.
 
         The two are about one subject in two periods, and the expired one lends its score to
         its successor (`_limited`): without the successor's words it would carry a question
         the successor's words rule out (「期限切れの保険証は返すの？」 is not about using it).
         """
         successor = self._entries.get(entry.superseded_by or "")
-        if entry.about or entry.about_en or successor is None:
+        if successor is None:
             return list(entry.about), list(entry.about_en)
-        return list(successor.about), list(successor.about_en)
+        # Each language on its own: English words of its own do not lose it the Japanese ones.
+        return list(entry.about or successor.about), list(entry.about_en or successor.about_en)
 
     def _english_documents(self) -> list[Document]:
         documents: list[Document] = []

@@ -238,3 +238,33 @@ def test_a_question_whose_every_answer_is_for_another_scheme_is_unknown_not_decl
     decision = engine.decide("70歳の資格確認書はいつ届く")  # under 75: not that scheme
     assert decision.outcome is Outcome.UNKNOWN
     assert decision.entry is None
+
+
+def test_an_expired_entry_borrows_its_successors_about_words_language_by_language() -> None:
+    from datetime import date
+
+    from bot.faq.knowledge import KnowledgeBase
+    from tests.faq.conftest import entry
+
+    now = entry(
+        "card-now",
+        "card",
+        "期限切れの保険証はいま使える？",
+        ["期限切れの保険証は使える"],
+        "使えません。",
+        about=("使",),
+        about_en=("use",),
+    )
+    then = entry(
+        "card-then",
+        "card",
+        "暫定措置",
+        ["暫定措置とは"],
+        "7月31日まででした。",
+        valid_until=date(2026, 7, 31),
+        superseded_by="card-now",
+        about_en=("interim",),
+    )
+    engine = FaqEngine(KnowledgeBase(entries=(now, then), routes=(), synonyms={}))
+    assert engine._about_words(then) == (["使"], ["interim"])
+    assert engine._about_words(now) == (["使"], ["use"])
