@@ -9,6 +9,7 @@ are short and written in plain English, and the Japanese names members copy from
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
@@ -521,6 +522,8 @@ def is_english(text: str) -> bool:
     return words >= 2 and latin > japanese
 
 
+# A question is normalised by several steps of one decision (search, subjects, ages, ...).
+@functools.lru_cache(maxsize=4096)
 def normalise(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
     varied = _VARIANT.sub(lambda m: _VARIANTS[m.group(0)], folded)

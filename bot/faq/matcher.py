@@ -168,15 +168,13 @@ class FaqEngine:
         self._entry_subjects = {
             entry.id: subjects_of(self._normalise(entry.title)) for entry in knowledge.entries
         }
-        self._about: dict[str, tuple[re.Pattern[str] | None, tuple[re.Pattern[str], ...]]] = {
+        self._about: dict[str, tuple[re.Pattern[str] | None, re.Pattern[str] | None]] = {
             entry.id: (
                 # As words, not sentences: 「届かな」 is not cut to 「届」 (see `Normaliser.word`);
                 # one alternation, searched in C, instead of a loop over words and texts.
                 _any_of({*map(fold, about), *map(self._normalise.word, about)}),
-                tuple(
-                    re.compile(r"(?<![a-z0-9])" + re.escape(english.normalise(word)))
-                    for word in about_en
-                ),
+                # English at the start of a word: `id` is not in `did`.
+                _any_of({*map(english.normalise, about_en)}, after=r"(?<![a-z0-9])"),
             )
             for entry in knowledge.entries
             for about, about_en in [self._about_words(entry)]
@@ -205,6 +203,11 @@ class FaqEngine:
         self._unless = {route.id: rule for route, rule in self._subjects if rule.unless}
         self._parts = tuple(
             {part for _, rule in self._subjects for t in rule.together for part in t}
+        )
+        # Any word that could name a subject, one-word or part: most questions name none, and
+        # need not be tried route by route.
+        self._any_subject_word = _any_of(
+            {*self._parts, *(w for _, rule in self._subjects for w in rule.one_words)}
         )
 
     # --- building -------------------------------------------------------------------------
@@ -352,10 +355,9 @@ class FaqEngine:
         rescored = []
         changed = False
         for hit in hits:
-            words, patterns = self._about.get(hit.target, (None, ()))
+            words, english_words = self._about.get(hit.target, (None, None))
             if language == "en":
-                # English by words (`id` is not in `did`), Japanese by letters (no spaces).
-                named = not patterns or any(p.search(normalised) for p in patterns)
+                named = english_words is None or bool(english_words.search(normalised))
             else:
                 named = words is None or any(words.search(text) for text in texts)
             if not named:
@@ -368,6 +370,9 @@ class FaqEngine:
     def _subject(self, normalised: str, question: str, language: str) -> Route | None:
         """A decline route whose subject the question names (and no insurance-card word)."""
         written = fold(question) if language == "ja" else english.normalise(question)
+        anything = self._any_subject_word
+        if anything is None or not (anything.search(written) or anything.search(normalised)):
+            return None
         # The parts of the `+` subjects the question names, looked for once for all the routes.
         present = {part for part in self._parts if part in written or part in normalised}
         for route, rule in self._subjects:
@@ -578,14 +583,17 @@ class _SubjectRule:
     address. An `unless:` word, as written or after the synonyms, spares the question.
     """
 
-    words: re.Pattern[str] | None  # the one-word subjects
+    one_words: frozenset[str]  # the one-word subjects
+    words: re.Pattern[str] | None  # the same, compiled
     together: tuple[frozenset[str], ...]  # the `+` subjects, part by part
     unless: re.Pattern[str] | None
 
     @classmethod
     def of(cls, subject: Sequence[tuple[str, ...]], unless: set[str]) -> _SubjectRule:
+        one_words = frozenset(parts[0] for parts in subject if len(parts) == 1 and parts[0])
         return cls(
-            _any_of({parts[0] for parts in subject if len(parts) == 1}),
+            one_words,
+            _any_of(set(one_words)),
             tuple(frozenset(parts) for parts in subject if len(parts) > 1 and all(parts)),
             _any_of(set(unless)),
         )
@@ -665,9 +673,10 @@ _ROUTED = {
 }
 
 
-def _any_of(words: set[str]) -> re.Pattern[str] | None:
-    """A pattern found wherever one of `words` is (None for no words)."""
+def _any_of(words: set[str], after: str = "") -> re.Pattern[str] | None:
+    """A pattern found wherever one of `words` is, `after` what (None for no words)."""
     words.discard("")
     if not words:
         return None
-    return re.compile("|".join(map(re.escape, sorted(words, key=lambda w: (-len(w), w)))))
+    alternatives = "|".join(map(re.escape, sorted(words, key=lambda w: (-len(w), w))))
+    return re.compile(f"{after}(?:{alternatives})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -58,6 +59,8 @@ def _age(match: re.Match[str]) -> str:
     return f"{_DIGITS.get(tens or '', 1) * 10 + _DIGITS.get(units or '', 0)}歳"
 
 
+# A question is folded by several steps of one decision (search, subjects, ages, ...).
+@functools.lru_cache(maxsize=4096)
 def fold(text: str) -> str:
     """NFKC, lower case, one long-vowel mark, no spaces or invisible characters, ages in digits."""
     folded = unicodedata.normalize("NFKC", text).lower()
