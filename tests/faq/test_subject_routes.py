@@ -38,6 +38,9 @@ from bot.faq.matcher import FaqEngine, Outcome
         ("認知症の母の預金をおろせない", "decline-dementia"),
         ("父が認知症かもしれない。どこに相談すればいい？", "decline-dementia"),
         ("When can I apply to extend my period of stay?", "decline-residence"),
+        ("外国人が帰国するときの脱退一時金、手続きは？", "decline-pension"),
+        ("When is the baby's one-month checkup?", "decline-checkups-and-private-insurance"),
+        ("高校生も医療費の助成は受けられる？", "decline-other-benefits"),
     ],
 )
 def test_a_neighbouring_subject_is_declined(
@@ -65,6 +68,8 @@ def test_a_neighbouring_subject_is_declined(
         "My father has dementia and cannot remember a PIN. What can he use?",
         # The card's own expiry beside the e-certificate's is fact 39.
         "マイナンバーカード本体の有効期限はいつまで？",
+        "高校生の息子のマイナカード、カード本体の期限はいつまで",
+        "在留カードだけで国保の病院にかかれる？",
     ],
 )
 def test_a_card_question_naming_a_neighbour_is_not_declined_by_rule(
