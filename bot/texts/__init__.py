@@ -141,12 +141,16 @@ class Catalogues:
         return self._keywords.get(normalise_word(text))
 
 
+_LOADER = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+
+
 @cache
 def _bundled() -> Catalogues:
     texts = {}
     for language in LANGUAGES:
         raw = resources.files(__package__).joinpath(f"{language}.yaml").read_text("utf-8")
         entries: dict[str, Any] = {}
-        _flatten("", yaml.safe_load(raw), entries)
+        # Read by libyaml (C) where PyYAML has it: every start of the bot reads these files.
+        _flatten("", yaml.load(raw, Loader=_LOADER), entries)
         texts[language] = Texts(language, entries)
     return Catalogues(texts)
