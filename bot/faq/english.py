@@ -261,6 +261,16 @@ _VARIANTS = {
     "tanki hihokenshasho": "short-term card 短期証",
     "tankisho": "short-term card 短期証",
     "kourei jukyushasho": "elderly recipient certificate",
+    # The NHI rule for long arrears (pay 100%, claim back later), as members romanise it.
+    "tokubetsu ryoyohi": "特別療養費",
+    "tokubetsu ryouyouhi": "特別療養費",
+    "tokubetsu ryoyouhi": "特別療養費",
+    "tokubetsu-ryoyohi": "特別療養費",
+    "tokubetsu ryoyo": "特別療養",
+    "tokubetsu ryouyou": "特別療養",
+    # Place names written apart (the wards' romanised names are one word).
+    "nishi-tokyo": "nishitokyo",
+    "nishi tokyo": "nishitokyo",
     "korei jukyushasho": "elderly recipient certificate",
     # Word forms the stemmer leaves apart: members write one, the answers the other.
     "expiry": "expire",
@@ -296,6 +306,9 @@ _VARIANTS = {
     "my number": "mynumbercard",
     "mynumber": "mynumbercard",
     "myna card": "mynumbercard",
+    "maina card": "mynumbercard",
+    "maina-card": "mynumbercard",
+    "mainacard": "mynumbercard",
     "maina": "myna",
     "hokensho": "insurance card",
     "hokenshō": "insurance card",

@@ -143,6 +143,10 @@ def test_members_questions_count_in_calibration(tmp_path: Path, knowledge: Knowl
         ("What is the expiry date?", "expire"),
         ("How long does the cancellation take?", "cancel"),
         ("What is the validity period?", "valid period"),
+        # romanised Japanese names of rules and places
+        ("Am I under tokubetsu ryoyohi?", "特別療養費"),
+        ("Nishi-Tokyo city kokuho", "nishitokyo"),
+        ("Does my maina card work?", "mynumbercard"),
     ],
 )
 def test_english_questions_ask_in_the_answers_words(written: str, concept: str) -> None:
