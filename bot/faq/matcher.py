@@ -35,6 +35,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any
 
 from bot.faq import english
 from bot.faq.analysis import INTERROGATIVES, SPELLING, Analyser, Features
@@ -204,11 +205,9 @@ class FaqEngine:
         self._parts = tuple(
             {part for _, rule in self._subjects for t in rule.together for part in t}
         )
-        # Any word that could name a subject, one-word or part: most questions name none, and
-        # need not be tried route by route.
-        self._any_subject_word = _any_of(
-            {*self._parts, *(w for _, rule in self._subjects for w in rule.one_words)}
-        )
+        # Any one-word subject of any route: most questions name none, and need not be
+        # searched route by route.
+        self._any_one_word = _any_of({w for _, rule in self._subjects for w in rule.one_words})
 
     # --- building -------------------------------------------------------------------------
 
@@ -370,13 +369,14 @@ class FaqEngine:
     def _subject(self, normalised: str, question: str, language: str) -> Route | None:
         """A decline route whose subject the question names (and no insurance-card word)."""
         written = fold(question) if language == "ja" else english.normalise(question)
-        anything = self._any_subject_word
-        if anything is None or not (anything.search(written) or anything.search(normalised)):
-            return None
-        # The parts of the `+` subjects the question names, looked for once for all the routes.
+        # Looked for once for all the routes: whether any one-word subject is written, and the
+        # parts of the `+` subjects the question names.
+        named = self._any_one_word is not None and bool(self._any_one_word.search(written))
         present = {part for part in self._parts if part in written or part in normalised}
+        if not named and not present:
+            return None
         for route, rule in self._subjects:
-            if rule.names(written, present) and not rule.spares(written, normalised):
+            if rule.names(written, present, named) and not rule.spares(written, normalised):
                 return route
         return None
 
@@ -587,22 +587,28 @@ class _SubjectRule:
     words: re.Pattern[str] | None  # the same, compiled
     together: tuple[frozenset[str], ...]  # the `+` subjects, part by part
     unless: re.Pattern[str] | None
+    parts: frozenset[str] = frozenset()  # every part of the `+` subjects
 
     @classmethod
     def of(cls, subject: Sequence[tuple[str, ...]], unless: set[str]) -> _SubjectRule:
         one_words = frozenset(parts[0] for parts in subject if len(parts) == 1 and parts[0])
+        together = tuple(frozenset(parts) for parts in subject if len(parts) > 1 and all(parts))
         return cls(
             one_words,
             _any_of(set(one_words)),
-            tuple(frozenset(parts) for parts in subject if len(parts) > 1 and all(parts)),
+            together,
             _any_of(set(unless)),
+            frozenset().union(*together),
         )
 
-    def names(self, written: str, present: set[str]) -> bool:
-        """The question names the subject: `present` holds the `+` parts it names."""
-        if self.words is not None and self.words.search(written):
+    def names(self, written: str, present: set[str], named: bool = True) -> bool:
+        """The question names the subject: `present` holds the `+` parts it names; `named`
+        is False when it writes no one-word subject of any route."""
+        if named and self.words is not None and self.words.search(written):
             return True
-        return any(parts <= present for parts in self.together)
+        return not present.isdisjoint(self.parts) and any(
+            parts <= present for parts in self.together
+        )
 
     def spares(self, written: str, normalised: str) -> bool:
         return self.unless is not None and bool(
@@ -674,9 +680,27 @@ _ROUTED = {
 
 
 def _any_of(words: set[str], after: str = "") -> re.Pattern[str] | None:
-    """A pattern found wherever one of `words` is, `after` what (None for no words)."""
+    """A pattern found wherever one of `words` is, `after` what (None for no words).
+
+    The words share their beginnings in a trie (保険証 and 保険料 are 保険(?:証|料)): an
+    alternation of hundreds of words is tried word by word at every letter, a trie letter by
+    letter, three times faster. Only whether a word is there counts, so a word that begins
+    with another (保険証 after 保険) is not needed.
+    """
     words.discard("")
     if not words:
         return None
-    alternatives = "|".join(map(re.escape, sorted(words, key=lambda w: (-len(w), w))))
-    return re.compile(f"{after}(?:{alternatives})")
+    trie: dict[str, dict[str, Any]] = {}
+    for word in words:
+        node = trie
+        for letter in word:
+            node = node.setdefault(letter, {})
+        node[""] = {}
+    return re.compile(f"{after}(?:{_trie_pattern(trie)})")
+
+
+def _trie_pattern(node: dict[str, dict[str, Any]]) -> str:
+    if "" in node:
+        return ""  # a word ends here: whatever may follow, it is found
+    branches = [re.escape(letter) + _trie_pattern(child) for letter, child in sorted(node.items())]
+    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
