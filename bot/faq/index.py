@@ -57,29 +57,36 @@ class Bm25:
         # Each posting carries its whole BM25 contribution (queries count a term once). A term
         # in more than `common` of the documents (the bigram しよ of every 〜しょう) adds
         # about the same to every candidate and only costs time: it is not scored, though it
-        # still counts towards coverage.
+        # still counts towards coverage. Computed for all postings at once, then cut by term.
         most = max(1, int(common * self.size))
-        self._postings: dict[str, list[tuple[int, float]]] = {
-            term: [
-                (
-                    index,
-                    self.idf[term]
-                    * count
-                    * (K1 + 1)
-                    / (count + K1 * (1 - B + B * self._lengths[index] / self._average)),
+        scored = [term for term, found in counts.items() if len(found) <= most]
+        sizes = [len(counts[term]) for term in scored]
+        posted = np.fromiter(
+            (index for term in scored for index, _ in counts[term]), np.intp, sum(sizes)
+        )
+        found_counts = np.fromiter(
+            (count for term in scored for _, count in counts[term]), np.float64, sum(sizes)
+        )
+        idfs = np.repeat(np.fromiter((self.idf[t] for t in scored), np.float64, len(scored)), sizes)
+        lengths = np.asarray(self._lengths, dtype=np.float64)[posted]
+        weights = (
+            idfs
+            * found_counts
+            * (K1 + 1)
+            / (found_counts + K1 * (1 - B + B * lengths / (self._average or 1.0)))
+        )
+        bounds = np.cumsum(sizes)[:-1]
+        self.arrays: dict[str, tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]] = (
+            dict(
+                zip(
+                    scored,
+                    zip(np.split(posted, bounds), np.split(weights, bounds), strict=True),
+                    strict=True,
                 )
-                for index, count in found
-            ]
-            for term, found in counts.items()
-            if len(found) <= most
-        }
-        self.arrays: dict[str, tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]] = {
-            term: (
-                np.fromiter((i for i, _ in found), dtype=np.intp, count=len(found)),
-                np.fromiter((w for _, w in found), dtype=np.float64, count=len(found)),
             )
-            for term, found in self._postings.items()
-        }
+            if scored
+            else {}
+        )
         # A word no document knows is as telling as the rarest one (天気, 年金 ...).
         self.unknown_idf = math.log(1 + (self.size + 0.5) / 0.5) if self.size else 0.0
 
