@@ -100,7 +100,8 @@ _WARDS_EN = {
 }  # fmt: skip
 _EMPLOYEE = ("会社の保険", "会社の健康保険", "社会保険", "共済", "勤め先の")
 _EN_SCHEMES = {Scheme.KOKUHO: "nhi", Scheme.KOUKI: "kouki", Scheme.KYOKAI: "kyokai"}
-_AGE = re.compile(r"(\d{2,3})歳")
+# An age is also a number someone turns: 「来月で75になります」 is written without 歳.
+_AGE = re.compile(r"(?<![\d.,])(\d{2,3})(?:歳|才|さい|にな[るっりれ])")
 _EN_AGE = re.compile(r"\b(\d{2,3})(?:-year-old| years? old| year old)\b")
 _EN_AGE_PLAIN = re.compile(
     r"\b(?:i am|i'm|is|aged|turn|turns|turned|turning|reach|reaches|reached|reaching) (\d{2,3})\b"

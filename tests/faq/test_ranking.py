@@ -202,6 +202,8 @@ def test_a_word_no_text_knows_counts_less_in_the_reach(
         ("82歳です。どっちを出せばいい", "ja", True),
         ("後期高齢者で82歳", "ja", False),  # names its scheme already
         ("70歳の父は国保", "ja", False),  # under 75
+        ("母が来月で75になります。何が届くの", "ja", True),  # an age without 歳
+        ("再発行は1000になるの", "ja", False),  # a number, not an age
         ("My mother is 85 and has no card", "en", True),
         ("I am 76. What do I show?", "en", True),
         ("I am 60. What do I show?", "en", False),
