@@ -309,7 +309,8 @@ _VARIANTS = {
     "maina card": "mynumbercard",
     "maina-card": "mynumbercard",
     "mainacard": "mynumbercard",
-    "maina": "myna",
+    "maina": "mynumbercard",
+    "myna": "mynumbercard",
     "hokensho": "insurance card",
     "hokenshō": "insurance card",
     "national health insurance": "nhi",
@@ -509,6 +510,34 @@ _VARIANTS = {
     "in the post": "mail",
     "by post": "mail",
     "envelope": "letter",
+    # Spellings and names the answers write another way (colour, until, reception, Seven Bank).
+    "color": "colour",
+    "colors": "colours",
+    "colored": "coloured",
+    "till": "until",
+    "front desk": "reception",
+    "reception desk": "reception",
+    "receptionist": "reception",
+    "receptionists": "reception",
+    "7-eleven": "seven bank",
+    "7-11": "seven bank",
+    "7 eleven": "seven bank",
+    "seven-eleven": "seven bank",
+    "seven eleven": "seven bank",
+    # The 資格確認書 half-named: "the qualification confirmation something", "the eligibility cert".
+    "qualification confirmation": "certificate",
+    "eligibility confirmation certificate": "certificate",
+    "eligibility confirmation": "certificate",
+    "eligibility cert": "certificate",
+    "qualification cert": "certificate",
+    # The card reader and the person helping at it, however members name them.
+    "scanner": "reader",
+    "caregiver": "carer",
+    "care giver": "carer",
+    "caretaker": "carer",
+    # Too short for the stemmer: use, used and using are one word.
+    "used": "use",
+    "using": "use",
 }
 _VARIANT = re.compile(
     r"(?<![a-z0-9])(?:"

@@ -147,6 +147,16 @@ def test_members_questions_count_in_calibration(tmp_path: Path, knowledge: Knowl
         ("Am I under tokubetsu ryoyohi?", "特別療養費"),
         ("Nishi-Tokyo city kokuho", "nishitokyo"),
         ("Does my maina card work?", "mynumbercard"),
+        ("The clinic says my maina shows my old insurer", "mynumbercard"),
+        # spellings and names the answers write another way
+        ("What color is the certificate?", "colour"),
+        ("My card is valid till 2031", "until 2031"),
+        ("The front desk could not read my card", "reception"),
+        ("Can I register at a 7-Eleven ATM?", "seven bank atm"),
+        ("The city sent me a qualification confirmation something", "certificate"),
+        ("Do I get the eligibility cert automatically?", "certificate"),
+        ("Can my caregiver help at the face scanner?", "carer help at the face reader"),
+        ("Can I keep using it?", "keep use it"),
     ],
 )
 def test_english_questions_ask_in_the_answers_words(written: str, concept: str) -> None:
