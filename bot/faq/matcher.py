@@ -107,8 +107,11 @@ _EN_AGE_PLAIN = re.compile(
     r"\b(?:i am|i'm|is|aged|turn|turns|turned|turning|reach|reaches|reached|reaching) (\d{2,3})\b"
 )
 # A question about how things were (当時, でした, 3月末まで) may be answered by an expired entry.
-_PAST_JA = re.compile(r"当時|以前|前は|の頃|去年|昨年|まででした|だったの|だった頃")
-_PAST_EN = re.compile(r"\b(was it|were they|back then|at the time|used to|last year)\b")
+_PAST_JA = re.compile(r"当時|以前|前は|の頃|去年|昨年|当初|最初は|まででした|だったの|だったん|だった頃")
+_PAST_EN = re.compile(
+    r"\b(was it|were they|back then|at the time|used to|last year|originally|"
+    r"last (?:spring|summer|autumn|fall|winter)|when did (?:it|that|this|the rule) (?:start|begin))\b"
+)
 
 
 class Outcome(enum.StrEnum):

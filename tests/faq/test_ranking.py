@@ -452,3 +452,25 @@ def test_a_romanised_ward_name_is_a_whole_word() -> None:
     assert _names_ward_en(("板橋区",), "until when were itabashi cards valid?")
     assert not _names_ward_en(("中央区",), "chuoh")  # not a word of the question
     assert not _names_ward_en(("北区",), "kitakyushu")
+
+
+@pytest.mark.parametrize(
+    ("question", "entry_id"),
+    [
+        ("期限切れ保険証の暫定措置は、当初はいつまでの予定だった？", "expired-card-interim-measure"),
+        ("期限切れ保険証の暫定措置は最初はいつまでだったん？", "expired-card-interim-measure"),
+        (
+            "How long was the grace period for expired cards originally meant to run?",
+            "expired-card-interim-measure",
+        ),
+        ("期限切れ保険証の暫定措置はいつまで？", "expired-card-use-now"),
+        ("How long does the grace period for expired cards run?", "expired-card-use-now"),
+    ],
+)
+def test_how_things_were_at_first_is_asked_of_the_expired_entry(
+    shipped_engine: FaqEngine, question: str, entry_id: str
+) -> None:
+    """当初, 最初は, originally ask about the past: the expired entry answers, not its successor."""
+    decision = shipped_engine.decide(question)
+    assert decision.entry is not None
+    assert decision.entry.id == entry_id
