@@ -107,6 +107,12 @@ _EN_AGE_PLAIN = re.compile(
     r"\b(?:i am|i'm|is|aged|turn|turns|turned|turning|reach|reaches|reached|reaching) (\d{2,3})\b"
 )
 # A question about how things were (当時, でした, 3月末まで) may be answered by an expired entry.
+# A question that asks which ward does something cannot name the ward: every ward's entry may
+# answer it (「全員に資格確認書を送った区はどこ」).
+_WHICH_WARD = re.compile(
+    r"どの区|どこの区|どこの市|何区|どの自治体|どこの自治体|区はどこ|市はどこ|自治体はどこ|"
+    r"\b(?:which|what) (?:tokyo )?(?:wards?|cities|city|municipalit(?:y|ies))\b"
+)
 _PAST_JA = re.compile(r"当時|以前|前は|の頃|去年|昨年|当初|最初は|まででした|だったの|だったん|だった頃")
 _PAST_EN = re.compile(
     r"\b(was it|were they|back then|at the time|used to|last year|originally|"
@@ -405,12 +411,13 @@ class FaqEngine:
         )
         kept: list[Hit] = []
         named_ward: set[str] = set()
+        which_ward = _WHICH_WARD.search(question.lower() if language == "en" else folded)
         for hit in hits:
             entry = self._entries.get(hit.target)
             if entry is None:
                 kept.append(hit)
                 continue
-            if entry.wards:
+            if entry.wards and not which_ward:
                 if not any(
                     ward in text or ward.rstrip("区市") in text
                     for ward in entry.wards

@@ -245,6 +245,22 @@ def test_a_scheme_named_beside_an_age_of_75_still_admits_the_late_elderly_scheme
     assert decision.entry.id == "kouki-turning-75"
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "国保の人全員に資格確認書を送った区はどこ？",
+        "Which wards sent the certificate to everyone on NHI?",
+    ],
+)
+def test_a_question_asking_which_ward_may_be_answered_by_a_ward_entry(
+    shipped_engine: FaqEngine, question: str
+) -> None:
+    """Asking which ward does something cannot name the ward: the ward's entry answers."""
+    decision = shipped_engine.decide(question)
+    assert decision.entry is not None
+    assert decision.entry.id == "shibuya-setagaya-all"
+
+
 def test_a_ward_written_in_kana_is_named(shipped_engine: FaqEngine) -> None:
     decision = shipped_engine.decide("なかのくの国保の資格確認書はいつまで使える")
     shown = {e.id for e in (decision.entry, *decision.suggestions) if e is not None}
