@@ -669,8 +669,10 @@ def _other_scheme(scheme: Scheme, named: set[Scheme], employee: bool, ages: list
     """The question is about another scheme than the entry's (by name, or by age).
 
     An age of 75 or more names the 後期高齢者医療 beside any scheme named: 「国保の母が75歳に
-    なったら」 asks about the move from one to the other.
+    なったら」 asks about the move from one to the other. Without a scheme named, it rules out
+    the 国保.
     """
+    asked_of = named
     if ages and max(ages) >= 75:
         named = named | {Scheme.KOUKI}
     if named and scheme not in named:
@@ -679,7 +681,13 @@ def _other_scheme(scheme: Scheme, named: set[Scheme], employee: bool, ages: list
         return True
     if scheme is Scheme.KOUKI and ages and max(ages) < 75:
         return True
-    return scheme is Scheme.KOKUHO and bool(ages) and min(ages) >= 75
+    # 「区の国保は75歳以上にも届く？」 names the 国保 and asks about its limit: still its entries.
+    return (
+        scheme is Scheme.KOKUHO
+        and scheme not in asked_of
+        and bool(ages)
+        and min(ages) >= 75
+    )
 
 
 _ROUTED = {

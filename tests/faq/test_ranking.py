@@ -261,6 +261,16 @@ def test_a_question_asking_which_ward_may_be_answered_by_a_ward_entry(
     assert decision.entry.id == "shibuya-setagaya-all"
 
 
+def test_a_question_naming_the_nhi_and_an_age_over_75_keeps_the_nhi_entries(
+    shipped_engine: FaqEngine,
+) -> None:
+    """「区の国保は75歳以上にも」 asks about the 国保's own limit: its entry says who is left out."""
+    decision = shipped_engine.decide("渋谷区の国保は75歳以上の人にも資格確認書を送るの？")
+    assert decision.entry is not None
+    assert decision.entry.id == "shibuya-setagaya-all"
+    assert "75歳以上の方は対象外" in decision.entry.answer
+
+
 def test_a_ward_written_in_kana_is_named(shipped_engine: FaqEngine) -> None:
     decision = shipped_engine.decide("なかのくの国保の資格確認書はいつまで使える")
     shown = {e.id for e in (decision.entry, *decision.suggestions) if e is not None}
