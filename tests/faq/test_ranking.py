@@ -25,6 +25,8 @@ from bot.faq.matcher import LOOSE_SUBJECT, OFF_ABOUT, FaqEngine, Outcome, subjec
         # The smartphone's 保険証 and the 利用登録 are the マイナ保険証's, not the old card's.
         ("スマホ保険証で受診", {"myna"}),
         ("保険証の利用登録", {"myna", "card"}),
+        # マイナ alone is the card members carry: 「マイナがエラー」.
+        ("病院でマイナがエラーになった", {"myna"}),
     ],
 )
 def test_a_question_names_its_subjects(normalised: str, subjects: set[str]) -> None:
