@@ -113,7 +113,10 @@ _WHICH_WARD = re.compile(
     r"どの区|どこの区|どこの市|何区|どの自治体|どこの自治体|区はどこ|市はどこ|自治体はどこ|"
     r"\b(?:which|what) (?:tokyo )?(?:wards?|cities|city|municipalit(?:y|ies))\b"
 )
-_PAST_JA = re.compile(r"当時|以前|前は|の頃|去年|昨年|当初|最初は|まででした|だったの|だったん|だった頃")
+_PAST_JA = re.compile(
+    r"当時|以前|前は|の頃|去年|昨年|当初|最初は|まででした|だったの|だったん|だった頃|"
+    r"[てで]い?たの(?:ですか|でしょうか)?[?？。]*$|[てで]い?たんですか"  # 出してたの？ (not 言ってたけど)
+)
 _PAST_EN = re.compile(
     r"\b(was it|were they|back then|at the time|used to|last year|originally|"
     r"last (?:spring|summer|autumn|fall|winter)|when did (?:it|that|this|the rule) (?:start|begin))\b"

@@ -492,13 +492,18 @@ def test_a_romanised_ward_name_is_a_whole_word() -> None:
             "expired-card-interim-measure",
         ),
         ("期限切れ保険証の暫定措置はいつまで？", "expired-card-use-now"),
+        ("後期高齢者の資格確認書を全員に送る暫定運用は、いつまで続いてたの？", "kouki-interim-rule"),
+        ("後期高齢者の資格確認書を全員に送る暫定運用は、いつまで続くの？", "kouki-after-2026-08"),
+        # hearsay in the middle is not the past: 言ってたけど
+        ("友達が言ってたけど、後期高齢者の資格確認書の暫定運用はいつまで？", "kouki-after-2026-08"),
         ("How long does the grace period for expired cards run?", "expired-card-use-now"),
     ],
 )
 def test_how_things_were_at_first_is_asked_of_the_expired_entry(
     shipped_engine: FaqEngine, question: str, entry_id: str
 ) -> None:
-    """当初, 最初は, originally ask about the past: the expired entry answers, not its successor."""
+    """当初, 最初は, 〜てたの？, originally ask about the past: the expired entry answers, not its
+    successor."""
     decision = shipped_engine.decide(question)
     assert decision.entry is not None
     assert decision.entry.id == entry_id
