@@ -102,6 +102,8 @@ _EMPLOYEE = ("会社の保険", "会社の健康保険", "社会保険", "共済
 _EN_SCHEMES = {Scheme.KOKUHO: "nhi", Scheme.KOUKI: "kouki", Scheme.KYOKAI: "kyokai"}
 # An age is also a number someone turns: 「来月で75になります」 is written without 歳.
 _AGE = re.compile(r"(?<![\d.,])(\d{2,3})(?:歳|才|さい|にな[るっりれ])")
+# A person's age in brackets after them, as members write it: 「母(84)」, "my mother (84)".
+_AGE_IN_BRACKETS = re.compile(r"(?<=[^\s\d(])\s?\((\d{2,3})\)")
 _EN_AGE = re.compile(r"\b(\d{2,3})(?:-year-old| years? old| year old)\b")
 _EN_AGE_PLAIN = re.compile(
     r"\b(?:i am|i'm|is|aged|turn|turns|turned|turning|reach|reaches|reached|reaching) (\d{2,3})\b"
@@ -659,13 +661,14 @@ def _scheme_of_age(text: str, language: str) -> str:
 
 
 def _ages(text: str, language: str) -> list[int]:
-    """The ages a question gives (82歳, 82-year-old, I'm 82, turns 75)."""
+    """The ages a question gives (82歳, 82-year-old, I'm 82, turns 75, 母(84))."""
     if language == "en":
         lowered = english.normalise(text)
         found = _EN_AGE.findall(lowered) + _EN_AGE_PLAIN.findall(lowered)
     else:
-        found = _AGE.findall(fold(text))
-    return [int(age) for age in found]
+        lowered = fold(text)
+        found = _AGE.findall(lowered)
+    return [int(age) for age in found + _AGE_IN_BRACKETS.findall(lowered)]
 
 
 def _other_scheme(scheme: Scheme, named: set[Scheme], employee: bool, ages: list[int]) -> bool:

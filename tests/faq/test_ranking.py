@@ -216,6 +216,9 @@ def test_a_word_no_text_knows_counts_less_in_the_reach(
         ("70歳の父は国保", "ja", False),  # under 75
         ("母が来月で75になります。何が届くの", "ja", True),  # an age without 歳
         ("再発行は1000になるの", "ja", False),  # a number, not an age
+        ("母(84)に届いた紙はどっちを出せばいい", "ja", True),  # an age in brackets
+        ("My mother (84) got only a letter. Which one does she show?", "en", True),
+        ("Call the insurer (0120) if in doubt", "en", False),
         ("My mother is 85 and has no card", "en", True),
         ("I am 76. What do I show?", "en", True),
         ("I am 60. What do I show?", "en", False),
