@@ -41,6 +41,11 @@ from bot.faq.matcher import FaqEngine, Outcome
         ("外国人が帰国するときの脱退一時金、手続きは？", "decline-pension"),
         ("When is the baby's one-month checkup?", "decline-checkups-and-private-insurance"),
         ("高校生も医療費の助成は受けられる？", "decline-other-benefits"),
+        ("観光で日本に来る両親を国保に入れられる？", "decline-visitors"),
+        ("Can a tourist visiting Japan join national health insurance?", "decline-visitors"),
+        ("Will my expat insurance pay for a clinic in Tokyo?", "decline-checkups-and-private-insurance"),
+        ("退職したら資格喪失証明書はどこでもらう？", "decline-other-certificates"),
+        ("介護の申請書に母のマイナンバーを書く欄がある", "decline-mynumber-card-other-uses"),
     ],
 )
 def test_a_neighbouring_subject_is_declined(
@@ -70,12 +75,19 @@ def test_a_neighbouring_subject_is_declined(
         "マイナンバーカード本体の有効期限はいつまで？",
         "高校生の息子のマイナカード、カード本体の期限はいつまで",
         "在留カードだけで国保の病院にかかれる？",
+        # The smartphone's insurance card, beside the card itself (fact 33).
+        "スマホにマイナ保険証を入れたら、カード本体は持ち歩かなくていい？",
+        # Turning 75 moves the insured into the 後期高齢者医療 and the dependant out (fact 34).
+        "夫が75歳になったら、扶養に入っている私の保険はどうなる？",
+        # The 資格確認書 as an ID document is fact 20; in English it reads "certificate".
+        "Can I use the eligibility certificate as ID instead of a passport?",
     ],
 )
 def test_a_card_question_naming_a_neighbour_is_not_declined_by_rule(
     shipped_engine: FaqEngine, question: str
 ) -> None:
-    assert shipped_engine._subject(shipped_engine._normalise(question), question, "ja") is None
+    language = "en" if english.is_english(question) else "ja"
+    assert shipped_engine._subject(shipped_engine._normalise(question), question, language) is None
     assert shipped_engine.decide(question).outcome is not Outcome.DECLINE
 
 
