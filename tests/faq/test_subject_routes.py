@@ -81,6 +81,8 @@ def test_a_neighbouring_subject_is_declined(
         "夫が75歳になったら、扶養に入っている私の保険はどうなる？",
         # The 資格確認書 as an ID document is fact 20; in English it reads "certificate".
         "Can I use the eligibility certificate as ID instead of a passport?",
+        # A checkup as the occasion of a card question.
+        "My son lost his My Number card and has a checkup next week. What can he show?",
     ],
 )
 def test_a_card_question_naming_a_neighbour_is_not_declined_by_rule(
