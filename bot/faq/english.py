@@ -343,6 +343,10 @@ _VARIANTS = {
     "myna portal": "mynaportal",
     "100%": "fullcost",
     "10 wari": "fullcost",
+    "10-wari": "fullcost",
+    "10wari": "fullcost",
+    "juwari": "fullcost",
+    "jū-wari": "fullcost",
     "full cost": "fullcost",
     "full amount": "fullcost",
     "entire cost": "fullcost",
@@ -535,6 +539,45 @@ _VARIANTS = {
     "caregiver": "carer",
     "care giver": "carer",
     "caretaker": "carer",
+    # Romanised names members copy from their mail and counters.
+    "koureisha jukyushasho": "elderly recipient certificate",
+    "koreisha jukyushasho": "elderly recipient certificate",
+    "jukyushasho": "recipient certificate",
+    "koushin": "renew",
+    "kenpo": "employee insurance",
+    # A card ruined in the wash or the rain is damaged; "on the spot" is the same day.
+    "soaked": "damaged",
+    "ruined": "damaged",
+    "falling apart": "damaged",
+    "photocopy": "copy",
+    # Not trusting the card is not wanting to use it (the answers: "if you don't want to use it").
+    "don't trust": "don't want",
+    "dont trust": "don't want",
+    "do not trust": "don't want",
+    "distrust": "don't want",
+    "mistrust": "don't want",
+    "foreign residents": "foreigners",
+    "foreign resident": "foreigner",
+    "an operation": "surgery",
+    "operations": "surgery",
+    "operated on": "surgery",
+    # Members request what the answers say to apply for.
+    "requesting": "apply",
+    "requested": "apply",
+    "requests": "apply",
+    "request": "apply",
+    # National Health Insurance described by who runs it.
+    "city-run health insurance": "nhi",
+    "city-run insurance": "nhi",
+    "municipal health insurance": "nhi",
+    "city health insurance": "nhi",
+    "ward health insurance": "nhi",
+    # One word for telling two things apart (difference, different, differ).
+    "differences": "differ",
+    "difference": "differ",
+    "different": "differ",
+    "on the spot": "same day",
+    "same-day": "same day",
     # Too short for the stemmer: use, used and using are one word.
     "used": "use",
     "using": "use",
@@ -564,10 +607,14 @@ def is_english(text: str) -> bool:
     return words >= 2 and latin > japanese
 
 
+_THOUSANDS = re.compile(r"(?<=[0-9]),(?=[0-9]{3}(?![0-9]))")
+
+
 # A question is normalised by several steps of one decision (search, subjects, ages, ...).
 @functools.lru_cache(maxsize=4096)
 def normalise(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
+    folded = _THOUSANDS.sub("", folded)  # 1,000 yen and 1000 yen are one amount
     varied = _VARIANT.sub(lambda m: _VARIANTS[m.group(0)], folded)
     varied = _CARD_CERTIFICATE.sub(r"ecert \1", varied)
     return _CERTIFICATE_OF_CARD.sub(r"\1 ecert", varied)

@@ -159,6 +159,20 @@ def test_members_questions_count_in_calibration(tmp_path: Path, knowledge: Knowl
         ("Do I get the eligibility cert automatically?", "certificate"),
         ("Can my caregiver help at the face scanner?", "carer help at the face reader"),
         ("Can I keep using it?", "keep use it"),
+        # romanised names from the mail and the counter
+        ("Where did my koreisha jukyushasho go?", "elderly recipient certificate"),
+        ("My card is in koushin at the office", "renew"),
+        ("Does my kenpo send it?", "employee insurance"),
+        ("My certificate got soaked in the rain", "damaged"),
+        ("Can they issue it on the spot?", "same day"),
+        ("Do I have to request the certificate?", "apply the certificate"),
+        ("Is my city-run health insurance card gone?", "nhi card"),
+        ("Did I have to pay the 10-wari?", "fullcost"),
+        ("What is the difference?", "differ"),
+        # amounts with and without the thousands comma are one amount
+        ("They want 1,000 yen", "1000 yen"),
+        ("They want 1000 yen", "1000 yen"),
+        ("Is it compulsory for foreign residents?", "voluntary for foreigners"),
     ],
 )
 def test_english_questions_ask_in_the_answers_words(written: str, concept: str) -> None:
