@@ -67,7 +67,14 @@ SUBJECTS: dict[str, tuple[str, ...]] = {
     "oshirase": ("資格情報のお知らせ", "資格情報通知書", "お知らせ"),
     "ecert": ("電子証明書", "有効期限通知書"),
     # 利用登録 (and 紐づけ, its synonym) is always the マイナ保険証's, whatever card is named.
-    "myna": ("マイナ保険証", "マイナンバーカード", "マイナポータル", "スマホ保険証", "利用登録", "マイナ"),
+    "myna": (
+        "マイナ保険証",
+        "マイナンバーカード",
+        "マイナポータル",
+        "スマホ保険証",
+        "利用登録",
+        "マイナ",
+    ),
     "card": ("健康保険証", "保険証"),
     "shomeisho": ("資格証明書", "短期被保険者証", "短期証"),
     "gendogaku": ("限度額適用認定証", "限度額"),
@@ -117,11 +124,13 @@ _WHICH_WARD = re.compile(
 )
 _PAST_JA = re.compile(
     r"当時|以前|前は|の頃|去年|昨年|当初|最初は|まででした|だったの|だったん|だった頃|"
-    r"[てで]い?たの(?:ですか|でしょうか)?[?？。]*$|[てで]い?たんですか"  # 出してたの？ (not 言ってたけど)
+    # 出してたの？ at the end (not 言ってたけど in the middle)
+    r"[てで]い?たの(?:ですか|でしょうか)?[?？。]*$|[てで]い?たんですか"
 )
 _PAST_EN = re.compile(
     r"\b(was it|were they|back then|at the time|used to|last year|originally|"
-    r"last (?:spring|summer|autumn|fall|winter)|when did (?:it|that|this|the rule) (?:start|begin))\b"
+    r"last (?:spring|summer|autumn|fall|winter)|"
+    r"when did (?:it|that|this|the rule) (?:start|begin))\b"
 )
 
 
@@ -688,12 +697,7 @@ def _other_scheme(scheme: Scheme, named: set[Scheme], employee: bool, ages: list
     if scheme is Scheme.KOUKI and ages and max(ages) < 75:
         return True
     # 「区の国保は75歳以上にも届く？」 names the 国保 and asks about its limit: still its entries.
-    return (
-        scheme is Scheme.KOKUHO
-        and scheme not in asked_of
-        and bool(ages)
-        and min(ages) >= 75
-    )
+    return scheme is Scheme.KOKUHO and scheme not in asked_of and bool(ages) and min(ages) >= 75
 
 
 _ROUTED = {

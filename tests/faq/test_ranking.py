@@ -283,7 +283,7 @@ def test_a_question_asking_which_ward_may_be_answered_by_a_ward_entry(
 def test_a_question_naming_the_nhi_and_an_age_over_75_keeps_the_nhi_entries(
     shipped_engine: FaqEngine,
 ) -> None:
-    """「区の国保は75歳以上にも」 asks about the 国保's own limit: its entry says who is left out."""
+    """「区の国保は75歳以上にも」 asks about the 国保's own limit: its entry says who is out."""
     decision = shipped_engine.decide("渋谷区の国保は75歳以上の人にも資格確認書を送るの？")
     assert decision.entry is not None
     assert decision.entry.id == "shibuya-setagaya-all"
@@ -502,14 +502,20 @@ def test_a_romanised_ward_name_is_a_whole_word() -> None:
 @pytest.mark.parametrize(
     ("question", "entry_id"),
     [
-        ("期限切れ保険証の暫定措置は、当初はいつまでの予定だった？", "expired-card-interim-measure"),
+        (
+            "期限切れ保険証の暫定措置は、当初はいつまでの予定だった？",
+            "expired-card-interim-measure",
+        ),
         ("期限切れ保険証の暫定措置は最初はいつまでだったん？", "expired-card-interim-measure"),
         (
             "How long was the grace period for expired cards originally meant to run?",
             "expired-card-interim-measure",
         ),
         ("期限切れ保険証の暫定措置はいつまで？", "expired-card-use-now"),
-        ("後期高齢者の資格確認書を全員に送る暫定運用は、いつまで続いてたの？", "kouki-interim-rule"),
+        (
+            "後期高齢者の資格確認書を全員に送る暫定運用は、いつまで続いてたの？",
+            "kouki-interim-rule",
+        ),
         ("後期高齢者の資格確認書を全員に送る暫定運用は、いつまで続くの？", "kouki-after-2026-08"),
         # hearsay in the middle is not the past: 言ってたけど
         ("友達が言ってたけど、後期高齢者の資格確認書の暫定運用はいつまで？", "kouki-after-2026-08"),

@@ -43,7 +43,10 @@ from bot.faq.matcher import FaqEngine, Outcome
         ("高校生も医療費の助成は受けられる？", "decline-other-benefits"),
         ("観光で日本に来る両親を国保に入れられる？", "decline-visitors"),
         ("Can a tourist visiting Japan join national health insurance?", "decline-visitors"),
-        ("Will my expat insurance pay for a clinic in Tokyo?", "decline-checkups-and-private-insurance"),
+        (
+            "Will my expat insurance pay for a clinic in Tokyo?",
+            "decline-checkups-and-private-insurance",
+        ),
         ("退職したら資格喪失証明書はどこでもらう？", "decline-other-certificates"),
         ("介護の申請書に母のマイナンバーを書く欄がある", "decline-mynumber-card-other-uses"),
     ],
