@@ -687,17 +687,15 @@ def _other_scheme(scheme: Scheme, named: set[Scheme], employee: bool, ages: list
     なったら」 asks about the move from one to the other. Without a scheme named, it rules out
     the 国保.
     """
-    asked_of = named
-    if ages and max(ages) >= 75:
-        named = named | {Scheme.KOUKI}
-    if named and scheme not in named:
+    admitted = named | {Scheme.KOUKI} if ages and max(ages) >= 75 else named
+    if admitted and scheme not in admitted:
         return True
     if employee and scheme in (Scheme.KOKUHO, Scheme.KOUKI):
         return True
     if scheme is Scheme.KOUKI and ages and max(ages) < 75:
         return True
     # 「区の国保は75歳以上にも届く？」 names the 国保 and asks about its limit: still its entries.
-    return scheme is Scheme.KOKUHO and scheme not in asked_of and bool(ages) and min(ages) >= 75
+    return scheme is Scheme.KOKUHO and scheme not in named and bool(ages) and min(ages) >= 75
 
 
 _ROUTED = {
